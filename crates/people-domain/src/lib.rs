@@ -1,0 +1,20 @@
+//! people-domain: the rules of people, a Metabase-compatible user directory.
+//!
+//! Users, groups, memberships, sessions, settings and passwords, with Metabase's validation messages and
+//! use cases. No I/O: storage is reached through the [`store`] ports that people-store implements, and time
+//! through [`clock::Clock`].
+
+#![warn(missing_docs)]
+
+pub mod clock;
+pub mod error;
+pub mod group;
+pub mod locale;
+pub mod password;
+pub mod session;
+pub mod setting;
+pub mod store;
+pub mod user;
+pub mod validate;
+
+pub use error::{DomainError, Result, StoreFailure};

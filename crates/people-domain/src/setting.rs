@@ -1,0 +1,280 @@
+//! Settings people owns (spec A.6): their keys, defaults, environment names and validation. Values are stored
+//! as text in the `setting` table; a stored value wins over the environment, which wins over the built-in
+//! default.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::error::{DomainError, Result};
+use crate::validate;
+
+/// Key under which the setup token is stored (not exposed by the settings API).
+pub const SETUP_TOKEN_KEY: &str = "setup-token";
+
+/// How a setting's value is checked and rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Any non-blank string.
+    Text,
+    /// An http(s) URL; a trailing slash is dropped.
+    Url,
+    /// A locale, normalised.
+    Locale,
+    /// An email address, lower-cased.
+    Email,
+    /// One of a fixed set of lower-case words.
+    Choice(&'static [&'static str]),
+    /// An integer greater than zero.
+    PositiveInt,
+    /// A boolean that cannot be changed.
+    ReadOnlyBool,
+}
+
+/// One setting people owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SettingDef {
+    /// Key (`site-name`).
+    pub key: &'static str,
+    /// Environment variable giving the default (`MB_SITE_NAME`).
+    pub env_name: &'static str,
+    /// What it is for.
+    pub description: &'static str,
+    /// Value type.
+    pub kind: Kind,
+    /// Built-in default, as stored text; `None` for no default.
+    pub default: Option<&'static str>,
+}
+
+/// Allowed values of `user-visibility`.
+pub const USER_VISIBILITY: &[&str] = &["all", "group", "none"];
+/// Allowed values of `session-cookie-samesite`.
+pub const SAMESITE: &[&str] = &["lax", "strict", "none"];
+
+/// Every setting of spec A.6.
+pub const SETTINGS: &[SettingDef] = &[
+    SettingDef {
+        key: "site-name",
+        env_name: "MB_SITE_NAME",
+        description: "The name used for this instance of people.",
+        kind: Kind::Text,
+        default: Some("people"),
+    },
+    SettingDef {
+        key: "site-url",
+        env_name: "MB_SITE_URL",
+        description: "The base URL of this instance, used in the links of emails.",
+        kind: Kind::Url,
+        default: Some("http://localhost:3000"),
+    },
+    SettingDef {
+        key: "site-locale",
+        env_name: "MB_SITE_LOCALE",
+        description: "The default language for this instance.",
+        kind: Kind::Locale,
+        default: Some("en"),
+    },
+    SettingDef {
+        key: "admin-email",
+        env_name: "MB_ADMIN_EMAIL",
+        description: "The email address users should be referred to if they encounter a problem.",
+        kind: Kind::Email,
+        default: None,
+    },
+    SettingDef {
+        key: "user-visibility",
+        env_name: "MB_USER_VISIBILITY",
+        description: "Which users a person may pick as recipients: all, group or none.",
+        kind: Kind::Choice(USER_VISIBILITY),
+        default: Some("all"),
+    },
+    SettingDef {
+        key: "reset-token-ttl-hours",
+        env_name: "MB_RESET_TOKEN_TTL_HOURS",
+        description: "Number of hours a password reset is considered valid.",
+        kind: Kind::PositiveInt,
+        default: Some("48"),
+    },
+    SettingDef {
+        key: "session-cookie-samesite",
+        env_name: "MB_SESSION_COOKIE_SAMESITE",
+        description: "Value for the session cookie's SameSite directive: lax, strict or none.",
+        kind: Kind::Choice(SAMESITE),
+        default: Some("lax"),
+    },
+    SettingDef {
+        key: "enable-password-login",
+        env_name: "MB_ENABLE_PASSWORD_LOGIN",
+        description: "Allow logging in by email and password (always on in people).",
+        kind: Kind::ReadOnlyBool,
+        default: Some("true"),
+    },
+    SettingDef {
+        key: "application-name",
+        env_name: "MB_APPLICATION_NAME",
+        description: "The name of the application, used in the subjects of emails.",
+        kind: Kind::Text,
+        default: Some("Metabase"),
+    },
+];
+
+/// The definition of `key`, if people owns such a setting.
+pub fn def(key: &str) -> Option<&'static SettingDef> {
+    SETTINGS.iter().find(|d| d.key == key)
+}
+
+/// Defaults taken from the environment at start-up, by setting key. Built by the server; the domain reads no
+/// environment itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvDefaults(HashMap<&'static str, String>);
+
+impl EnvDefaults {
+    /// Reads each setting's environment variable through `lookup` and keeps the valid ones; an invalid value
+    /// is an error naming the variable.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> std::result::Result<Self, String> {
+        let mut map = HashMap::new();
+        for d in SETTINGS {
+            if let Some(raw) = lookup(d.env_name) {
+                if d.kind == Kind::ReadOnlyBool {
+                    continue;
+                }
+                let value = normalize(d, &Value::String(raw.clone()))
+                    .map_err(|_| format!("{}: invalid value {raw:?}", d.env_name))?;
+                if let Some(v) = value {
+                    map.insert(d.key, v);
+                }
+            }
+        }
+        Ok(EnvDefaults(map))
+    }
+
+    /// The environment's value for `key`, if set.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// The default of `def`: environment first, then built in.
+    pub fn default_of(&self, def: &SettingDef) -> Option<String> {
+        self.get(def.key)
+            .map(str::to_string)
+            .or_else(|| def.default.map(str::to_string))
+    }
+}
+
+fn bad_value(def: &SettingDef) -> DomainError {
+    let expected = match def.kind {
+        Kind::Text => "a non-blank string".to_string(),
+        Kind::Url => "an http or https URL".to_string(),
+        Kind::Locale => "a two-letter ISO language or language-country code e.g. 'en' or 'en_US'".to_string(),
+        Kind::Email => "a valid email address".to_string(),
+        Kind::Choice(c) => format!("one of {}", c.join(", ")),
+        Kind::PositiveInt => "an integer greater than zero".to_string(),
+        Kind::ReadOnlyBool => "unchanged".to_string(),
+    };
+    DomainError::Refused(format!(
+        "Invalid value for setting {}: must be {expected}.",
+        def.key
+    ))
+}
+
+/// Checks a value sent for `def` and returns the text to store (`None` = reset to the default). A read-only
+/// setting or a bad value is refused with a message naming the setting.
+pub fn normalize(def: &SettingDef, value: &Value) -> Result<Option<String>> {
+    if def.kind == Kind::ReadOnlyBool {
+        return Err(DomainError::Refused(format!(
+            "Setting {} is read-only.",
+            def.key
+        )));
+    }
+    let text = match value {
+        Value::Null => return Ok(None),
+        Value::String(s) => s.clone(),
+        Value::Number(n) if def.kind == Kind::PositiveInt => n.to_string(),
+        _ => return Err(bad_value(def)),
+    };
+    let stored = match def.kind {
+        Kind::Text => validate::is_non_blank(&text).then_some(text),
+        Kind::Url => {
+            let t = text.trim().trim_end_matches('/');
+            let lower = t.to_ascii_lowercase();
+            let ok = (lower.starts_with("http://") || lower.starts_with("https://"))
+                && t.split("://").nth(1).is_some_and(|rest| !rest.is_empty())
+                && !t.chars().any(char::is_whitespace);
+            ok.then(|| t.to_string())
+        }
+        Kind::Locale => crate::locale::parse(&text),
+        Kind::Email => validate::is_email(&text).then(|| text.to_lowercase()),
+        Kind::Choice(options) => {
+            let l = text.to_ascii_lowercase();
+            options.contains(&l.as_str()).then_some(l)
+        }
+        Kind::PositiveInt => validate::parse_positive_int(text.trim()).map(|i| i.to_string()),
+        Kind::ReadOnlyBool => None,
+    };
+    stored.map(Some).ok_or_else(|| bad_value(def))
+}
+
+/// Renders stored text as the setting's JSON value (numbers and booleans as JSON, the rest as strings).
+pub fn render(def: &SettingDef, stored: Option<&str>) -> Value {
+    match (def.kind, stored) {
+        (_, None) => Value::Null,
+        (Kind::PositiveInt, Some(s)) => s
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::String(s.to_string())),
+        (Kind::ReadOnlyBool, Some(s)) => Value::Bool(s == "true"),
+        (_, Some(s)) => Value::String(s.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn d(key: &str) -> &'static SettingDef {
+        def(key).unwrap()
+    }
+
+    #[test]
+    fn values_are_checked_and_normalised() {
+        assert_eq!(normalize(d("site-locale"), &json!("es-mx")).unwrap().as_deref(), Some("es_MX"));
+        assert_eq!(normalize(d("site-url"), &json!("https://x.io/")).unwrap().as_deref(), Some("https://x.io"));
+        assert_eq!(normalize(d("reset-token-ttl-hours"), &json!(12)).unwrap().as_deref(), Some("12"));
+        assert_eq!(normalize(d("user-visibility"), &json!("GROUP")).unwrap().as_deref(), Some("group"));
+        assert_eq!(normalize(d("admin-email"), &json!("A@B.co")).unwrap().as_deref(), Some("a@b.co"));
+        assert_eq!(normalize(d("site-name"), &Value::Null).unwrap(), None);
+        for (k, v) in [
+            ("site-url", json!("ftp://x")),
+            ("site-locale", json!("xx")),
+            ("reset-token-ttl-hours", json!(0)),
+            ("user-visibility", json!("some")),
+            ("session-cookie-samesite", json!(true)),
+            ("site-name", json!("  ")),
+            ("admin-email", json!("nope")),
+        ] {
+            match normalize(d(k), &v) {
+                Err(DomainError::Refused(m)) => assert!(m.contains(k), "{m}"),
+                other => panic!("{k}: {other:?}"),
+            }
+        }
+        assert!(normalize(d("enable-password-login"), &json!(false)).is_err());
+    }
+
+    #[test]
+    fn rendering() {
+        assert_eq!(render(d("reset-token-ttl-hours"), Some("48")), json!(48));
+        assert_eq!(render(d("enable-password-login"), Some("true")), json!(true));
+        assert_eq!(render(d("site-name"), Some("Acme")), json!("Acme"));
+        assert_eq!(render(d("admin-email"), None), Value::Null);
+    }
+
+    #[test]
+    fn environment_defaults_win_over_built_in_ones() {
+        let env = EnvDefaults::from_lookup(|k| (k == "MB_SITE_NAME").then(|| "Acme".to_string())).unwrap();
+        assert_eq!(env.default_of(d("site-name")).as_deref(), Some("Acme"));
+        assert_eq!(env.default_of(d("site-url")).as_deref(), Some("http://localhost:3000"));
+        let bad = EnvDefaults::from_lookup(|k| (k == "MB_USER_VISIBILITY").then(|| "x".to_string()));
+        assert!(bad.unwrap_err().contains("MB_USER_VISIBILITY"));
+    }
+}

@@ -1,0 +1,228 @@
+//! The storage ports: what the use cases need from a database, as traits that people-store implements.
+//!
+//! `Repo` is one connection's worth of operations; `Store` hands out a `Repo`, either plainly (reads) or inside
+//! one transaction (writes: everything the closure does commits together or not at all).
+
+use crate::clock::Timestamp;
+use crate::error::{DomainError, Result};
+use crate::group::{Group, GroupMember, GroupWithCount, Membership};
+use crate::session::{CallerRecord, LoginRecord, NewLogin, NewSession};
+use crate::user::{NewUser, User};
+
+/// Which users by activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Activity {
+    /// `is_active = true`.
+    #[default]
+    Active,
+    /// `is_active = false`.
+    Inactive,
+    /// Both.
+    Any,
+}
+
+/// Ordering of a user list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UserOrder {
+    /// `lower(first_name), lower(last_name), id`.
+    #[default]
+    FirstName,
+    /// Superusers first, then managers of the group, then by first name (the group-filtered list).
+    GroupRank(i32),
+    /// `lower(last_name), lower(first_name), id` (recipients).
+    LastName,
+}
+
+/// `limit` and `offset`, both present once either is given (spec §2.0.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// At most this many rows.
+    pub limit: i64,
+    /// Rows skipped.
+    pub offset: i64,
+}
+
+/// Filters, order and page of a user list. Only personal users are ever listed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserQuery {
+    /// Activity filter.
+    pub activity: Activity,
+    /// Case-insensitive substring of first name, last name or email; `%` and `_` match themselves.
+    pub text: Option<String>,
+    /// Only members of this group.
+    pub group_id: Option<i64>,
+    /// Only users sharing a group other than All Users with this user.
+    pub shares_group_with: Option<i32>,
+    /// Order.
+    pub order: UserOrder,
+    /// Page; `None` for every row.
+    pub page: Option<Page>,
+}
+
+/// An email to queue in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEmail {
+    /// Addresses.
+    pub recipients: Vec<String>,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub body_text: String,
+    /// HTML body.
+    pub body_html: String,
+    /// Queued at (and first due at).
+    pub created_at: Timestamp,
+}
+
+/// An email claimed from the outbox for one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedEmail {
+    /// Outbox id.
+    pub id: i64,
+    /// Addresses.
+    pub recipients: Vec<String>,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub body_text: String,
+    /// HTML body.
+    pub body_html: String,
+    /// Attempts so far, this one included.
+    pub attempts: i32,
+}
+
+/// One connection's worth of storage operations. Ids from clients arrive as `i64` and may name nothing.
+pub trait Repo {
+    /// Checks that the database answers.
+    fn ping(&mut self) -> Result<()>;
+
+    // ----- users -----
+    /// Inserts a user (no memberships); a taken email (any case) fails with a unique violation.
+    fn insert_user(&mut self, user: &NewUser) -> Result<User>;
+    /// The user with `id`.
+    fn user_by_id(&mut self, id: i64) -> Result<Option<User>>;
+    /// The user with `id`, locked until the end of the transaction where the database supports it.
+    fn lock_user(&mut self, id: i64) -> Result<Option<User>>;
+    /// The user whose email equals `email` ignoring case.
+    fn user_by_email(&mut self, email: &str) -> Result<Option<User>>;
+    /// Writes every column of `user` (by id); a taken email fails with a unique violation.
+    fn update_user(&mut self, user: &User) -> Result<()>;
+    /// Sets `last_login`.
+    fn set_last_login(&mut self, user_id: i32, at: Timestamp) -> Result<()>;
+    /// Number of users of any type or status.
+    fn count_users(&mut self) -> Result<i64>;
+    /// A page of users and the number of distinct users matching the filters.
+    fn list_users(&mut self, query: &UserQuery) -> Result<(Vec<User>, i64)>;
+    /// Active superusers, by id.
+    fn active_superusers(&mut self) -> Result<Vec<User>>;
+
+    // ----- groups -----
+    /// Inserts a group; a taken name (any case) fails with a unique violation.
+    fn insert_group(&mut self, name: &str, entity_id: &str) -> Result<Group>;
+    /// The group with `id`.
+    fn group_by_id(&mut self, id: i64) -> Result<Option<Group>>;
+    /// Groups whose ids are in `ids` (unknown ids are skipped).
+    fn groups_by_ids(&mut self, ids: &[i64]) -> Result<Vec<Group>>;
+    /// Locks the group row until the end of the transaction where the database supports it (serialises
+    /// changes that must see a stable member count, such as the last-admin rule).
+    fn lock_group(&mut self, id: i32) -> Result<()>;
+    /// Renames a group; a taken name fails with a unique violation.
+    fn rename_group(&mut self, id: i32, name: &str) -> Result<()>;
+    /// Deletes a group and its memberships; false when it did not exist.
+    fn delete_group(&mut self, id: i32) -> Result<bool>;
+    /// Groups ordered by lower(name) with active member counts, limited to `only` when given.
+    fn list_groups(&mut self, only: Option<&[i32]>, page: Option<Page>) -> Result<Vec<GroupWithCount>>;
+    /// Active members of a group ordered by lower(first_name), lower(last_name).
+    fn group_members(&mut self, group_id: i32) -> Result<Vec<GroupMember>>;
+    /// Number of active users who are members of `group_id`.
+    fn count_active_members(&mut self, group_id: i32) -> Result<i64>;
+
+    // ----- memberships -----
+    /// Memberships of the given users, ordered by user then group.
+    fn memberships_of(&mut self, user_ids: &[i32]) -> Result<Vec<Membership>>;
+    /// Every membership, or those of the given groups, ordered by user then group.
+    fn all_memberships(&mut self, groups: Option<&[i32]>) -> Result<Vec<Membership>>;
+    /// The membership with `id`.
+    fn membership_by_id(&mut self, id: i64) -> Result<Option<Membership>>;
+    /// Adds a membership; a duplicate fails with a unique violation, an unknown user or group with a
+    /// foreign-key violation.
+    fn insert_membership(&mut self, user_id: i32, group_id: i32, is_group_manager: bool) -> Result<Membership>;
+    /// Sets a membership's manager flag.
+    fn set_group_manager(&mut self, membership_id: i32, is_group_manager: bool) -> Result<()>;
+    /// Deletes a membership; false when it did not exist.
+    fn delete_membership(&mut self, membership_id: i32) -> Result<bool>;
+    /// Deletes every membership of a group; returns how many.
+    fn delete_group_memberships(&mut self, group_id: i32) -> Result<usize>;
+
+    // ----- sessions -----
+    /// Stores a session.
+    fn insert_session(&mut self, session: &NewSession) -> Result<()>;
+    /// The session with this hash joined to its user and the user's memberships, in one query.
+    fn caller_by_session(&mut self, id_hash: &str) -> Result<Option<CallerRecord>>;
+    /// Deletes one session; false when it did not exist.
+    fn delete_session(&mut self, id_hash: &str) -> Result<bool>;
+    /// Deletes every session of a user except `keep`; returns how many.
+    fn delete_user_sessions(&mut self, user_id: i32, keep: Option<&str>) -> Result<usize>;
+
+    // ----- login history -----
+    /// Records a successful login.
+    fn insert_login(&mut self, login: &NewLogin) -> Result<()>;
+    /// A user's logins, newest first.
+    fn logins_of(&mut self, user_id: i32) -> Result<Vec<LoginRecord>>;
+
+    // ----- settings -----
+    /// The stored value of `key`.
+    fn setting(&mut self, key: &str) -> Result<Option<String>>;
+    /// Every stored setting, by key.
+    fn settings(&mut self) -> Result<Vec<(String, String)>>;
+    /// Stores `value` under `key`, or deletes the key for `None`.
+    fn put_setting(&mut self, key: &str, value: Option<&str>) -> Result<()>;
+    /// Stores `value` unless the key exists; true when this call stored it.
+    fn insert_setting_if_absent(&mut self, key: &str, value: &str) -> Result<bool>;
+
+    // ----- email outbox -----
+    /// Queues an email; returns its id.
+    fn enqueue_email(&mut self, email: &NewEmail) -> Result<i64>;
+    /// Claims up to `limit` unsent emails due at `now` for one attempt each: their attempt count goes up and
+    /// they are not due again before `lease_until`, so that no other worker takes them meanwhile.
+    fn claim_emails(&mut self, now: Timestamp, lease_until: Timestamp, limit: i64) -> Result<Vec<QueuedEmail>>;
+    /// Marks an email sent.
+    fn mark_email_sent(&mut self, id: i64, at: Timestamp) -> Result<()>;
+    /// Records a failed attempt and when to try again.
+    fn mark_email_failed(&mut self, id: i64, error: &str, next_attempt_at: Timestamp) -> Result<()>;
+}
+
+/// Hands out [`Repo`]s. Implemented by people-store over a connection pool.
+pub trait Store: Send + Sync {
+    /// Runs `work` on one pooled connection, in one transaction when `transaction` is true (committed when
+    /// `work` returns `Ok`, rolled back otherwise).
+    fn run(&self, transaction: bool, work: &mut dyn FnMut(&mut dyn Repo) -> Result<()>) -> Result<()>;
+
+    /// `"postgres"` or `"sqlite"`.
+    fn backend(&self) -> &'static str;
+}
+
+impl dyn Store + '_ {
+    fn call<T>(&self, transaction: bool, f: impl FnOnce(&mut dyn Repo) -> Result<T>) -> Result<T> {
+        let mut f = Some(f);
+        let mut out = None;
+        self.run(transaction, &mut |repo| {
+            let f = f
+                .take()
+                .ok_or_else(|| DomainError::Internal("store ran a unit of work twice".into()))?;
+            out = Some(f(repo)?);
+            Ok(())
+        })?;
+        out.ok_or_else(|| DomainError::Internal("store did not run the unit of work".into()))
+    }
+
+    /// Runs `f` on one connection without a transaction (reads, single-statement writes).
+    pub fn read<T>(&self, f: impl FnOnce(&mut dyn Repo) -> Result<T>) -> Result<T> {
+        self.call(false, f)
+    }
+
+    /// Runs `f` in one transaction.
+    pub fn write<T>(&self, f: impl FnOnce(&mut dyn Repo) -> Result<T>) -> Result<T> {
+        self.call(true, f)
+    }
+}
