@@ -1,1 +1,23 @@
-//! placeholder
+//! people-store: the Diesel implementation of people-domain's storage ports, on PostgreSQL or SQLite.
+//!
+//! [`Db::connect`] takes a URL (`postgres://…`, `sqlite:PATH`, `sqlite::memory:`) and returns a pool that
+//! implements [`people_domain::store::Store`]; [`Db::migrate`] applies the embedded migrations of that back end.
+
+#![warn(missing_docs)]
+
+mod db;
+mod error;
+mod group;
+mod outbox;
+mod repo;
+mod schema;
+mod session;
+mod setting;
+mod time;
+mod user;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use db::{AnyConnection, Db, PoolOptions, StatementCounter, Target};
+pub use error::StoreError;

@@ -32,7 +32,7 @@ CREATE INDEX idx_core_user_list_order ON core_user (lower(first_name), lower(las
 CREATE TABLE permissions_group (
     id        SERIAL PRIMARY KEY,
     name      VARCHAR(255) NOT NULL,
-    entity_id CHAR(21)
+    entity_id VARCHAR(21)
 );
 CREATE UNIQUE INDEX idx_permissions_group_name_lower ON permissions_group (lower(name));
 CREATE UNIQUE INDEX idx_permissions_group_entity_id ON permissions_group (entity_id);

@@ -1,0 +1,326 @@
+//! The connection pool: one build serves PostgreSQL and SQLite, chosen at run time from the URL.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::connection::{
+    AnsiTransactionManager, Connection, Instrumentation, InstrumentationEvent, SimpleConnection,
+    TransactionManager,
+};
+use diesel::pg::PgConnection;
+use diesel::r2d2::R2D2Connection;
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use people_domain::store::{Repo, Store};
+use people_domain::Result;
+
+use crate::error::StoreError;
+use crate::repo::DbRepo;
+
+/// A connection to either back end. Queries written once against this type run on both.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    /// PostgreSQL.
+    Postgresql(PgConnection),
+    /// SQLite.
+    Sqlite(SqliteConnection),
+}
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+
+/// Which database a URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A `postgres://` or `postgresql://` URL, passed to libpq.
+    Postgres(String),
+    /// A SQLite database file.
+    SqliteFile(String),
+    /// A private in-memory SQLite database (`sqlite::memory:`), alive as long as the pool.
+    SqliteMemory(String),
+}
+
+impl Target {
+    /// Parses `postgres://…`, `postgresql://…`, `sqlite:PATH`, `sqlite://PATH` or `sqlite::memory:`.
+    /// Anything else is refused: SQLite would take any string as a file name.
+    pub fn parse(url: &str) -> std::result::Result<Self, StoreError> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Target::Postgres(url.to_string()));
+        }
+        if url == "sqlite::memory:" || url == "sqlite://:memory:" || url == "sqlite::memory" {
+            let name = format!("file:people-{}?mode=memory&cache=shared", uuid::Uuid::new_v4());
+            return Ok(Target::SqliteMemory(name));
+        }
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if !path.is_empty() {
+                return Ok(Target::SqliteFile(path.to_string()));
+            }
+        }
+        Err(StoreError::BadUrl(url.to_string()))
+    }
+
+    /// `"postgres"` or `"sqlite"`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Target::Postgres(_) => "postgres",
+            _ => "sqlite",
+        }
+    }
+}
+
+/// Counts the statements a pool runs; tests use it to prove how many queries a request costs.
+#[derive(Debug, Default, Clone)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    /// Statements run so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Instrumentation for StatementCounter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Opens connections for r2d2 and sets each SQLite connection up.
+#[derive(Debug)]
+struct Manager {
+    target: Target,
+    counter: StatementCounter,
+}
+
+/// libpq waits this long for a server before giving up (unless the URL says otherwise).
+const PG_CONNECT_TIMEOUT_SECS: u32 = 5;
+
+fn with_pg_defaults(url: &str) -> String {
+    if url.contains("connect_timeout=") {
+        return url.to_string();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}connect_timeout={PG_CONNECT_TIMEOUT_SECS}")
+}
+
+impl Manager {
+    fn open(&self) -> diesel::ConnectionResult<AnyConnection> {
+        let mut conn = match &self.target {
+            Target::Postgres(url) => {
+                AnyConnection::Postgresql(PgConnection::establish(&with_pg_defaults(url))?)
+            }
+            Target::SqliteFile(path) | Target::SqliteMemory(path) => {
+                let mut c = SqliteConnection::establish(path)?;
+                c.batch_execute(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                AnyConnection::Sqlite(c)
+            }
+        };
+        conn.set_instrumentation(self.counter.clone());
+        Ok(conn)
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> std::result::Result<AnyConnection, Self::Error> {
+        self.open().map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> std::result::Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Most connections held (`MB_APPLICATION_DB_MAX_CONNECTION_POOL_SIZE`). In-memory SQLite always uses one.
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before failing with "database unavailable".
+    pub checkout_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_connections: 15,
+            checkout_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The database: a pool of connections to one back end. Implements the domain's [`Store`].
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<Manager>,
+    target: Arc<Target>,
+    counter: StatementCounter,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("backend", &self.target.backend()).finish()
+    }
+}
+
+impl Db {
+    /// Opens a pool on `url` and checks that one connection can be made; the error says why not.
+    pub fn connect(url: &str, options: &PoolOptions) -> std::result::Result<Db, StoreError> {
+        let target = Target::parse(url)?;
+        let counter = StatementCounter::default();
+        let manager = Manager {
+            target: target.clone(),
+            counter: counter.clone(),
+        };
+        // Fail fast with the real reason instead of r2d2's generic timeout.
+        let mut first = manager
+            .open()
+            .map_err(|e| StoreError::Connect(e.to_string()))?;
+        if let AnyConnection::Sqlite(c) = &mut first {
+            if matches!(target, Target::SqliteFile(_)) {
+                c.batch_execute("PRAGMA journal_mode = WAL;")
+                    .map_err(|e| StoreError::Connect(e.to_string()))?;
+            }
+        }
+        let max = match target {
+            Target::SqliteMemory(_) => 1,
+            _ => options.max_connections.max(1),
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(max)
+            .min_idle(Some(if max == 1 { 1 } else { 0 }))
+            .connection_timeout(options.checkout_timeout)
+            .test_on_check_out(false)
+            .build_unchecked(manager);
+        // The first connection keeps an in-memory database alive until the pool holds its own.
+        let db = Db {
+            pool,
+            target: Arc::new(target),
+            counter,
+        };
+        db.pool.get().map_err(StoreError::Pool)?;
+        drop(first);
+        Ok(db)
+    }
+
+    /// Applies pending migrations; returns the names of those applied. Replicas starting together on
+    /// PostgreSQL take turns (advisory lock).
+    pub fn migrate(&self) -> std::result::Result<Vec<String>, StoreError> {
+        let mut conn = self.pool.get()?;
+        let applied = match &mut *conn {
+            AnyConnection::Postgresql(c) => {
+                c.batch_execute("SELECT pg_advisory_lock(7366623)")?;
+                let r = c
+                    .run_pending_migrations(PG_MIGRATIONS)
+                    .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>());
+                c.batch_execute("SELECT pg_advisory_unlock(7366623)")?;
+                r
+            }
+            AnyConnection::Sqlite(c) => c
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>()),
+        };
+        applied.map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    /// Statements run through this pool so far.
+    pub fn statements(&self) -> u64 {
+        self.counter.get()
+    }
+
+    /// Connections currently open and idle in the pool.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let s = self.pool.state();
+        (s.connections, s.idle_connections)
+    }
+
+    fn conn(&self) -> Result<r2d2::PooledConnection<Manager>> {
+        self.pool.get().map_err(|e| StoreError::Pool(e).into())
+    }
+}
+
+fn begin(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
+    match conn {
+        // Take the write lock up front: a deferred transaction that reads and then writes fails at once
+        // with SQLITE_BUSY when another writer got in between, without waiting for busy_timeout.
+        AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
+        AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c),
+    }
+}
+
+impl Store for Db {
+    fn run(&self, transaction: bool, work: &mut dyn FnMut(&mut dyn Repo) -> Result<()>) -> Result<()> {
+        let mut conn = self.conn()?;
+        let conn: &mut AnyConnection = &mut conn;
+        if !transaction {
+            return work(&mut DbRepo::new(conn));
+        }
+        begin(conn).map_err(crate::error::db)?;
+        match work(&mut DbRepo::new(conn)) {
+            Ok(()) => match AnyConnection::commit_transaction(conn) {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    let _ = AnyConnection::rollback_transaction(conn);
+                    Err(crate::error::db(e))
+                }
+            },
+            Err(e) => {
+                if let Err(rb) = AnyConnection::rollback_transaction(conn) {
+                    log::warn!("rollback failed: {rb}");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn backend(&self) -> &'static str {
+        self.target.backend()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_their_back_end() {
+        assert_eq!(Target::parse("postgres://u@h/db").unwrap().backend(), "postgres");
+        assert_eq!(Target::parse("postgresql://h/db").unwrap().backend(), "postgres");
+        assert_eq!(
+            Target::parse("sqlite:people.db").unwrap(),
+            Target::SqliteFile("people.db".into())
+        );
+        assert_eq!(
+            Target::parse("sqlite:///tmp/x.db").unwrap(),
+            Target::SqliteFile("/tmp/x.db".into())
+        );
+        assert!(matches!(Target::parse("sqlite::memory:").unwrap(), Target::SqliteMemory(_)));
+        for bad in ["mysql://x", "postgress:db", "people.db", "sqlite:", ""] {
+            assert!(matches!(Target::parse(bad), Err(StoreError::BadUrl(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn pg_urls_get_a_connect_timeout() {
+        assert_eq!(with_pg_defaults("postgres://h/db"), "postgres://h/db?connect_timeout=5");
+        assert_eq!(
+            with_pg_defaults("postgres://h/db?sslmode=disable"),
+            "postgres://h/db?sslmode=disable&connect_timeout=5"
+        );
+        assert_eq!(with_pg_defaults("postgres://h/db?connect_timeout=1"), "postgres://h/db?connect_timeout=1");
+    }
+}

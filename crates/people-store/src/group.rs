@@ -1,0 +1,237 @@
+//! `permissions_group` and `permissions_group_membership`.
+
+use diesel::prelude::*;
+use people_domain::group::{Group, GroupMember, GroupWithCount, Membership};
+use people_domain::store::Page;
+use people_domain::Result;
+
+use crate::db::AnyConnection;
+use crate::error::db;
+use crate::schema::{core_user, permissions_group as pg, permissions_group_membership as pgm};
+use crate::user::{id32, lower, lower_opt};
+
+type GroupRow = (i32, String, Option<String>);
+type MembershipRow = (i32, i32, i32, bool);
+
+fn group(r: GroupRow) -> Group {
+    Group {
+        id: r.0,
+        name: r.1,
+        entity_id: r.2,
+    }
+}
+
+pub(crate) fn membership(r: MembershipRow) -> Membership {
+    Membership {
+        id: r.0,
+        user_id: r.1,
+        group_id: r.2,
+        is_group_manager: r.3,
+    }
+}
+
+pub(crate) fn insert(conn: &mut AnyConnection, name: &str, entity_id: &str) -> Result<Group> {
+    diesel::insert_into(pg::table)
+        .values((pg::name.eq(name), pg::entity_id.eq(entity_id)))
+        .get_result::<GroupRow>(conn)
+        .map(group)
+        .map_err(db)
+}
+
+pub(crate) fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<Group>> {
+    let Some(id) = id32(id) else { return Ok(None) };
+    pg::table
+        .find(id)
+        .first::<GroupRow>(conn)
+        .optional()
+        .map(|g| g.map(group))
+        .map_err(db)
+}
+
+pub(crate) fn by_ids(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Group>> {
+    let ids: Vec<i32> = ids.iter().filter_map(|&i| id32(i)).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    pg::table
+        .filter(pg::id.eq_any(ids))
+        .order(pg::id)
+        .load::<GroupRow>(conn)
+        .map(|v| v.into_iter().map(group).collect())
+        .map_err(db)
+}
+
+pub(crate) fn lock(conn: &mut AnyConnection, id: i32) -> Result<()> {
+    if let AnyConnection::Postgresql(c) = conn {
+        pg::table
+            .find(id)
+            .for_update()
+            .select(pg::id)
+            .first::<i32>(c)
+            .optional()
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn rename(conn: &mut AnyConnection, id: i32, name: &str) -> Result<()> {
+    diesel::update(pg::table.find(id))
+        .set(pg::name.eq(name))
+        .execute(conn)
+        .map_err(db)?;
+    Ok(())
+}
+
+pub(crate) fn delete(conn: &mut AnyConnection, id: i32) -> Result<bool> {
+    diesel::delete(pgm::table.filter(pgm::group_id.eq(id)))
+        .execute(conn)
+        .map_err(db)?;
+    let n = diesel::delete(pg::table.find(id)).execute(conn).map_err(db)?;
+    Ok(n > 0)
+}
+
+pub(crate) fn list(conn: &mut AnyConnection, only: Option<&[i32]>, page: Option<Page>) -> Result<Vec<GroupWithCount>> {
+    let mut q = pg::table.into_boxed();
+    if let Some(ids) = only {
+        q = q.filter(pg::id.eq_any(ids.to_vec()));
+    }
+    q = q.order((lower(pg::name), pg::id));
+    if let Some(p) = page {
+        q = q.limit(p.limit).offset(p.offset);
+    }
+    let groups: Vec<Group> = q.load::<GroupRow>(conn).map_err(db)?.into_iter().map(group).collect();
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i32> = groups.iter().map(|g| g.id).collect();
+    let counts: Vec<(i32, i64)> = pgm::table
+        .inner_join(core_user::table.on(core_user::id.eq(pgm::user_id)))
+        .filter(core_user::is_active.eq(true))
+        .filter(pgm::group_id.eq_any(ids))
+        .group_by(pgm::group_id)
+        .select((pgm::group_id, diesel::dsl::count_star()))
+        .load(conn)
+        .map_err(db)?;
+    Ok(groups
+        .into_iter()
+        .map(|g| {
+            let member_count = counts
+                .iter()
+                .find(|(id, _)| *id == g.id)
+                .map(|(_, n)| *n)
+                .unwrap_or(0);
+            GroupWithCount { group: g, member_count }
+        })
+        .collect())
+}
+
+pub(crate) fn members(conn: &mut AnyConnection, group_id: i32) -> Result<Vec<GroupMember>> {
+    let sqlite = matches!(conn, AnyConnection::Sqlite(_));
+    let mut q = pgm::table
+        .inner_join(core_user::table.on(core_user::id.eq(pgm::user_id)))
+        .filter(pgm::group_id.eq(group_id))
+        .filter(core_user::is_active.eq(true))
+        .select((
+            pgm::user_id,
+            pgm::id,
+            core_user::first_name,
+            core_user::last_name,
+            core_user::email,
+            pgm::is_group_manager,
+        ))
+        .into_boxed();
+    if sqlite {
+        q = q.then_order_by(core_user::first_name.is_null());
+    }
+    q = q.then_order_by(lower_opt(core_user::first_name));
+    if sqlite {
+        q = q.then_order_by(core_user::last_name.is_null());
+    }
+    q = q.then_order_by(lower_opt(core_user::last_name)).then_order_by(core_user::id);
+    let rows: Vec<(i32, i32, Option<String>, Option<String>, String, bool)> = q.load(conn).map_err(db)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| GroupMember {
+            user_id: r.0,
+            membership_id: r.1,
+            first_name: r.2,
+            last_name: r.3,
+            email: r.4,
+            is_group_manager: r.5,
+        })
+        .collect())
+}
+
+pub(crate) fn count_active_members(conn: &mut AnyConnection, group_id: i32) -> Result<i64> {
+    pgm::table
+        .inner_join(core_user::table.on(core_user::id.eq(pgm::user_id)))
+        .filter(pgm::group_id.eq(group_id))
+        .filter(core_user::is_active.eq(true))
+        .count()
+        .get_result(conn)
+        .map_err(db)
+}
+
+pub(crate) fn memberships_of(conn: &mut AnyConnection, user_ids: &[i32]) -> Result<Vec<Membership>> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    pgm::table
+        .filter(pgm::user_id.eq_any(user_ids.to_vec()))
+        .order((pgm::user_id, pgm::group_id))
+        .load::<MembershipRow>(conn)
+        .map(|v| v.into_iter().map(membership).collect())
+        .map_err(db)
+}
+
+pub(crate) fn all_memberships(conn: &mut AnyConnection, groups: Option<&[i32]>) -> Result<Vec<Membership>> {
+    let mut q = pgm::table.into_boxed();
+    if let Some(g) = groups {
+        q = q.filter(pgm::group_id.eq_any(g.to_vec()));
+    }
+    q.order((pgm::user_id, pgm::group_id))
+        .load::<MembershipRow>(conn)
+        .map(|v| v.into_iter().map(membership).collect())
+        .map_err(db)
+}
+
+pub(crate) fn membership_by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<Membership>> {
+    let Some(id) = id32(id) else { return Ok(None) };
+    pgm::table
+        .find(id)
+        .first::<MembershipRow>(conn)
+        .optional()
+        .map(|m| m.map(membership))
+        .map_err(db)
+}
+
+pub(crate) fn insert_membership(conn: &mut AnyConnection, user_id: i32, group_id: i32, manager: bool) -> Result<Membership> {
+    diesel::insert_into(pgm::table)
+        .values((
+            pgm::user_id.eq(user_id),
+            pgm::group_id.eq(group_id),
+            pgm::is_group_manager.eq(manager),
+        ))
+        .get_result::<MembershipRow>(conn)
+        .map(membership)
+        .map_err(db)
+}
+
+pub(crate) fn set_manager(conn: &mut AnyConnection, id: i32, manager: bool) -> Result<()> {
+    diesel::update(pgm::table.find(id))
+        .set(pgm::is_group_manager.eq(manager))
+        .execute(conn)
+        .map_err(db)?;
+    Ok(())
+}
+
+pub(crate) fn delete_membership(conn: &mut AnyConnection, id: i32) -> Result<bool> {
+    let n = diesel::delete(pgm::table.find(id)).execute(conn).map_err(db)?;
+    Ok(n > 0)
+}
+
+pub(crate) fn delete_group_memberships(conn: &mut AnyConnection, group_id: i32) -> Result<usize> {
+    diesel::delete(pgm::table.filter(pgm::group_id.eq(group_id)))
+        .execute(conn)
+        .map_err(db)
+}

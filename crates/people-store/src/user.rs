@@ -1,0 +1,337 @@
+//! `core_user`: rows, conversions and queries.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use people_domain::store::{Activity, UserOrder, UserQuery};
+use people_domain::user::{NewUser, User};
+use people_domain::Result;
+use serde_json::{Map, Value};
+
+use crate::db::AnyConnection;
+use crate::error::db;
+use crate::schema::{core_user, permissions_group_membership as pgm};
+use crate::time::{naive, utc};
+
+diesel::define_sql_function! {
+    /// SQL `lower` on a non-null string.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower` on a nullable string.
+    #[sql_name = "lower"]
+    fn lower_opt(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+/// One `core_user` row, columns in table order.
+#[derive(Debug, Clone, Queryable)]
+pub(crate) struct UserRow {
+    id: i32,
+    email: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    password: Option<String>,
+    password_salt: Option<String>,
+    date_joined: NaiveDateTime,
+    last_login: Option<NaiveDateTime>,
+    is_superuser: bool,
+    is_active: bool,
+    reset_token: Option<String>,
+    reset_triggered: Option<i64>,
+    is_qbnewb: bool,
+    is_datasetnewb: bool,
+    login_attributes: Option<String>,
+    updated_at: NaiveDateTime,
+    sso_source: Option<String>,
+    locale: Option<String>,
+    settings: Option<String>,
+    user_type: String,
+}
+
+fn attrs_from_text(text: Option<String>) -> Option<Map<String, Value>> {
+    text.and_then(|t| match serde_json::from_str::<Value>(&t) {
+        Ok(Value::Object(m)) => Some(m),
+        _ => None,
+    })
+}
+
+fn attrs_to_text(attrs: &Option<Map<String, Value>>) -> Option<String> {
+    attrs.as_ref().map(|m| Value::Object(m.clone()).to_string())
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User {
+            id: r.id,
+            email: r.email,
+            first_name: r.first_name,
+            last_name: r.last_name,
+            password_hash: r.password,
+            password_salt: r.password_salt,
+            date_joined: utc(r.date_joined),
+            last_login: r.last_login.map(utc),
+            is_superuser: r.is_superuser,
+            is_active: r.is_active,
+            reset_token: r.reset_token,
+            reset_triggered: r.reset_triggered,
+            is_qbnewb: r.is_qbnewb,
+            is_datasetnewb: r.is_datasetnewb,
+            login_attributes: attrs_from_text(r.login_attributes),
+            updated_at: utc(r.updated_at),
+            sso_source: r.sso_source,
+            locale: r.locale,
+            settings: r.settings,
+            user_type: r.user_type,
+        }
+    }
+}
+
+/// Every mutable column, written as a whole by `update_user`.
+#[derive(AsChangeset)]
+#[diesel(table_name = core_user, treat_none_as_null = true)]
+struct UserChanges {
+    email: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    password: Option<String>,
+    password_salt: Option<String>,
+    last_login: Option<NaiveDateTime>,
+    is_superuser: bool,
+    is_active: bool,
+    reset_token: Option<String>,
+    reset_triggered: Option<i64>,
+    is_qbnewb: bool,
+    is_datasetnewb: bool,
+    login_attributes: Option<String>,
+    updated_at: NaiveDateTime,
+    sso_source: Option<String>,
+    locale: Option<String>,
+    settings: Option<String>,
+}
+
+pub(crate) fn insert(conn: &mut AnyConnection, u: &NewUser) -> Result<User> {
+    let now = naive(u.date_joined);
+    let row: UserRow = diesel::insert_into(core_user::table)
+        .values((
+            core_user::email.eq(&u.email),
+            core_user::first_name.eq(&u.first_name),
+            core_user::last_name.eq(&u.last_name),
+            core_user::password.eq(u.password.as_ref().map(|p| p.hash.as_str())),
+            core_user::password_salt.eq(u.password.as_ref().map(|p| p.salt.as_str())),
+            core_user::date_joined.eq(now),
+            core_user::is_superuser.eq(u.is_superuser),
+            core_user::is_active.eq(true),
+            core_user::is_qbnewb.eq(true),
+            core_user::is_datasetnewb.eq(true),
+            core_user::login_attributes.eq(attrs_to_text(&u.login_attributes)),
+            core_user::updated_at.eq(now),
+            core_user::sso_source.eq(&u.sso_source),
+            core_user::locale.eq(&u.locale),
+            core_user::user_type.eq(people_domain::user::TYPE_PERSONAL),
+        ))
+        .get_result(conn)
+        .map_err(db)?;
+    Ok(row.into())
+}
+
+/// An id from a client may not fit the column; such an id names nothing.
+pub(crate) fn id32(id: i64) -> Option<i32> {
+    i32::try_from(id).ok().filter(|&i| i > 0)
+}
+
+pub(crate) fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<User>> {
+    let Some(id) = id32(id) else { return Ok(None) };
+    core_user::table
+        .find(id)
+        .first::<UserRow>(conn)
+        .optional()
+        .map(|r| r.map(User::from))
+        .map_err(db)
+}
+
+pub(crate) fn lock(conn: &mut AnyConnection, id: i64) -> Result<Option<User>> {
+    let Some(id32) = id32(id) else { return Ok(None) };
+    match conn {
+        AnyConnection::Postgresql(pg) => {
+            // Row lock for the rest of the transaction: concurrent updates of one user apply one after
+            // the other instead of overwriting each other. (SQLite's write transactions are already serial.)
+            core_user::table
+                .find(id32)
+                .for_update()
+                .select(core_user::id)
+                .first::<i32>(pg)
+                .optional()
+                .map_err(db)?;
+            by_id(conn, id)
+        }
+        AnyConnection::Sqlite(_) => by_id(conn, id),
+    }
+}
+
+pub(crate) fn by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<User>> {
+    core_user::table
+        .filter(lower(core_user::email).eq(email.to_lowercase()))
+        .first::<UserRow>(conn)
+        .optional()
+        .map(|r| r.map(User::from))
+        .map_err(db)
+}
+
+pub(crate) fn update(conn: &mut AnyConnection, u: &User) -> Result<()> {
+    let changes = UserChanges {
+        email: u.email.clone(),
+        first_name: u.first_name.clone(),
+        last_name: u.last_name.clone(),
+        password: u.password_hash.clone(),
+        password_salt: u.password_salt.clone(),
+        last_login: u.last_login.map(naive),
+        is_superuser: u.is_superuser,
+        is_active: u.is_active,
+        reset_token: u.reset_token.clone(),
+        reset_triggered: u.reset_triggered,
+        is_qbnewb: u.is_qbnewb,
+        is_datasetnewb: u.is_datasetnewb,
+        login_attributes: attrs_to_text(&u.login_attributes),
+        updated_at: naive(u.updated_at),
+        sso_source: u.sso_source.clone(),
+        locale: u.locale.clone(),
+        settings: u.settings.clone(),
+    };
+    diesel::update(core_user::table.find(u.id))
+        .set(&changes)
+        .execute(conn)
+        .map_err(db)?;
+    Ok(())
+}
+
+pub(crate) fn set_last_login(conn: &mut AnyConnection, user_id: i32, at: people_domain::clock::Timestamp) -> Result<()> {
+    diesel::update(core_user::table.find(user_id))
+        .set(core_user::last_login.eq(Some(naive(at))))
+        .execute(conn)
+        .map_err(db)?;
+    Ok(())
+}
+
+pub(crate) fn count(conn: &mut AnyConnection) -> Result<i64> {
+    core_user::table.count().get_result(conn).map_err(db)
+}
+
+pub(crate) fn active_superusers(conn: &mut AnyConnection) -> Result<Vec<User>> {
+    core_user::table
+        .filter(core_user::is_superuser.eq(true))
+        .filter(core_user::is_active.eq(true))
+        .order(core_user::id)
+        .load::<UserRow>(conn)
+        .map(|v| v.into_iter().map(User::from).collect())
+        .map_err(db)
+}
+
+/// `text` as a LIKE pattern matching itself anywhere: `\`, `%` and `_` escaped.
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+type Boxed<'a> = core_user::BoxedQuery<'a, crate::db::MultiBackend>;
+
+/// The WHERE clause shared by the page and the count.
+fn filtered<'a>(q: &'a UserQuery) -> Boxed<'a> {
+    let mut b = core_user::table
+        .into_boxed()
+        .filter(core_user::user_type.eq(people_domain::user::TYPE_PERSONAL));
+    b = match q.activity {
+        Activity::Active => b.filter(core_user::is_active.eq(true)),
+        Activity::Inactive => b.filter(core_user::is_active.eq(false)),
+        Activity::Any => b,
+    };
+    if let Some(text) = &q.text {
+        let pattern = contains_pattern(text);
+        b = b.filter(
+            lower_opt(core_user::first_name)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower_opt(core_user::last_name).like(pattern.clone()).escape('\\'))
+                .or(lower(core_user::email).like(pattern).escape('\\').nullable()),
+        );
+    }
+    if let Some(g) = q.group_id {
+        let g = id32(g).unwrap_or(0);
+        b = b.filter(
+            core_user::id.eq_any(pgm::table.filter(pgm::group_id.eq(g)).select(pgm::user_id)),
+        );
+    }
+    if let Some(me) = q.shares_group_with {
+        let (m1, m2) = diesel::alias!(pgm as mine, pgm as theirs);
+        let my_groups = m1
+            .filter(m1.field(pgm::user_id).eq(me))
+            .filter(m1.field(pgm::group_id).ne(people_domain::group::ALL_USERS_ID))
+            .select(m1.field(pgm::group_id));
+        b = b.filter(
+            core_user::id.eq_any(
+                m2.filter(m2.field(pgm::group_id).eq_any(my_groups))
+                    .select(m2.field(pgm::user_id)),
+            ),
+        );
+    }
+    b
+}
+
+pub(crate) fn list(conn: &mut AnyConnection, q: &UserQuery) -> Result<(Vec<User>, i64)> {
+    let total: i64 = filtered(q).count().get_result(conn).map_err(db)?;
+    if q.page.is_some_and(|p| p.limit == 0 || p.offset >= total) {
+        return Ok((Vec::new(), total));
+    }
+    let sqlite = matches!(conn, AnyConnection::Sqlite(_));
+    let mut b = filtered(q);
+    if let UserOrder::GroupRank(g) = q.order {
+        let manages = pgm::table
+            .filter(pgm::user_id.eq(core_user::id))
+            .filter(pgm::group_id.eq(g))
+            .filter(pgm::is_group_manager.eq(true));
+        b = b
+            .then_order_by(core_user::is_superuser.desc())
+            .then_order_by(diesel::dsl::exists(manages).desc());
+    }
+    // NULL names sort last on both back ends, as PostgreSQL puts them.
+    macro_rules! by_names {
+        ($b:expr, $first:expr, $second:expr) => {{
+            let mut b = $b;
+            if sqlite {
+                b = b.then_order_by($first.is_null());
+            }
+            b = b.then_order_by(lower_opt($first));
+            if sqlite {
+                b = b.then_order_by($second.is_null());
+            }
+            b.then_order_by(lower_opt($second)).then_order_by(core_user::id)
+        }};
+    }
+    b = match q.order {
+        UserOrder::LastName => by_names!(b, core_user::last_name, core_user::first_name),
+        _ => by_names!(b, core_user::first_name, core_user::last_name),
+    };
+    if let Some(p) = q.page {
+        b = b.limit(p.limit).offset(p.offset);
+    }
+    let rows = b.load::<UserRow>(conn).map_err(db)?;
+    Ok((rows.into_iter().map(User::from).collect(), total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_escape_wildcards() {
+        assert_eq!(contains_pattern("ZeB"), "%zeb%");
+        assert_eq!(contains_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+}
