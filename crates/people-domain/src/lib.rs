@@ -11,10 +11,14 @@ pub mod error;
 pub mod group;
 pub mod locale;
 pub mod password;
+mod service;
 pub mod session;
 pub mod setting;
+pub mod setup;
 pub mod store;
+pub mod throttle;
 pub mod user;
 pub mod validate;
 
 pub use error::{DomainError, Result, StoreFailure};
+pub use service::{Config, People, DEFAULT_MAX_SESSION_AGE_MINUTES};

@@ -59,7 +59,9 @@ mod tests {
 
     #[test]
     fn refuses_the_spec_counter_examples() {
-        for bad in ["eng", "en-EN", "zz", "xx-yy", "ab/cd", "USA!", "", " ", "en_", "e1"] {
+        for bad in [
+            "eng", "en-EN", "zz", "xx-yy", "ab/cd", "USA!", "", " ", "en_", "e1",
+        ] {
             assert_eq!(parse(bad), None, "{bad:?} must be refused");
         }
     }

@@ -178,7 +178,9 @@ impl PasswordPolicy {
             )
         };
         match v.and_then(Value::as_str) {
-            Some(p) if p.chars().count() <= limit::PASSWORD && self.is_valid(p) => Ok(p.to_string()),
+            Some(p) if p.chars().count() <= limit::PASSWORD && self.is_valid(p) => {
+                Ok(p.to_string())
+            }
             _ => Err(fail(v.filter(|v| !v.is_null()))),
         }
     }
@@ -268,10 +270,20 @@ mod tests {
 
     #[test]
     fn spec_examples_under_the_default_rule() {
-        for bad in ["ABC", "ABCDEF", "ABCDE1", "123456", "passw0rd", "PASSW0RD", "abc123", "p@ssw0rd"] {
+        for bad in [
+            "ABC", "ABCDEF", "ABCDE1", "123456", "passw0rd", "PASSW0RD", "abc123", "p@ssw0rd",
+        ] {
             assert!(!normal().is_valid(bad), "{bad} must be refused");
         }
-        for good in ["unc0mmonpw", "pa$$w0®∂", "s6n!8z-6.gcJe", "abc123!!DEF", "whateverUP12!!", "anythingUP12!", "p@ssword1"] {
+        for good in [
+            "unc0mmonpw",
+            "pa$$w0®∂",
+            "s6n!8z-6.gcJe",
+            "abc123!!DEF",
+            "whateverUP12!!",
+            "anythingUP12!",
+            "p@ssword1",
+        ] {
             assert!(normal().is_valid(good), "{good} must be accepted");
         }
     }
@@ -314,9 +326,15 @@ mod tests {
     #[test]
     fn complexity_descriptions() {
         assert_eq!(normal().describe(), json!({"total": 6, "digit": 1}));
-        let weak = PasswordPolicy { complexity: Complexity::Weak, min_length: None };
+        let weak = PasswordPolicy {
+            complexity: Complexity::Weak,
+            min_length: None,
+        };
         assert_eq!(weak.describe(), json!({"total": 6}));
-        let strong = PasswordPolicy { complexity: Complexity::Strong, min_length: None };
+        let strong = PasswordPolicy {
+            complexity: Complexity::Strong,
+            min_length: None,
+        };
         assert_eq!(
             strong.describe(),
             json!({"total": 8, "lower": 2, "upper": 2, "digit": 1, "special": 1})
@@ -328,7 +346,16 @@ mod tests {
     #[test]
     fn common_list_has_the_documented_entries() {
         assert_eq!(common_passwords().len(), 10_706);
-        for w in ["passw0rd", "1qaz2wsx", "qwerty123", "password1", "abc123", "p@ssw0rd", "123456", "abcde1"] {
+        for w in [
+            "passw0rd",
+            "1qaz2wsx",
+            "qwerty123",
+            "password1",
+            "abc123",
+            "p@ssw0rd",
+            "123456",
+            "abcde1",
+        ] {
             assert!(is_common(w), "{w}");
         }
         assert!(!is_common("unc0mmonpw"));
@@ -338,7 +365,13 @@ mod tests {
     #[test]
     fn check_reports_every_failure_with_one_message() {
         let p = normal();
-        for v in [None, Some(json!(null)), Some(json!(12)), Some(json!("short")), Some(json!("a1".repeat(600)))] {
+        for v in [
+            None,
+            Some(json!(null)),
+            Some(json!(12)),
+            Some(json!("short")),
+            Some(json!("a1".repeat(600))),
+        ] {
             match p.check("password", v.as_ref()) {
                 Err(DomainError::Invalid { param, message, .. }) => {
                     assert_eq!(param, "password");
@@ -347,7 +380,10 @@ mod tests {
                 other => panic!("{v:?}: {other:?}"),
             }
         }
-        assert_eq!(p.check("password", Some(&json!("unc0mmonpw"))).unwrap(), "unc0mmonpw");
+        assert_eq!(
+            p.check("password", Some(&json!("unc0mmonpw"))).unwrap(),
+            "unc0mmonpw"
+        );
     }
 
     #[test]

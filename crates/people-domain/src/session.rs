@@ -2,12 +2,17 @@
 
 use std::fmt;
 
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::clock::Timestamp;
+use crate::error::{DomainError, Result};
 use crate::group::Membership;
+use crate::service::People;
+use crate::store::Repo;
 use crate::user::User;
+use crate::validate;
 
 /// A secret handed to a client (session id, reset token). `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -108,6 +113,249 @@ pub struct LoginRecord {
     pub active: bool,
 }
 
+// ----- use cases -----
+
+/// What the HTTP layer knows about the client, for throttling and login history.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// Client address (the source-address header's first entry, else the socket's).
+    pub ip: String,
+    /// User-Agent.
+    pub user_agent: String,
+    /// `metabase.DEVICE` cookie (or the one issued with this response).
+    pub device_id: String,
+}
+
+/// The authenticated caller of a request, read fresh from the database on every request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caller {
+    /// The user.
+    pub user: User,
+    /// Their memberships, ordered by group id.
+    pub memberships: Vec<Membership>,
+    /// SHA-256 of the session that authenticated the request.
+    pub session_hash: String,
+    /// Earliest login of the user.
+    pub first_login: Option<Timestamp>,
+}
+
+impl Caller {
+    /// A superuser.
+    pub fn is_superuser(&self) -> bool {
+        self.user.is_superuser
+    }
+
+    /// Manages `group_id`.
+    pub fn manages(&self, group_id: i32) -> bool {
+        self.memberships
+            .iter()
+            .any(|m| m.group_id == group_id && m.is_group_manager)
+    }
+
+    /// Manages at least one group.
+    pub fn manages_any_group(&self) -> bool {
+        self.memberships.iter().any(|m| m.is_group_manager)
+    }
+
+    /// Ids of the groups the caller manages.
+    pub fn managed_groups(&self) -> Vec<i32> {
+        self.memberships
+            .iter()
+            .filter(|m| m.is_group_manager)
+            .map(|m| m.group_id)
+            .collect()
+    }
+
+    /// Ids of the groups the caller belongs to.
+    pub fn group_ids(&self) -> Vec<i32> {
+        self.memberships.iter().map(|m| m.group_id).collect()
+    }
+
+    /// Is `user_id`.
+    pub fn is(&self, user_id: i64) -> bool {
+        i64::from(self.user.id) == user_id
+    }
+}
+
+/// A new session: the token to hand to the client once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionGrant {
+    /// The session id (a UUID), sent to the client and never stored.
+    pub token: Secret,
+    /// Whose session it is.
+    pub user_id: i32,
+    /// The client asked for a persistent cookie.
+    pub remember: bool,
+    /// The `session-cookie-samesite` setting at the time (`lax`, `strict` or `none`).
+    pub same_site: String,
+}
+
+/// Login failure for an unknown email or a wrong password.
+pub const BAD_PASSWORD: &str = "did not match stored password";
+/// Login failure for a correct password on a deactivated account.
+pub const DISABLED: &str = "Your account is disabled.";
+
+fn login_failed(field: &str, message: &str) -> DomainError {
+    DomainError::LoginFailed {
+        field: field.to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// Creates a session for `user_id` inside the caller's transaction; with `record_login` also a login-history
+/// row and `last_login` (every login except setup's, which only sets `last_login`).
+pub(crate) fn start_session(
+    repo: &mut dyn Repo,
+    user_id: i32,
+    now: Timestamp,
+    client: &ClientInfo,
+    record_login: bool,
+) -> Result<Secret> {
+    let token = new_session_token();
+    let id_hash = token.digest();
+    repo.insert_session(&NewSession {
+        id_hash: id_hash.clone(),
+        user_id,
+        created_at: now,
+    })?;
+    if record_login {
+        repo.insert_login(&NewLogin {
+            timestamp: now,
+            user_id,
+            session_hash: Some(id_hash),
+            device_id: client.device_id.clone(),
+            device_description: client.user_agent.clone(),
+            ip_address: client.ip.clone(),
+        })?;
+    }
+    repo.set_last_login(user_id, now)?;
+    Ok(token)
+}
+
+impl People {
+    /// Starts a session (see [`start_session`]) and returns what the HTTP layer needs to hand it out.
+    pub(crate) fn grant(
+        &self,
+        repo: &mut dyn Repo,
+        user_id: i32,
+        client: &ClientInfo,
+        record_login: bool,
+        remember: bool,
+    ) -> Result<SessionGrant> {
+        let token = start_session(repo, user_id, self.clock.now(), client, record_login)?;
+        let same_site = self
+            .setting_value(repo, "session-cookie-samesite")?
+            .unwrap_or_else(|| "lax".to_string());
+        Ok(SessionGrant {
+            token,
+            user_id,
+            remember,
+            same_site,
+        })
+    }
+
+    /// The caller behind a session token, if the session exists, is younger than `MB_MAX_SESSION_AGE` and
+    /// belongs to an active user. One indexed query.
+    pub fn try_authenticate(&self, token: Option<&str>) -> Result<Option<Caller>> {
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Ok(None);
+        };
+        let id_hash = sha256_hex(token);
+        let Some(rec) = self.store.read(|r| r.caller_by_session(&id_hash))? else {
+            return Ok(None);
+        };
+        let oldest = self.clock.now() - self.config.max_session_age;
+        if rec.session_created_at <= oldest || !rec.user.is_active {
+            return Ok(None);
+        }
+        Ok(Some(Caller {
+            user: rec.user,
+            memberships: rec.memberships,
+            session_hash: id_hash,
+            first_login: rec.first_login,
+        }))
+    }
+
+    /// Like [`People::try_authenticate`], but no valid session is `Unauthenticated`.
+    pub fn authenticate(&self, token: Option<&str>) -> Result<Caller> {
+        self.try_authenticate(token)?
+            .ok_or(DomainError::Unauthenticated)
+    }
+
+    /// `POST /api/session`: checks `username` and `password` (and `remember`), throttles by client address
+    /// and user name, and creates a session.
+    pub fn login(&self, body: &Map<String, Value>, client: &ClientInfo) -> Result<SessionGrant> {
+        let username =
+            validate::non_blank("username", body.get("username"), false)?.unwrap_or_default();
+        let password =
+            validate::non_blank("password", body.get("password"), false)?.unwrap_or_default();
+        let remember = validate::boolean("remember", body.get("remember"), true)?.unwrap_or(false);
+        let th = &self.throttles;
+        let name_key = username.to_lowercase();
+        let pairs = [
+            (&th.login_ip, client.ip.as_str()),
+            (&th.login_username, name_key.as_str()),
+        ];
+        let now = self.clock.now();
+        if let Err(message) = th.check(&pairs, now) {
+            th.record(&pairs, now);
+            return Err(login_failed("username", &message));
+        }
+        let result = self.check_password_and_start(&username, &password, client, remember);
+        if let Err(DomainError::LoginFailed { .. }) = &result {
+            th.record(&pairs, self.clock.now());
+        }
+        result
+    }
+
+    fn check_password_and_start(
+        &self,
+        username: &str,
+        password: &str,
+        client: &ClientInfo,
+        remember: bool,
+    ) -> Result<SessionGrant> {
+        let user = self.store.read(|r| r.user_by_email(username))?;
+        let Some(user) = user else {
+            self.hasher.dummy_verify(password);
+            return Err(login_failed("password", BAD_PASSWORD));
+        };
+        let Some(hash) = user.password_hash.as_deref() else {
+            self.hasher.dummy_verify(password);
+            return Err(login_failed("password", BAD_PASSWORD));
+        };
+        if !self
+            .hasher
+            .verify(password, user.password_salt.as_deref().unwrap_or(""), hash)
+        {
+            return Err(login_failed("password", BAD_PASSWORD));
+        }
+        if !user.is_active {
+            return Err(login_failed("_error", DISABLED));
+        }
+        self.store
+            .write(|repo| self.grant(repo, user.id, client, true, remember))
+    }
+
+    /// `DELETE /api/session`: deletes the presented session (expired ones too); `NotFound` when there is none.
+    pub fn logout(&self, token: Option<&str>) -> Result<()> {
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Err(DomainError::NotFound);
+        };
+        let id_hash = sha256_hex(token);
+        if self.store.write(|r| r.delete_session(&id_hash))? {
+            Ok(())
+        } else {
+            Err(DomainError::NotFound)
+        }
+    }
+
+    /// `GET /api/login-history/current`: the caller's logins, newest first.
+    pub fn login_history(&self, caller: &Caller) -> Result<Vec<LoginRecord>> {
+        self.store.read(|r| r.logins_of(caller.user.id))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +378,27 @@ mod tests {
         assert!(digests_equal("abc", "abc"));
         assert!(!digests_equal("abc", "abd"));
         assert!(!digests_equal("abc", "abcd"));
+    }
+
+    #[test]
+    fn caller_group_queries() {
+        let m = |g, mgr| Membership {
+            id: g,
+            user_id: 7,
+            group_id: g,
+            is_group_manager: mgr,
+        };
+        let user = crate::user::tests_support::user(7);
+        let c = Caller {
+            user,
+            memberships: vec![m(1, false), m(3, true), m(4, false)],
+            session_hash: "h".into(),
+            first_login: None,
+        };
+        assert!(c.manages(3) && !c.manages(4) && !c.manages(1));
+        assert!(c.manages_any_group());
+        assert_eq!(c.managed_groups(), vec![3]);
+        assert_eq!(c.group_ids(), vec![1, 3, 4]);
+        assert!(c.is(7) && !c.is(8));
     }
 }

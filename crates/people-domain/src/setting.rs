@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::{DomainError, Result};
 use crate::validate;
@@ -131,7 +131,9 @@ pub struct EnvDefaults(HashMap<&'static str, String>);
 impl EnvDefaults {
     /// Reads each setting's environment variable through `lookup` and keeps the valid ones; an invalid value
     /// is an error naming the variable.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> std::result::Result<Self, String> {
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> std::result::Result<Self, String> {
         let mut map = HashMap::new();
         for d in SETTINGS {
             if let Some(raw) = lookup(d.env_name) {
@@ -165,7 +167,9 @@ fn bad_value(def: &SettingDef) -> DomainError {
     let expected = match def.kind {
         Kind::Text => "a non-blank string".to_string(),
         Kind::Url => "an http or https URL".to_string(),
-        Kind::Locale => "a two-letter ISO language or language-country code e.g. 'en' or 'en_US'".to_string(),
+        Kind::Locale => {
+            "a two-letter ISO language or language-country code e.g. 'en' or 'en_US'".to_string()
+        }
         Kind::Email => "a valid email address".to_string(),
         Kind::Choice(c) => format!("one of {}", c.join(", ")),
         Kind::PositiveInt => "an integer greater than zero".to_string(),
@@ -227,6 +231,101 @@ pub fn render(def: &SettingDef, stored: Option<&str>) -> Value {
     }
 }
 
+// ----- use cases -----
+
+/// The version people reports (`{"tag": "v…"}` in the properties).
+pub const VERSION_TAG: &str = concat!("v", env!("CARGO_PKG_VERSION"));
+
+impl crate::People {
+    /// The effective value of `key` given the stored settings: stored, else the environment, else built in.
+    pub(crate) fn effective(&self, stored: &HashMap<String, String>, key: &str) -> Option<String> {
+        stored
+            .get(key)
+            .cloned()
+            .or_else(|| def(key).and_then(|d| self.config.settings.default_of(d)))
+    }
+
+    /// The effective value of one setting, read from the store.
+    pub(crate) fn setting_value(
+        &self,
+        repo: &mut dyn crate::store::Repo,
+        key: &str,
+    ) -> Result<Option<String>> {
+        Ok(match repo.setting(key)? {
+            Some(v) => Some(v),
+            None => def(key).and_then(|d| self.config.settings.default_of(d)),
+        })
+    }
+
+    /// Generates the setup token if no user exists and none is stored yet; returns the current token (`None`
+    /// once a user exists). The token survives restarts because it lives in the database.
+    pub fn ensure_setup_token(&self) -> Result<Option<String>> {
+        self.store.write(|r| {
+            if r.count_users(1)? > 0 {
+                return Ok(None);
+            }
+            if let Some(t) = r.setting(SETUP_TOKEN_KEY)? {
+                return Ok(Some(t));
+            }
+            let token = uuid::Uuid::new_v4().to_string();
+            r.insert_setting_if_absent(SETUP_TOKEN_KEY, &token)?;
+            r.setting(SETUP_TOKEN_KEY)
+        })
+    }
+
+    /// `GET /api/session/properties`: the public settings, plus `user-visibility` for a signed-in caller.
+    pub fn properties(
+        &self,
+        caller: Option<&crate::session::Caller>,
+    ) -> Result<Map<String, Value>> {
+        let (stored, users) = self.store.read(|r| {
+            let stored: HashMap<String, String> = r.settings()?.into_iter().collect();
+            Ok((stored, r.count_users(1)?))
+        })?;
+        let setup_token = if users > 0 {
+            None
+        } else {
+            match stored.get(SETUP_TOKEN_KEY) {
+                Some(t) => Some(t.clone()),
+                None => self.ensure_setup_token()?,
+            }
+        };
+        let text = |key: &str| {
+            def(key)
+                .map(|d| render(d, self.effective(&stored, key).as_deref()))
+                .unwrap_or(Value::Null)
+        };
+        let mut p = Map::new();
+        p.insert(
+            "setup-token".into(),
+            setup_token.map(Value::String).unwrap_or(Value::Null),
+        );
+        p.insert("has-user-setup".into(), Value::Bool(users > 0));
+        p.insert(
+            "password-complexity".into(),
+            self.config.password_policy.describe(),
+        );
+        for key in [
+            "site-name",
+            "site-url",
+            "site-locale",
+            "application-name",
+            "enable-password-login",
+        ] {
+            p.insert(key.into(), text(key));
+        }
+        p.insert(
+            "session-cookies".into(),
+            Value::Bool(self.config.session_cookies),
+        );
+        p.insert("version".into(), serde_json::json!({ "tag": VERSION_TAG }));
+        if caller.is_some() {
+            p.insert("user-visibility".into(), text("user-visibility"));
+        }
+        Ok(p)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,11 +337,36 @@ mod tests {
 
     #[test]
     fn values_are_checked_and_normalised() {
-        assert_eq!(normalize(d("site-locale"), &json!("es-mx")).unwrap().as_deref(), Some("es_MX"));
-        assert_eq!(normalize(d("site-url"), &json!("https://x.io/")).unwrap().as_deref(), Some("https://x.io"));
-        assert_eq!(normalize(d("reset-token-ttl-hours"), &json!(12)).unwrap().as_deref(), Some("12"));
-        assert_eq!(normalize(d("user-visibility"), &json!("GROUP")).unwrap().as_deref(), Some("group"));
-        assert_eq!(normalize(d("admin-email"), &json!("A@B.co")).unwrap().as_deref(), Some("a@b.co"));
+        assert_eq!(
+            normalize(d("site-locale"), &json!("es-mx"))
+                .unwrap()
+                .as_deref(),
+            Some("es_MX")
+        );
+        assert_eq!(
+            normalize(d("site-url"), &json!("https://x.io/"))
+                .unwrap()
+                .as_deref(),
+            Some("https://x.io")
+        );
+        assert_eq!(
+            normalize(d("reset-token-ttl-hours"), &json!(12))
+                .unwrap()
+                .as_deref(),
+            Some("12")
+        );
+        assert_eq!(
+            normalize(d("user-visibility"), &json!("GROUP"))
+                .unwrap()
+                .as_deref(),
+            Some("group")
+        );
+        assert_eq!(
+            normalize(d("admin-email"), &json!("A@B.co"))
+                .unwrap()
+                .as_deref(),
+            Some("a@b.co")
+        );
         assert_eq!(normalize(d("site-name"), &Value::Null).unwrap(), None);
         for (k, v) in [
             ("site-url", json!("ftp://x")),
@@ -264,17 +388,25 @@ mod tests {
     #[test]
     fn rendering() {
         assert_eq!(render(d("reset-token-ttl-hours"), Some("48")), json!(48));
-        assert_eq!(render(d("enable-password-login"), Some("true")), json!(true));
+        assert_eq!(
+            render(d("enable-password-login"), Some("true")),
+            json!(true)
+        );
         assert_eq!(render(d("site-name"), Some("Acme")), json!("Acme"));
         assert_eq!(render(d("admin-email"), None), Value::Null);
     }
 
     #[test]
     fn environment_defaults_win_over_built_in_ones() {
-        let env = EnvDefaults::from_lookup(|k| (k == "MB_SITE_NAME").then(|| "Acme".to_string())).unwrap();
+        let env = EnvDefaults::from_lookup(|k| (k == "MB_SITE_NAME").then(|| "Acme".to_string()))
+            .unwrap();
         assert_eq!(env.default_of(d("site-name")).as_deref(), Some("Acme"));
-        assert_eq!(env.default_of(d("site-url")).as_deref(), Some("http://localhost:3000"));
-        let bad = EnvDefaults::from_lookup(|k| (k == "MB_USER_VISIBILITY").then(|| "x".to_string()));
+        assert_eq!(
+            env.default_of(d("site-url")).as_deref(),
+            Some("http://localhost:3000")
+        );
+        let bad =
+            EnvDefaults::from_lookup(|k| (k == "MB_USER_VISIBILITY").then(|| "x".to_string()));
         assert!(bad.unwrap_err().contains("MB_USER_VISIBILITY"));
     }
 }

@@ -109,8 +109,9 @@ pub trait Repo {
     fn update_user(&mut self, user: &User) -> Result<()>;
     /// Sets `last_login`.
     fn set_last_login(&mut self, user_id: i32, at: Timestamp) -> Result<()>;
-    /// Number of users of any type or status.
-    fn count_users(&mut self) -> Result<i64>;
+    /// Number of users of any type or status, counting no further than `at_most` (so that "is there a
+    /// user" and "is there a second user" stay cheap on a large table).
+    fn count_users(&mut self, at_most: i64) -> Result<i64>;
     /// A page of users and the number of distinct users matching the filters.
     fn list_users(&mut self, query: &UserQuery) -> Result<(Vec<User>, i64)>;
     /// Active superusers, by id.
@@ -131,7 +132,11 @@ pub trait Repo {
     /// Deletes a group and its memberships; false when it did not exist.
     fn delete_group(&mut self, id: i32) -> Result<bool>;
     /// Groups ordered by lower(name) with active member counts, limited to `only` when given.
-    fn list_groups(&mut self, only: Option<&[i32]>, page: Option<Page>) -> Result<Vec<GroupWithCount>>;
+    fn list_groups(
+        &mut self,
+        only: Option<&[i32]>,
+        page: Option<Page>,
+    ) -> Result<Vec<GroupWithCount>>;
     /// Active members of a group ordered by lower(first_name), lower(last_name).
     fn group_members(&mut self, group_id: i32) -> Result<Vec<GroupMember>>;
     /// Number of active users who are members of `group_id`.
@@ -146,7 +151,12 @@ pub trait Repo {
     fn membership_by_id(&mut self, id: i64) -> Result<Option<Membership>>;
     /// Adds a membership; a duplicate fails with a unique violation, an unknown user or group with a
     /// foreign-key violation.
-    fn insert_membership(&mut self, user_id: i32, group_id: i32, is_group_manager: bool) -> Result<Membership>;
+    fn insert_membership(
+        &mut self,
+        user_id: i32,
+        group_id: i32,
+        is_group_manager: bool,
+    ) -> Result<Membership>;
     /// Sets a membership's manager flag.
     fn set_group_manager(&mut self, membership_id: i32, is_group_manager: bool) -> Result<()>;
     /// Deletes a membership; false when it did not exist.
@@ -179,24 +189,37 @@ pub trait Repo {
     fn put_setting(&mut self, key: &str, value: Option<&str>) -> Result<()>;
     /// Stores `value` unless the key exists; true when this call stored it.
     fn insert_setting_if_absent(&mut self, key: &str, value: &str) -> Result<bool>;
+    /// Deletes `key` if its value is `expected`; true when this call deleted it. Of concurrent callers only
+    /// one gets true, which makes it a claim (the setup token).
+    fn take_setting(&mut self, key: &str, expected: &str) -> Result<bool>;
 
     // ----- email outbox -----
     /// Queues an email; returns its id.
     fn enqueue_email(&mut self, email: &NewEmail) -> Result<i64>;
     /// Claims up to `limit` unsent emails due at `now` for one attempt each: their attempt count goes up and
     /// they are not due again before `lease_until`, so that no other worker takes them meanwhile.
-    fn claim_emails(&mut self, now: Timestamp, lease_until: Timestamp, limit: i64) -> Result<Vec<QueuedEmail>>;
+    fn claim_emails(
+        &mut self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<QueuedEmail>>;
     /// Marks an email sent.
     fn mark_email_sent(&mut self, id: i64, at: Timestamp) -> Result<()>;
     /// Records a failed attempt and when to try again.
-    fn mark_email_failed(&mut self, id: i64, error: &str, next_attempt_at: Timestamp) -> Result<()>;
+    fn mark_email_failed(&mut self, id: i64, error: &str, next_attempt_at: Timestamp)
+        -> Result<()>;
 }
 
 /// Hands out [`Repo`]s. Implemented by people-store over a connection pool.
 pub trait Store: Send + Sync {
     /// Runs `work` on one pooled connection, in one transaction when `transaction` is true (committed when
     /// `work` returns `Ok`, rolled back otherwise).
-    fn run(&self, transaction: bool, work: &mut dyn FnMut(&mut dyn Repo) -> Result<()>) -> Result<()>;
+    fn run(
+        &self,
+        transaction: bool,
+        work: &mut dyn FnMut(&mut dyn Repo) -> Result<()>,
+    ) -> Result<()>;
 
     /// `"postgres"` or `"sqlite"`.
     fn backend(&self) -> &'static str;

@@ -119,13 +119,76 @@ pub struct NewUser {
     pub date_joined: Timestamp,
 }
 
+/// Message for an email that another user already has, on create.
+pub const EMAIL_IN_USE: &str = "Email address already in use.";
+
+/// Inserts `new` with its All Users membership (and Administrators for a superuser), inside the caller's
+/// transaction. A taken email (also when a concurrent request won the race) is `Email address already in use.`
+pub(crate) fn insert_with_memberships(
+    repo: &mut dyn crate::store::Repo,
+    new: &NewUser,
+) -> crate::Result<User> {
+    use crate::group::{ADMINISTRATORS_ID, ALL_USERS_ID};
+    if repo.user_by_email(&new.email)?.is_some() {
+        return Err(crate::DomainError::rule("email", EMAIL_IN_USE));
+    }
+    let user = repo.insert_user(new).map_err(|e| {
+        if e.is_unique_violation() {
+            crate::DomainError::rule("email", EMAIL_IN_USE)
+        } else {
+            e
+        }
+    })?;
+    repo.insert_membership(user.id, ALL_USERS_ID, false)?;
+    if new.is_superuser {
+        repo.insert_membership(user.id, ADMINISTRATORS_ID, false)?;
+    }
+    Ok(user)
+}
+
+/// Users for unit tests of other modules.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// An active, ordinary user with `id`.
+    pub(crate) fn user(id: i32) -> User {
+        let t = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        User {
+            id,
+            email: format!("u{id}@x.com"),
+            first_name: None,
+            last_name: None,
+            password_hash: None,
+            password_salt: None,
+            date_joined: t,
+            last_login: None,
+            is_superuser: false,
+            is_active: true,
+            reset_token: None,
+            reset_triggered: None,
+            is_qbnewb: true,
+            is_datasetnewb: true,
+            login_attributes: None,
+            updated_at: t,
+            sso_source: None,
+            locale: None,
+            settings: None,
+            user_type: TYPE_PERSONAL.to_string(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn common_name_rules() {
-        assert_eq!(common_name(Some("Rasta"), Some("Toucan"), "r@x.com"), "Rasta Toucan");
+        assert_eq!(
+            common_name(Some("Rasta"), Some("Toucan"), "r@x.com"),
+            "Rasta Toucan"
+        );
         assert_eq!(common_name(Some("Blue"), None, "b@x.com"), "Blue");
         assert_eq!(common_name(None, Some("Apron"), "a@x.com"), "Apron");
         assert_eq!(common_name(None, None, "n@x.com"), "n@x.com");

@@ -175,11 +175,17 @@ pub fn boolean(param: &str, v: Option<&Value>, nullable: bool) -> Result<Option<
 /// `ms/BooleanString` for a query parameter (`"true"` / `"false"`).
 pub fn boolean_string(param: &str, v: Option<&str>, nullable: bool) -> Result<Option<bool>> {
     let json = v.map(|s| Value::String(s.to_string()));
-    with(param, json.as_ref(), nullable, msg::BOOLEAN_STRING, |v| match v.as_str() {
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        _ => None,
-    })
+    with(
+        param,
+        json.as_ref(),
+        nullable,
+        msg::BOOLEAN_STRING,
+        |v| match v.as_str() {
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            _ => None,
+        },
+    )
 }
 
 /// `ms/ValidLocale`: the normalised locale (`es-mx` → `es_MX`).
@@ -202,7 +208,9 @@ pub fn login_attributes(
         v.as_object().cloned()
     })?;
     if let Some(a) = &attrs {
-        let size = serde_json::to_string(a).map(|s| s.len()).unwrap_or(usize::MAX);
+        let size = serde_json::to_string(a)
+            .map(|s| s.len())
+            .unwrap_or(usize::MAX);
         if size > limit::LOGIN_ATTRIBUTES_BYTES {
             return Err(DomainError::rule(
                 param,
@@ -343,14 +351,31 @@ mod tests {
 
     #[test]
     fn email_examples_from_the_spec() {
-        for ok in ["a@b.co", "Rasta@Metabase.COM", "x.y+z@sub.example.org", "o'neil@x.io"] {
+        for ok in [
+            "a@b.co",
+            "Rasta@Metabase.COM",
+            "x.y+z@sub.example.org",
+            "o'neil@x.io",
+        ] {
             assert!(is_email(ok), "{ok}");
         }
-        for bad in ["whatever", "a@b", "a@-b.com", "\"a b\"@x.com", "", "a@b.", "a@[1.2.3.4]", "a..b@x.com"] {
+        for bad in [
+            "whatever",
+            "a@b",
+            "a@-b.com",
+            "\"a b\"@x.com",
+            "",
+            "a@b.",
+            "a@[1.2.3.4]",
+            "a..b@x.com",
+        ] {
             assert!(!is_email(bad), "{bad}");
         }
         let v = json!("Ann@X.COM");
-        assert_eq!(email("email", Some(&v), false).unwrap().as_deref(), Some("ann@x.com"));
+        assert_eq!(
+            email("email", Some(&v), false).unwrap().as_deref(),
+            Some("ann@x.com")
+        );
     }
 
     #[test]
@@ -358,38 +383,74 @@ mod tests {
         let e = email("email", None, false).unwrap_err();
         assert_eq!(param_message(e), msg::EMAIL);
         let e = email("email", Some(&json!(12)), true).unwrap_err();
-        assert_eq!(param_message(e), "nullable value must be a valid email address.");
+        assert_eq!(
+            param_message(e),
+            "nullable value must be a valid email address."
+        );
         assert_eq!(email("email", Some(&Value::Null), true).unwrap(), None);
     }
 
     #[test]
     fn non_blank_strings() {
-        assert_eq!(non_blank("n", Some(&json!(" a ")), false).unwrap().as_deref(), Some(" a "));
-        for bad in [json!(""), json!("   "), json!("\t\n"), json!(1), json!(["a"]), Value::Null] {
+        assert_eq!(
+            non_blank("n", Some(&json!(" a ")), false)
+                .unwrap()
+                .as_deref(),
+            Some(" a ")
+        );
+        for bad in [
+            json!(""),
+            json!("   "),
+            json!("\t\n"),
+            json!(1),
+            json!(["a"]),
+            Value::Null,
+        ] {
             let e = non_blank("n", Some(&bad), false).unwrap_err();
             assert_eq!(param_message(e), msg::NON_BLANK);
         }
         let e = non_blank("first_name", Some(&json!("")), true).unwrap_err();
-        assert_eq!(param_message(e), "nullable value must be a non-blank string.");
+        assert_eq!(
+            param_message(e),
+            "nullable value must be a non-blank string."
+        );
         assert_eq!(non_blank("first_name", None, true).unwrap(), None);
     }
 
     #[test]
     fn positive_ints() {
         assert_eq!(positive_int("id", Some(&json!(3)), false).unwrap(), Some(3));
-        assert_eq!(positive_int("id", Some(&json!("42")), false).unwrap(), Some(42));
-        for bad in [json!(0), json!(-1), json!(1.5), json!("0"), json!("-3"), json!("x"), json!(true), json!("99999999999999999999")] {
+        assert_eq!(
+            positive_int("id", Some(&json!("42")), false).unwrap(),
+            Some(42)
+        );
+        for bad in [
+            json!(0),
+            json!(-1),
+            json!(1.5),
+            json!("0"),
+            json!("-3"),
+            json!("x"),
+            json!(true),
+            json!("99999999999999999999"),
+        ] {
             let e = positive_int("id", Some(&bad), false).unwrap_err();
             assert_eq!(param_message(e), msg::POSITIVE_INT, "{bad}");
         }
         let e = positive_int("group_id", Some(&json!("a")), true).unwrap_err();
-        assert_eq!(param_message(e), "nullable value must be an integer greater than zero.");
+        assert_eq!(
+            param_message(e),
+            "nullable value must be an integer greater than zero."
+        );
     }
 
     #[test]
     fn boolean_strings() {
         assert_eq!(boolean_string("b", Some("true"), true).unwrap(), Some(true));
-        assert_eq!(boolean_string("b", Some("false"), true).unwrap(), Some(false));
+        assert_eq!(
+            boolean_string("b", Some("false"), true).unwrap(),
+            Some(false)
+        );
         assert_eq!(boolean_string("b", None, true).unwrap(), None);
         let e = boolean_string("include_deactivated", Some("yes"), true).unwrap_err();
         assert_eq!(
@@ -401,7 +462,12 @@ mod tests {
 
     #[test]
     fn locales() {
-        assert_eq!(locale("locale", Some(&json!("es-MX")), true).unwrap().as_deref(), Some("es_MX"));
+        assert_eq!(
+            locale("locale", Some(&json!("es-MX")), true)
+                .unwrap()
+                .as_deref(),
+            Some("es_MX")
+        );
         let e = locale("site_locale", Some(&json!("eng")), true).unwrap_err();
         assert_eq!(param_message(e), format!("nullable {}", msg::LOCALE));
         assert!(locale("locale", Some(&json!("")), true).is_err());
@@ -411,19 +477,44 @@ mod tests {
     #[test]
     fn memberships_shape() {
         let v = json!([{"id": 1}, {"id": 3, "is_group_manager": true}]);
-        let m = memberships("user_group_memberships", Some(&v), true).unwrap().unwrap();
-        assert_eq!(m[0], MembershipSpec { group_id: 1, is_group_manager: None });
-        assert_eq!(m[1], MembershipSpec { group_id: 3, is_group_manager: Some(true) });
-        for bad in [json!([{"id": 0}]), json!([1]), json!({"id": 1}), json!([{"id": 2, "is_group_manager": "yes"}]), json!([{}])] {
+        let m = memberships("user_group_memberships", Some(&v), true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            m[0],
+            MembershipSpec {
+                group_id: 1,
+                is_group_manager: None
+            }
+        );
+        assert_eq!(
+            m[1],
+            MembershipSpec {
+                group_id: 3,
+                is_group_manager: Some(true)
+            }
+        );
+        for bad in [
+            json!([{"id": 0}]),
+            json!([1]),
+            json!({"id": 1}),
+            json!([{"id": 2, "is_group_manager": "yes"}]),
+            json!([{}]),
+        ] {
             let e = memberships("user_group_memberships", Some(&bad), true).unwrap_err();
             assert_eq!(param_message(e), format!("nullable {}", msg::MEMBERSHIPS));
         }
-        assert_eq!(memberships("m", Some(&json!([])), true).unwrap(), Some(vec![]));
+        assert_eq!(
+            memberships("m", Some(&json!([])), true).unwrap(),
+            Some(vec![])
+        );
     }
 
     #[test]
     fn legacy_group_ids() {
-        let m = group_ids("group_ids", Some(&json!([1, 2])), true).unwrap().unwrap();
+        let m = group_ids("group_ids", Some(&json!([1, 2])), true)
+            .unwrap()
+            .unwrap();
         assert_eq!(m.len(), 2);
         assert!(group_ids("group_ids", Some(&json!([0])), true).is_err());
     }
@@ -431,9 +522,14 @@ mod tests {
     #[test]
     fn login_attribute_objects() {
         let v = json!({"k": [1, {"x": null}]});
-        assert!(login_attributes("login_attributes", Some(&v), true).unwrap().is_some());
+        assert!(login_attributes("login_attributes", Some(&v), true)
+            .unwrap()
+            .is_some());
         let e = login_attributes("login_attributes", Some(&json!("s")), true).unwrap_err();
-        assert_eq!(param_message(e), format!("nullable {}", msg::LOGIN_ATTRIBUTES));
+        assert_eq!(
+            param_message(e),
+            format!("nullable {}", msg::LOGIN_ATTRIBUTES)
+        );
         let huge = json!({"k": "x".repeat(70_000)});
         assert!(matches!(
             login_attributes("login_attributes", Some(&huge), true),
@@ -445,13 +541,19 @@ mod tests {
     fn length_limits() {
         assert!(max_chars("first_name", &"é".repeat(254), limit::NAME).is_ok());
         let e = max_chars("first_name", &"a".repeat(255), limit::NAME).unwrap_err();
-        assert_eq!(e, DomainError::rule("first_name", "value must be at most 254 characters long."));
+        assert_eq!(
+            e,
+            DomainError::rule("first_name", "value must be at most 254 characters long.")
+        );
     }
 
     #[test]
     fn fields_distinguish_absent_null_and_value() {
         assert_eq!(Field::<i32>::from_checked(false, None), Field::Absent);
         assert_eq!(Field::<i32>::from_checked(true, None), Field::Null);
-        assert_eq!(Field::from_checked(true, Some(1)).as_update(), Some(Some(&1)));
+        assert_eq!(
+            Field::from_checked(true, Some(1)).as_update(),
+            Some(Some(&1))
+        );
     }
 }

@@ -50,7 +50,10 @@ impl Target {
             return Ok(Target::Postgres(url.to_string()));
         }
         if url == "sqlite::memory:" || url == "sqlite://:memory:" || url == "sqlite::memory" {
-            let name = format!("file:people-{}?mode=memory&cache=shared", uuid::Uuid::new_v4());
+            let name = format!(
+                "file:people-{}?mode=memory&cache=shared",
+                uuid::Uuid::new_v4()
+            );
             return Ok(Target::SqliteMemory(name));
         }
         if let Some(rest) = url.strip_prefix("sqlite:") {
@@ -173,7 +176,9 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("backend", &self.target.backend()).finish()
+        f.debug_struct("Db")
+            .field("backend", &self.target.backend())
+            .finish()
     }
 }
 
@@ -257,13 +262,19 @@ fn begin(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
     match conn {
         // Take the write lock up front: a deferred transaction that reads and then writes fails at once
         // with SQLITE_BUSY when another writer got in between, without waiting for busy_timeout.
-        AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
+        AnyConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+        }
         AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c),
     }
 }
 
 impl Store for Db {
-    fn run(&self, transaction: bool, work: &mut dyn FnMut(&mut dyn Repo) -> Result<()>) -> Result<()> {
+    fn run(
+        &self,
+        transaction: bool,
+        work: &mut dyn FnMut(&mut dyn Repo) -> Result<()>,
+    ) -> Result<()> {
         let mut conn = self.conn()?;
         let conn: &mut AnyConnection = &mut conn;
         if !transaction {
@@ -298,8 +309,14 @@ mod tests {
 
     #[test]
     fn urls_name_their_back_end() {
-        assert_eq!(Target::parse("postgres://u@h/db").unwrap().backend(), "postgres");
-        assert_eq!(Target::parse("postgresql://h/db").unwrap().backend(), "postgres");
+        assert_eq!(
+            Target::parse("postgres://u@h/db").unwrap().backend(),
+            "postgres"
+        );
+        assert_eq!(
+            Target::parse("postgresql://h/db").unwrap().backend(),
+            "postgres"
+        );
         assert_eq!(
             Target::parse("sqlite:people.db").unwrap(),
             Target::SqliteFile("people.db".into())
@@ -308,19 +325,31 @@ mod tests {
             Target::parse("sqlite:///tmp/x.db").unwrap(),
             Target::SqliteFile("/tmp/x.db".into())
         );
-        assert!(matches!(Target::parse("sqlite::memory:").unwrap(), Target::SqliteMemory(_)));
+        assert!(matches!(
+            Target::parse("sqlite::memory:").unwrap(),
+            Target::SqliteMemory(_)
+        ));
         for bad in ["mysql://x", "postgress:db", "people.db", "sqlite:", ""] {
-            assert!(matches!(Target::parse(bad), Err(StoreError::BadUrl(_))), "{bad}");
+            assert!(
+                matches!(Target::parse(bad), Err(StoreError::BadUrl(_))),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn pg_urls_get_a_connect_timeout() {
-        assert_eq!(with_pg_defaults("postgres://h/db"), "postgres://h/db?connect_timeout=5");
+        assert_eq!(
+            with_pg_defaults("postgres://h/db"),
+            "postgres://h/db?connect_timeout=5"
+        );
         assert_eq!(
             with_pg_defaults("postgres://h/db?sslmode=disable"),
             "postgres://h/db?sslmode=disable&connect_timeout=5"
         );
-        assert_eq!(with_pg_defaults("postgres://h/db?connect_timeout=1"), "postgres://h/db?connect_timeout=1");
+        assert_eq!(
+            with_pg_defaults("postgres://h/db?connect_timeout=1"),
+            "postgres://h/db?connect_timeout=1"
+        );
     }
 }

@@ -7,7 +7,9 @@ use people_domain::{DomainError, StoreFailure};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The connection URL names no supported database.
-    #[error("unsupported database URL {0:?}: expected postgres://…, sqlite:PATH or sqlite::memory:")]
+    #[error(
+        "unsupported database URL {0:?}: expected postgres://…, sqlite:PATH or sqlite::memory:"
+    )]
     BadUrl(String),
     /// The database could not be reached at start-up.
     #[error("cannot connect to the database: {0}")]

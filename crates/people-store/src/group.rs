@@ -12,6 +12,8 @@ use crate::user::{id32, lower, lower_opt};
 
 type GroupRow = (i32, String, Option<String>);
 type MembershipRow = (i32, i32, i32, bool);
+/// user_id, membership id, first name, last name, email, manager flag.
+type MemberRow = (i32, i32, Option<String>, Option<String>, String, bool);
 
 fn group(r: GroupRow) -> Group {
     Group {
@@ -86,11 +88,17 @@ pub(crate) fn delete(conn: &mut AnyConnection, id: i32) -> Result<bool> {
     diesel::delete(pgm::table.filter(pgm::group_id.eq(id)))
         .execute(conn)
         .map_err(db)?;
-    let n = diesel::delete(pg::table.find(id)).execute(conn).map_err(db)?;
+    let n = diesel::delete(pg::table.find(id))
+        .execute(conn)
+        .map_err(db)?;
     Ok(n > 0)
 }
 
-pub(crate) fn list(conn: &mut AnyConnection, only: Option<&[i32]>, page: Option<Page>) -> Result<Vec<GroupWithCount>> {
+pub(crate) fn list(
+    conn: &mut AnyConnection,
+    only: Option<&[i32]>,
+    page: Option<Page>,
+) -> Result<Vec<GroupWithCount>> {
     let mut q = pg::table.into_boxed();
     if let Some(ids) = only {
         q = q.filter(pg::id.eq_any(ids.to_vec()));
@@ -99,7 +107,12 @@ pub(crate) fn list(conn: &mut AnyConnection, only: Option<&[i32]>, page: Option<
     if let Some(p) = page {
         q = q.limit(p.limit).offset(p.offset);
     }
-    let groups: Vec<Group> = q.load::<GroupRow>(conn).map_err(db)?.into_iter().map(group).collect();
+    let groups: Vec<Group> = q
+        .load::<GroupRow>(conn)
+        .map_err(db)?
+        .into_iter()
+        .map(group)
+        .collect();
     if groups.is_empty() {
         return Ok(Vec::new());
     }
@@ -120,7 +133,10 @@ pub(crate) fn list(conn: &mut AnyConnection, only: Option<&[i32]>, page: Option<
                 .find(|(id, _)| *id == g.id)
                 .map(|(_, n)| *n)
                 .unwrap_or(0);
-            GroupWithCount { group: g, member_count }
+            GroupWithCount {
+                group: g,
+                member_count,
+            }
         })
         .collect())
 }
@@ -147,8 +163,10 @@ pub(crate) fn members(conn: &mut AnyConnection, group_id: i32) -> Result<Vec<Gro
     if sqlite {
         q = q.then_order_by(core_user::last_name.is_null());
     }
-    q = q.then_order_by(lower_opt(core_user::last_name)).then_order_by(core_user::id);
-    let rows: Vec<(i32, i32, Option<String>, Option<String>, String, bool)> = q.load(conn).map_err(db)?;
+    q = q
+        .then_order_by(lower_opt(core_user::last_name))
+        .then_order_by(core_user::id);
+    let rows: Vec<MemberRow> = q.load(conn).map_err(db)?;
     Ok(rows
         .into_iter()
         .map(|r| GroupMember {
@@ -172,7 +190,10 @@ pub(crate) fn count_active_members(conn: &mut AnyConnection, group_id: i32) -> R
         .map_err(db)
 }
 
-pub(crate) fn memberships_of(conn: &mut AnyConnection, user_ids: &[i32]) -> Result<Vec<Membership>> {
+pub(crate) fn memberships_of(
+    conn: &mut AnyConnection,
+    user_ids: &[i32],
+) -> Result<Vec<Membership>> {
     if user_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -184,7 +205,10 @@ pub(crate) fn memberships_of(conn: &mut AnyConnection, user_ids: &[i32]) -> Resu
         .map_err(db)
 }
 
-pub(crate) fn all_memberships(conn: &mut AnyConnection, groups: Option<&[i32]>) -> Result<Vec<Membership>> {
+pub(crate) fn all_memberships(
+    conn: &mut AnyConnection,
+    groups: Option<&[i32]>,
+) -> Result<Vec<Membership>> {
     let mut q = pgm::table.into_boxed();
     if let Some(g) = groups {
         q = q.filter(pgm::group_id.eq_any(g.to_vec()));
@@ -205,7 +229,12 @@ pub(crate) fn membership_by_id(conn: &mut AnyConnection, id: i64) -> Result<Opti
         .map_err(db)
 }
 
-pub(crate) fn insert_membership(conn: &mut AnyConnection, user_id: i32, group_id: i32, manager: bool) -> Result<Membership> {
+pub(crate) fn insert_membership(
+    conn: &mut AnyConnection,
+    user_id: i32,
+    group_id: i32,
+    manager: bool,
+) -> Result<Membership> {
     diesel::insert_into(pgm::table)
         .values((
             pgm::user_id.eq(user_id),
@@ -226,7 +255,9 @@ pub(crate) fn set_manager(conn: &mut AnyConnection, id: i32, manager: bool) -> R
 }
 
 pub(crate) fn delete_membership(conn: &mut AnyConnection, id: i32) -> Result<bool> {
-    let n = diesel::delete(pgm::table.find(id)).execute(conn).map_err(db)?;
+    let n = diesel::delete(pgm::table.find(id))
+        .execute(conn)
+        .map_err(db)?;
     Ok(n > 0)
 }
 

@@ -57,7 +57,12 @@ const CLAIM_SQLITE: &str = "UPDATE email_outbox SET attempts = attempts + 1, nex
     ORDER BY next_attempt_at, id LIMIT ?3) \
     RETURNING id, recipients, subject, body_text, body_html, attempts";
 
-pub(crate) fn claim(conn: &mut AnyConnection, now: Timestamp, lease_until: Timestamp, limit: i64) -> Result<Vec<QueuedEmail>> {
+pub(crate) fn claim(
+    conn: &mut AnyConnection,
+    now: Timestamp,
+    lease_until: Timestamp,
+    limit: i64,
+) -> Result<Vec<QueuedEmail>> {
     let sql = match conn {
         AnyConnection::Postgresql(_) => CLAIM_PG,
         AnyConnection::Sqlite(_) => CLAIM_SQLITE,
@@ -85,15 +90,26 @@ pub(crate) fn claim(conn: &mut AnyConnection, now: Timestamp, lease_until: Times
 
 pub(crate) fn mark_sent(conn: &mut AnyConnection, id: i64, at: Timestamp) -> Result<()> {
     diesel::update(outbox::table.find(id))
-        .set((outbox::sent_at.eq(Some(naive(at))), outbox::last_error.eq(None::<String>)))
+        .set((
+            outbox::sent_at.eq(Some(naive(at))),
+            outbox::last_error.eq(None::<String>),
+        ))
         .execute(conn)
         .map_err(db)?;
     Ok(())
 }
 
-pub(crate) fn mark_failed(conn: &mut AnyConnection, id: i64, error: &str, next: Timestamp) -> Result<()> {
+pub(crate) fn mark_failed(
+    conn: &mut AnyConnection,
+    id: i64,
+    error: &str,
+    next: Timestamp,
+) -> Result<()> {
     diesel::update(outbox::table.find(id))
-        .set((outbox::last_error.eq(Some(error)), outbox::next_attempt_at.eq(naive(next))))
+        .set((
+            outbox::last_error.eq(Some(error)),
+            outbox::next_attempt_at.eq(naive(next)),
+        ))
         .execute(conn)
         .map_err(db)?;
     Ok(())

@@ -26,7 +26,9 @@ impl<'a> DbRepo<'a> {
 
 impl Repo for DbRepo<'_> {
     fn ping(&mut self) -> Result<()> {
-        self.conn.batch_execute("SELECT 1").map_err(crate::error::db)
+        self.conn
+            .batch_execute("SELECT 1")
+            .map_err(crate::error::db)
     }
 
     fn insert_user(&mut self, u: &NewUser) -> Result<User> {
@@ -47,8 +49,8 @@ impl Repo for DbRepo<'_> {
     fn set_last_login(&mut self, user_id: i32, at: Timestamp) -> Result<()> {
         user::set_last_login(self.conn, user_id, at)
     }
-    fn count_users(&mut self) -> Result<i64> {
-        user::count(self.conn)
+    fn count_users(&mut self, at_most: i64) -> Result<i64> {
+        user::count(self.conn, at_most)
     }
     fn list_users(&mut self, q: &UserQuery) -> Result<(Vec<User>, i64)> {
         user::list(self.conn, q)
@@ -75,7 +77,11 @@ impl Repo for DbRepo<'_> {
     fn delete_group(&mut self, id: i32) -> Result<bool> {
         group::delete(self.conn, id)
     }
-    fn list_groups(&mut self, only: Option<&[i32]>, page: Option<Page>) -> Result<Vec<GroupWithCount>> {
+    fn list_groups(
+        &mut self,
+        only: Option<&[i32]>,
+        page: Option<Page>,
+    ) -> Result<Vec<GroupWithCount>> {
         group::list(self.conn, only, page)
     }
     fn group_members(&mut self, group_id: i32) -> Result<Vec<GroupMember>> {
@@ -94,7 +100,12 @@ impl Repo for DbRepo<'_> {
     fn membership_by_id(&mut self, id: i64) -> Result<Option<Membership>> {
         group::membership_by_id(self.conn, id)
     }
-    fn insert_membership(&mut self, user_id: i32, group_id: i32, manager: bool) -> Result<Membership> {
+    fn insert_membership(
+        &mut self,
+        user_id: i32,
+        group_id: i32,
+        manager: bool,
+    ) -> Result<Membership> {
         group::insert_membership(self.conn, user_id, group_id, manager)
     }
     fn set_group_manager(&mut self, id: i32, manager: bool) -> Result<()> {
@@ -138,11 +149,19 @@ impl Repo for DbRepo<'_> {
     fn insert_setting_if_absent(&mut self, key: &str, value: &str) -> Result<bool> {
         setting::insert_if_absent(self.conn, key, value)
     }
+    fn take_setting(&mut self, key: &str, expected: &str) -> Result<bool> {
+        setting::take(self.conn, key, expected)
+    }
 
     fn enqueue_email(&mut self, e: &NewEmail) -> Result<i64> {
         outbox::enqueue(self.conn, e)
     }
-    fn claim_emails(&mut self, now: Timestamp, lease_until: Timestamp, limit: i64) -> Result<Vec<QueuedEmail>> {
+    fn claim_emails(
+        &mut self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<QueuedEmail>> {
         outbox::claim(self.conn, now, lease_until, limit)
     }
     fn mark_email_sent(&mut self, id: i64, at: Timestamp) -> Result<()> {

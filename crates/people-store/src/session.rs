@@ -77,7 +77,11 @@ pub(crate) fn delete(conn: &mut AnyConnection, id_hash: &str) -> Result<bool> {
     Ok(n > 0)
 }
 
-pub(crate) fn delete_of_user(conn: &mut AnyConnection, user_id: i32, keep: Option<&str>) -> Result<usize> {
+pub(crate) fn delete_of_user(
+    conn: &mut AnyConnection,
+    user_id: i32,
+    keep: Option<&str>,
+) -> Result<usize> {
     let q = core_session::table.filter(core_session::user_id.eq(user_id));
     match keep {
         Some(k) => diesel::delete(q.filter(core_session::id.ne(k))).execute(conn),

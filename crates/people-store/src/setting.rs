@@ -22,7 +22,9 @@ pub(crate) fn all(conn: &mut AnyConnection) -> Result<Vec<(String, String)>> {
 
 pub(crate) fn put(conn: &mut AnyConnection, key: &str, value: Option<&str>) -> Result<()> {
     let Some(value) = value else {
-        diesel::delete(setting::table.find(key)).execute(conn).map_err(db)?;
+        diesel::delete(setting::table.find(key))
+            .execute(conn)
+            .map_err(db)?;
         return Ok(());
     };
     let row = (setting::key.eq(key), setting::value.eq(value));
@@ -50,6 +52,17 @@ pub(crate) fn insert_if_absent(conn: &mut AnyConnection, key: &str, value: &str)
             .values(row)
             .execute(c),
     }
+    .map_err(db)?;
+    Ok(n > 0)
+}
+
+pub(crate) fn take(conn: &mut AnyConnection, key: &str, expected: &str) -> Result<bool> {
+    let n = diesel::delete(
+        setting::table
+            .filter(setting::key.eq(key))
+            .filter(setting::value.eq(expected)),
+    )
+    .execute(conn)
     .map_err(db)?;
     Ok(n > 0)
 }

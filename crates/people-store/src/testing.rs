@@ -65,7 +65,8 @@ impl TestDb {
 
     /// A migrated SQLite database in a temporary directory.
     pub fn sqlite() -> TestDb {
-        let dir = std::env::temp_dir().join(format!("people-test-{}", uuid::Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("people-test-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("create a temporary directory");
         let url = format!("sqlite:{}", dir.join("people.db").display());
         let db = Db::connect(&url, &PoolOptions::default()).expect("open SQLite");
@@ -110,7 +111,8 @@ impl Drop for TestDb {
             }
             Cleanup::Postgres { admin_url, name } => {
                 if let Ok(mut admin) = PgConnection::establish(admin_url) {
-                    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+                    let _ = admin
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
                 }
             }
         }
@@ -163,7 +165,10 @@ mod tests {
             with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
             "postgres://postgres@127.0.0.1:5432/t1"
         );
-        assert_eq!(with_database("postgres://h:1/db?sslmode=disable", "t2"), "postgres://h:1/t2?sslmode=disable");
+        assert_eq!(
+            with_database("postgres://h:1/db?sslmode=disable", "t2"),
+            "postgres://h:1/t2?sslmode=disable"
+        );
         assert_eq!(with_database("postgres://h", "t3"), "postgres://h/t3");
     }
 }

@@ -150,7 +150,9 @@ pub(crate) fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<User>> {
 }
 
 pub(crate) fn lock(conn: &mut AnyConnection, id: i64) -> Result<Option<User>> {
-    let Some(id32) = id32(id) else { return Ok(None) };
+    let Some(id32) = id32(id) else {
+        return Ok(None);
+    };
     match conn {
         AnyConnection::Postgresql(pg) => {
             // Row lock for the rest of the transaction: concurrent updates of one user apply one after
@@ -204,7 +206,11 @@ pub(crate) fn update(conn: &mut AnyConnection, u: &User) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn set_last_login(conn: &mut AnyConnection, user_id: i32, at: people_domain::clock::Timestamp) -> Result<()> {
+pub(crate) fn set_last_login(
+    conn: &mut AnyConnection,
+    user_id: i32,
+    at: people_domain::clock::Timestamp,
+) -> Result<()> {
     diesel::update(core_user::table.find(user_id))
         .set(core_user::last_login.eq(Some(naive(at))))
         .execute(conn)
@@ -212,8 +218,13 @@ pub(crate) fn set_last_login(conn: &mut AnyConnection, user_id: i32, at: people_
     Ok(())
 }
 
-pub(crate) fn count(conn: &mut AnyConnection) -> Result<i64> {
-    core_user::table.count().get_result(conn).map_err(db)
+pub(crate) fn count(conn: &mut AnyConnection, at_most: i64) -> Result<i64> {
+    let ids: Vec<i32> = core_user::table
+        .select(core_user::id)
+        .limit(at_most.max(0))
+        .load(conn)
+        .map_err(db)?;
+    Ok(ids.len() as i64)
 }
 
 pub(crate) fn active_superusers(conn: &mut AnyConnection) -> Result<Vec<User>> {
@@ -258,8 +269,13 @@ fn filtered<'a>(q: &'a UserQuery) -> Boxed<'a> {
             lower_opt(core_user::first_name)
                 .like(pattern.clone())
                 .escape('\\')
-                .or(lower_opt(core_user::last_name).like(pattern.clone()).escape('\\'))
-                .or(lower(core_user::email).like(pattern).escape('\\').nullable()),
+                .or(lower_opt(core_user::last_name)
+                    .like(pattern.clone())
+                    .escape('\\'))
+                .or(lower(core_user::email)
+                    .like(pattern)
+                    .escape('\\')
+                    .nullable()),
         );
     }
     if let Some(g) = q.group_id {
@@ -272,7 +288,10 @@ fn filtered<'a>(q: &'a UserQuery) -> Boxed<'a> {
         let (m1, m2) = diesel::alias!(pgm as mine, pgm as theirs);
         let my_groups = m1
             .filter(m1.field(pgm::user_id).eq(me))
-            .filter(m1.field(pgm::group_id).ne(people_domain::group::ALL_USERS_ID))
+            .filter(
+                m1.field(pgm::group_id)
+                    .ne(people_domain::group::ALL_USERS_ID),
+            )
             .select(m1.field(pgm::group_id));
         b = b.filter(
             core_user::id.eq_any(
@@ -311,7 +330,8 @@ pub(crate) fn list(conn: &mut AnyConnection, q: &UserQuery) -> Result<(Vec<User>
             if sqlite {
                 b = b.then_order_by($second.is_null());
             }
-            b.then_order_by(lower_opt($second)).then_order_by(core_user::id)
+            b.then_order_by(lower_opt($second))
+                .then_order_by(core_user::id)
         }};
     }
     b = match q.order {

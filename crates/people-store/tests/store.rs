@@ -1,6 +1,8 @@
 //! Every `Repo` method against a real database: SQLite always, PostgreSQL when PEOPLE_TEST_POSTGRES_URL is
 //! set. Each test gets its own fresh database.
 
+#![allow(clippy::unwrap_used)] // tests unwrap freely
+
 use chrono::{Duration, TimeZone, Utc};
 use people_domain::clock::Timestamp;
 use people_domain::group::{ADMINISTRATORS_ID, ALL_USERS_ID};
@@ -92,7 +94,7 @@ backend_tests! {
         // Bypass the domain's lower-casing: the unique index on lower(email) must refuse it by itself.
         let err = store(&t).write(|r| r.insert_user(&new_user("DUP@X.COM", None, None))).unwrap_err();
         assert!(err.is_unique_violation(), "{err:?}");
-        assert_eq!(store(&t).read(|r| r.count_users()).unwrap(), 1);
+        assert_eq!(store(&t).read(|r| r.count_users(10)).unwrap(), 1);
     }
 
     fn update_writes_every_column(t) {
@@ -137,7 +139,9 @@ backend_tests! {
         store(&t).read(|r| r.set_last_login(u.id, at)).unwrap();
         assert_eq!(store(&t).read(|r| r.user_by_id(u.id as i64)).unwrap().unwrap().last_login, Some(at));
         add(&t, "ll2@x.com", None, None);
-        assert_eq!(store(&t).read(|r| r.count_users()).unwrap(), 2);
+        add(&t, "ll3@x.com", None, None);
+        assert_eq!(store(&t).read(|r| r.count_users(10)).unwrap(), 3);
+        assert_eq!(store(&t).read(|r| r.count_users(2)).unwrap(), 2, "counting stops at the cap");
     }
 
     fn active_superusers_only(t) {
@@ -351,6 +355,9 @@ backend_tests! {
             s.read(|r| r.settings()).unwrap(),
             vec![("setup-token".to_string(), "t1".to_string()), ("site-name".to_string(), "Acme 2".to_string())]
         );
+        assert!(!s.write(|r| r.take_setting("setup-token", "wrong")).unwrap());
+        assert!(s.write(|r| r.take_setting("setup-token", "t1")).unwrap());
+        assert!(!s.write(|r| r.take_setting("setup-token", "t1")).unwrap(), "only one caller takes it");
         s.write(|r| r.put_setting("site-name", None)).unwrap();
         assert_eq!(s.read(|r| r.setting("site-name")).unwrap(), None);
     }
@@ -408,14 +415,19 @@ backend_tests! {
 #[test]
 fn unknown_url_schemes_are_refused() {
     for url in ["mysql://x", "postgress:db", "people.db"] {
-        let err = people_store::Db::connect(url, &people_store::PoolOptions::default()).unwrap_err();
-        assert!(matches!(err, people_store::StoreError::BadUrl(_)), "{url}: {err}");
+        let err =
+            people_store::Db::connect(url, &people_store::PoolOptions::default()).unwrap_err();
+        assert!(
+            matches!(err, people_store::StoreError::BadUrl(_)),
+            "{url}: {err}"
+        );
     }
 }
 
 #[test]
 fn in_memory_sqlite_keeps_its_data_between_checkouts() {
-    let db = people_store::Db::connect("sqlite::memory:", &people_store::PoolOptions::default()).unwrap();
+    let db = people_store::Db::connect("sqlite::memory:", &people_store::PoolOptions::default())
+        .unwrap();
     db.migrate().unwrap();
     let s: &dyn Store = &db;
     s.write(|r| r.put_setting("k", Some("v"))).unwrap();
@@ -425,8 +437,11 @@ fn in_memory_sqlite_keeps_its_data_between_checkouts() {
 #[test]
 fn unreachable_postgres_fails_fast_with_the_reason() {
     let started = std::time::Instant::now();
-    let err = people_store::Db::connect("postgres://postgres@127.0.0.1:1/none", &people_store::PoolOptions::default())
-        .unwrap_err();
+    let err = people_store::Db::connect(
+        "postgres://postgres@127.0.0.1:1/none",
+        &people_store::PoolOptions::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, people_store::StoreError::Connect(_)), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }

@@ -1,1 +1,159 @@
-//! placeholder
+//! people-web: Metabase's user-management API over HTTP (actix-web).
+//!
+//! Handlers only parse the request, call one use case of [`people_domain::People`] on the blocking pool
+//! (Diesel and bcrypt block), and render the result as Metabase's JSON. Mount the API into any actix `App`
+//! with [`Api::mount`], or register `web::Data<Api>` yourself and call [`configure`].
+
+#![warn(missing_docs)]
+
+use std::sync::Arc;
+
+use actix_web::dev::{Service, ServiceRequest};
+use actix_web::http::Method;
+use actix_web::middleware::{DefaultHeaders, NormalizePath, TrailingSlash};
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+use people_domain::session::Caller;
+use people_domain::{DomainError, People};
+
+pub mod auth;
+pub mod body;
+pub mod cookies;
+pub mod error;
+mod health;
+pub mod render;
+mod session;
+mod setup;
+
+use auth::SessionToken;
+
+pub use error::ApiError;
+
+/// The version tag people reports (`X-Metabase-Version`, the `version` property).
+pub const VERSION_TAG: &str = concat!("v", env!("CARGO_PKG_VERSION"));
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Header naming the client address (`MB_SOURCE_ADDRESS_HEADER`, default `X-Forwarded-For`).
+    pub source_address_header: String,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            source_address_header: "X-Forwarded-For".to_string(),
+        }
+    }
+}
+
+/// What every handler needs: the directory and the HTTP settings.
+pub struct Api {
+    /// The use cases.
+    pub people: Arc<People>,
+    /// HTTP settings.
+    pub config: WebConfig,
+}
+
+impl Api {
+    /// An API over `people`.
+    pub fn new(people: Arc<People>, config: WebConfig) -> Arc<Api> {
+        Arc::new(Api { people, config })
+    }
+
+    /// A configuration function for `App::configure` that registers this API's state and routes.
+    pub fn mount(self: &Arc<Self>) -> impl Fn(&mut ServiceConfig) + Clone + 'static {
+        let data = web::Data::from(Arc::clone(self));
+        move |cfg: &mut ServiceConfig| {
+            cfg.app_data(data.clone());
+            configure(cfg);
+        }
+    }
+}
+
+/// Registers every route under `/api`. Needs `web::Data<Api>` in the app (see [`Api::mount`]).
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(
+        web::scope("/api")
+            .wrap_fn(|req: ServiceRequest, srv| {
+                let device = auth::device_cookie_for(req.request());
+                let fut = srv.call(req);
+                async move {
+                    let mut res = fut.await?;
+                    if let Some(cookie) = device {
+                        let _ = res.response_mut().add_cookie(&cookie);
+                    }
+                    Ok(res)
+                }
+            })
+            .wrap(DefaultHeaders::new().add(("X-Metabase-Version", VERSION_TAG)))
+            .wrap(NormalizePath::new(TrailingSlash::Trim))
+            .route("/health", web::get().to(health::health))
+            .route("/session", web::post().to(session::login))
+            .route("/session", web::delete().to(session::logout))
+            .route("/session/properties", web::get().to(session::properties))
+            .route(
+                "/login-history/current",
+                web::get().to(session::login_history),
+            )
+            .route("/setup", web::post().to(setup::setup))
+            .route(
+                "/{tail:.*}",
+                web::method(Method::OPTIONS).to(HttpResponse::Ok),
+            )
+            .default_service(web::to(not_found)),
+    );
+}
+
+/// Paths under these prefixes need a session before anything else (spec §2.0.1).
+const PROTECTED: [&str; 2] = ["/api/user", "/api/permissions"];
+
+fn is_protected(path: &str) -> bool {
+    PROTECTED.iter().any(|p| {
+        path.strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
+}
+
+/// An unmatched `/api/…` path: 401 without a session under a protected prefix, else 404.
+async fn not_found(
+    api: web::Data<Api>,
+    req: HttpRequest,
+    token: SessionToken,
+) -> Result<HttpResponse, ApiError> {
+    if is_protected(req.path()) {
+        run_as(&api, token, |_, _| Ok(())).await?;
+    }
+    Err(ApiError::NoEndpoint)
+}
+
+/// Authenticates the request's session and runs a use case as that caller, on the blocking pool. No valid
+/// session is 401 before anything else happens.
+pub(crate) async fn run_as<T, F>(
+    api: &web::Data<Api>,
+    token: SessionToken,
+    f: F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&People, &Caller) -> Result<T, DomainError> + Send + 'static,
+{
+    run(api, move |p| {
+        let caller = p.authenticate(token.as_deref())?;
+        f(p, &caller)
+    })
+    .await
+}
+
+/// Runs a use case on the blocking pool.
+pub(crate) async fn run<T, F>(api: &web::Data<Api>, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&People) -> Result<T, DomainError> + Send + 'static,
+{
+    let people = Arc::clone(&api.people);
+    web::block(move || f(&people))
+        .await
+        .map_err(|_| ApiError::internal("a blocking task was cancelled"))?
+        .map_err(ApiError::from)
+}

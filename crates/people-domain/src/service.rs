@@ -1,0 +1,86 @@
+//! `People`: the use cases' shared context (store, hasher, clock, configuration). The use cases themselves
+//! live in the module named after their noun (`user.rs`, `session.rs`, `group.rs`, …) as `impl People` blocks.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::Result;
+use crate::password::{PasswordHasher, PasswordPolicy};
+use crate::setting::EnvDefaults;
+use crate::store::Store;
+use crate::throttle::Throttles;
+
+/// Configuration the rules depend on.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `MB_PASSWORD_COMPLEXITY` and `MB_PASSWORD_LENGTH`.
+    pub password_policy: PasswordPolicy,
+    /// `MB_MAX_SESSION_AGE`: sessions older than this do not authenticate.
+    pub max_session_age: Duration,
+    /// Setting defaults from the environment.
+    pub settings: EnvDefaults,
+    /// False when `MB_DISABLE_SESSION_THROTTLE=true`.
+    pub throttle: bool,
+    /// `MB_SESSION_COOKIES`: session cookies end with the browser session even with `remember`.
+    pub session_cookies: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            password_policy: PasswordPolicy::default(),
+            max_session_age: Duration::minutes(DEFAULT_MAX_SESSION_AGE_MINUTES),
+            settings: EnvDefaults::default(),
+            throttle: true,
+            session_cookies: false,
+        }
+    }
+}
+
+/// Metabase's default session lifetime: 14 days, in minutes.
+pub const DEFAULT_MAX_SESSION_AGE_MINUTES: i64 = 20_160;
+
+/// The user directory: every use case is a method of this type.
+pub struct People {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) hasher: Arc<dyn PasswordHasher>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: Config,
+    pub(crate) throttles: Throttles,
+}
+
+impl People {
+    /// Assembles the directory from its ports and configuration.
+    pub fn new(store: Arc<dyn Store>, hasher: Arc<dyn PasswordHasher>, config: Config) -> Self {
+        People {
+            store,
+            hasher,
+            clock: Arc::new(SystemClock),
+            throttles: Throttles::metabase(config.throttle),
+            config,
+        }
+    }
+
+    /// Replaces the clock (tests of expiry and throttling).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    /// Succeeds when the database answers.
+    pub fn health(&self) -> Result<()> {
+        self.store.read(|r| r.ping())
+    }
+}

@@ -1,0 +1,10 @@
+//! people-server: the `people` binary's configuration and start-up, as a library so that tests and other
+//! programs can start a server in-process.
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod server;
+
+pub use config::{Cli, Command, ConfigError, Options, ServerConfig};
+pub use server::{Server, StartError};

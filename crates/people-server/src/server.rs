@@ -1,0 +1,132 @@
+//! Start-up: open and migrate the database, assemble the use cases, and serve HTTP until SIGTERM/SIGINT.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::{App, HttpServer};
+use people_domain::password::Bcrypt;
+use people_domain::People;
+use people_store::{Db, StoreError};
+use people_web::Api;
+
+use crate::config::{redact_url, ServerConfig};
+
+/// Why the binary stops with an error. Every variant prints as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A configuration value is unusable.
+    #[error("configuration error: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    /// The database named by the configuration cannot be used.
+    #[error("MB_DB_CONNECTION_URI ({url}): {source}")]
+    Database {
+        /// The URL, without its password.
+        url: String,
+        /// What went wrong.
+        source: StoreError,
+    },
+    /// The listen address cannot be bound.
+    #[error("MB_JETTY_HOST/MB_JETTY_PORT: cannot listen on {addr}: {source}")]
+    Listen {
+        /// host:port
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A command failed.
+    #[error("{0}")]
+    Command(String),
+    /// The server stopped with an I/O error.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl StartError {
+    /// Exit code: 2 for configuration, database and address problems, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StartError::Config(_) | StartError::Database { .. } | StartError::Listen { .. } => 2,
+            StartError::Command(_) | StartError::Io(_) => 1,
+        }
+    }
+}
+
+/// Opens the database named by the configuration and applies pending migrations.
+pub fn open_database(config: &ServerConfig) -> Result<(Db, Vec<String>), StartError> {
+    let wrap = |source| StartError::Database {
+        url: redact_url(&config.database_url),
+        source,
+    };
+    let db = Db::connect(&config.database_url, &config.pool).map_err(wrap)?;
+    let applied = db.migrate().map_err(wrap)?;
+    Ok((db, applied))
+}
+
+/// The use cases over `db` with the configured policies.
+pub fn build_people(config: &ServerConfig, db: Db) -> Result<Arc<People>, StartError> {
+    let hasher = Bcrypt::new(config.bcrypt_cost).map_err(|e| StartError::Command(e.to_string()))?;
+    Ok(Arc::new(People::new(
+        Arc::new(db),
+        Arc::new(hasher),
+        config.domain.clone(),
+    )))
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    api: Arc<Api>,
+    listener: TcpListener,
+    backend: &'static str,
+}
+
+impl Server {
+    /// Opens the database and binds the listen address.
+    pub fn prepare(config: &ServerConfig) -> Result<Server, StartError> {
+        let (db, applied) = open_database(config)?;
+        for m in &applied {
+            log::info!("applied migration {m}");
+        }
+        let backend = people_domain::store::Store::backend(&db);
+        let people = build_people(config, db)?;
+        people
+            .ensure_setup_token()
+            .map_err(|e| StartError::Command(format!("cannot prepare the setup token: {e}")))?;
+        let api = Api::new(people, config.web.clone());
+        let addr = format!("{}:{}", config.host, config.port);
+        let listener =
+            TcpListener::bind(&addr).map_err(|source| StartError::Listen { addr, source })?;
+        Ok(Server {
+            api,
+            listener,
+            backend,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish and returns.
+    pub async fn run(self, smtp_configured: bool) -> Result<(), StartError> {
+        let addr = self.local_addr()?;
+        let api = self.api;
+        let server = HttpServer::new(move || App::new().configure(api.mount()))
+            .listen(self.listener)?
+            .shutdown_timeout(30)
+            .run();
+        log::info!(
+            "people {} listening on http://{addr} (database: {}, SMTP {})",
+            env!("CARGO_PKG_VERSION"),
+            self.backend,
+            if smtp_configured {
+                "configured"
+            } else {
+                "not configured: emails stay queued"
+            }
+        );
+        server.await?;
+        log::info!("people stopped");
+        Ok(())
+    }
+}

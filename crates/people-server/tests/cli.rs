@@ -1,0 +1,253 @@
+//! The `people` binary from the outside: start-up, configuration errors, subcommands, graceful shutdown.
+
+#![allow(clippy::unwrap_used)] // tests unwrap freely
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_people");
+
+fn temp_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "people-cli-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A clean environment: no MB_* variables from the caller leak into the child.
+fn people(dir: &PathBuf) -> Command {
+    let mut c = Command::new(BIN);
+    c.current_dir(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("MB_") || k == "DATABASE_URL" {
+            c.env_remove(k);
+        }
+    }
+    c.env("RUST_LOG", "warn").env("MB_BCRYPT_COST", "4");
+    c
+}
+
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let status = buf.split(' ').nth(1)?.parse().ok()?;
+    let body = buf.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    Some((status, body))
+}
+
+fn wait_healthy(port: u16, child: &mut Child) -> Duration {
+    let start = Instant::now();
+    loop {
+        if let Some((200, body)) = http_get(port, "/api/health") {
+            assert_eq!(body, r#"{"status":"ok"}"#);
+            return start.elapsed();
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("people exited early: {status}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no healthy answer"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn stderr_line(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).trim().to_string()
+}
+
+#[test]
+fn serves_health_on_the_sqlite_default_and_stops_cleanly_on_sigterm() {
+    let dir = temp_dir();
+    let port = free_port();
+    let mut child = people(&dir)
+        .env("MB_JETTY_PORT", port.to_string())
+        .spawn()
+        .unwrap();
+    wait_healthy(port, &mut child);
+    assert!(
+        dir.join("people.db").exists(),
+        "people.db is created in the working directory"
+    );
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "SIGTERM ends with exit 0");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn serves_on_postgres_when_the_url_says_so() {
+    let Ok(base) = std::env::var("PEOPLE_TEST_POSTGRES_URL") else {
+        eprintln!("postgres serve test not run: PEOPLE_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let name = format!("people_cli_{}", rand_suffix());
+    let psql = |sql: &str| {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        let mut c = diesel::PgConnection::establish(&base).unwrap();
+        c.batch_execute(sql).unwrap();
+    };
+    psql(&format!("CREATE DATABASE \"{name}\""));
+    let url = people_store::testing::with_database(&base, &name);
+    let dir = temp_dir();
+    let port = free_port();
+    let mut child = people(&dir)
+        .env("MB_DB_CONNECTION_URI", &url)
+        .env("MB_JETTY_PORT", port.to_string())
+        .spawn()
+        .unwrap();
+    wait_healthy(port, &mut child);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    psql(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn bad_configuration_is_one_line_naming_the_variable_and_exit_2() {
+    let dir = temp_dir();
+    let cases = [
+        ("MB_DB_CONNECTION_URI", "mysql://x"),
+        ("MB_JETTY_PORT", "not-a-port"),
+        ("MB_PASSWORD_COMPLEXITY", "medium"),
+        (
+            "MB_DB_CONNECTION_URI",
+            "postgres://postgres@127.0.0.1:1/none",
+        ),
+    ];
+    for (var, value) in cases {
+        let o = people(&dir).env(var, value).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{var}={value}");
+        let err = stderr_line(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(var), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // A port already taken is also a configuration problem.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let o = people(&dir)
+        .env("MB_JETTY_PORT", port.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr_line(&o).contains("MB_JETTY_PORT"),
+        "{}",
+        stderr_line(&o)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn flags_win_over_the_environment() {
+    let dir = temp_dir();
+    let port = free_port();
+    let mut child = people(&dir)
+        .env("MB_JETTY_PORT", "not-a-port")
+        .args(["--port", &port.to_string(), "serve"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_healthy(port, &mut child);
+    child.kill().unwrap();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn migrate_and_create_admin_on_a_fresh_database() {
+    let dir = temp_dir();
+    let o = people(&dir).arg("migrate").output().unwrap();
+    assert!(o.status.success(), "{}", stderr_line(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("applied migration"));
+    let o = people(&dir).arg("migrate").output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("up to date"));
+
+    let o = people(&dir)
+        .args([
+            "create-admin",
+            "--email",
+            "Boss@Example.com",
+            "--password",
+            "unc0mmonpw",
+            "--first-name",
+            "Big",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr_line(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("boss@example.com"));
+
+    let o = people(&dir)
+        .args([
+            "create-admin",
+            "--email",
+            "boss@example.com",
+            "--password",
+            "unc0mmonpw",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr_line(&o).contains("Email address already in use."),
+        "{}",
+        stderr_line(&o)
+    );
+
+    let o = people(&dir)
+        .args([
+            "create-admin",
+            "--email",
+            "x@example.com",
+            "--password",
+            "123456",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr_line(&o).contains("password is too common."),
+        "{}",
+        stderr_line(&o)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

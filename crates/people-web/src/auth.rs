@@ -1,0 +1,120 @@
+//! Who is calling: the session token (cookie `metabase.SESSION`, else header `X-Metabase-Session`), the client
+//! address and device, and the `metabase.DEVICE` cookie every response without one gets (spec §3.1, §3.3).
+
+use std::future::{ready, Ready};
+
+use actix_web::cookie::time::Duration as CookieDuration;
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use people_domain::session::ClientInfo;
+
+use crate::error::ApiError;
+use crate::Api;
+
+/// Session cookie name.
+pub const SESSION_COOKIE: &str = "metabase.SESSION";
+/// Session header name.
+pub const SESSION_HEADER: &str = "X-Metabase-Session";
+/// Device cookie name.
+pub const DEVICE_COOKIE: &str = "metabase.DEVICE";
+
+/// The session token a request presents, if any (not yet checked).
+#[derive(Debug, Clone, Default)]
+pub struct SessionToken(pub Option<String>);
+
+impl SessionToken {
+    /// Reads the cookie first, then the header (Metabase's order); empty values count as absent.
+    pub fn from_request(req: &HttpRequest) -> Self {
+        let cookie = req
+            .cookie(SESSION_COOKIE)
+            .map(|c| c.value().to_string())
+            .filter(|v| !v.is_empty());
+        let header = || {
+            req.headers()
+                .get(SESSION_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        SessionToken(cookie.or_else(header))
+    }
+
+    /// The token.
+    pub fn as_deref(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl FromRequest for SessionToken {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(SessionToken::from_request(req)))
+    }
+}
+
+/// A device id issued with this response because the request had none.
+#[derive(Debug, Clone)]
+struct IssuedDevice(String);
+
+/// True when the request came over HTTPS (directly, or as a proxy reports with `X-Forwarded-Proto`).
+pub fn is_https(req: &HttpRequest) -> bool {
+    req.connection_info().scheme().eq_ignore_ascii_case("https")
+}
+
+/// Client address: the first entry of the source-address header when present, else the socket's address.
+pub fn client_ip(req: &HttpRequest, header: &str) -> String {
+    req.headers()
+        .get(header)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .or_else(|| req.peer_addr().map(|a| a.ip().to_string()))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// What login history and throttling need to know about the client.
+pub fn client_info(req: &HttpRequest, api: &Api) -> ClientInfo {
+    let device_id = req
+        .cookie(DEVICE_COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| !v.is_empty())
+        .or_else(|| req.extensions().get::<IssuedDevice>().map(|d| d.0.clone()))
+        .unwrap_or_default();
+    let user_agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| String::from_utf8(v.as_bytes().to_vec()).ok())
+        .unwrap_or_default();
+    ClientInfo {
+        ip: client_ip(req, &api.config.source_address_header),
+        user_agent,
+        device_id,
+    }
+}
+
+/// Middleware body: gives a request without a device cookie a new device id, and its response the cookie.
+pub(crate) fn device_cookie_for(req: &HttpRequest) -> Option<Cookie<'static>> {
+    if req.cookie(DEVICE_COOKIE).is_some() {
+        return None;
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    req.extensions_mut().insert(IssuedDevice(id.clone()));
+    let secure = is_https(req);
+    Some(
+        Cookie::build(DEVICE_COOKIE, id)
+            .path("/")
+            .http_only(true)
+            .max_age(CookieDuration::days(365 * 20))
+            .same_site(if secure {
+                SameSite::None
+            } else {
+                SameSite::Lax
+            })
+            .secure(secure)
+            .finish(),
+    )
+}

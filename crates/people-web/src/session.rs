@@ -1,0 +1,77 @@
+//! `/api/session` (log in, log out, properties) and `/api/login-history/current`.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use crate::auth::{client_info, is_https, SessionToken};
+use crate::body::JsonBody;
+use crate::cookies::{clear_session_cookies, set_session_cookies};
+use crate::error::{json_response, ApiError};
+use crate::{render, run, run_as, Api};
+
+/// A session grant as `{"id": …}` with its cookies (login and setup).
+pub(crate) fn session_response(
+    api: &Api,
+    req: &HttpRequest,
+    grant: &people_domain::session::SessionGrant,
+    body: Value,
+) -> HttpResponse {
+    let config = api.people.config();
+    let mut resp = HttpResponse::Ok();
+    set_session_cookies(
+        &mut resp,
+        grant,
+        is_https(req),
+        config.max_session_age.num_minutes(),
+        config.session_cookies,
+    );
+    resp.content_type("application/json; charset=utf-8")
+        .body(body.to_string())
+}
+
+/// `POST /api/session`.
+pub(crate) async fn login(
+    api: web::Data<Api>,
+    req: HttpRequest,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let client = client_info(&req, &api);
+    let grant = run(&api, move |p| p.login(&body.0, &client)).await?;
+    let id = grant.token.expose().to_string();
+    Ok(session_response(&api, &req, &grant, json!({ "id": id })))
+}
+
+/// `DELETE /api/session`.
+pub(crate) async fn logout(
+    api: web::Data<Api>,
+    token: SessionToken,
+) -> Result<HttpResponse, ApiError> {
+    run(&api, move |p| p.logout(token.as_deref())).await?;
+    let mut resp = HttpResponse::NoContent();
+    clear_session_cookies(&mut resp);
+    Ok(resp.finish())
+}
+
+/// `GET /api/session/properties`.
+pub(crate) async fn properties(
+    api: web::Data<Api>,
+    token: SessionToken,
+) -> Result<HttpResponse, ApiError> {
+    let props = run(&api, move |p| {
+        let caller = p.try_authenticate(token.as_deref())?;
+        p.properties(caller.as_ref())
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, &Value::Object(props)))
+}
+
+/// `GET /api/login-history/current`.
+pub(crate) async fn login_history(
+    api: web::Data<Api>,
+    token: SessionToken,
+) -> Result<HttpResponse, ApiError> {
+    let logins = run_as(&api, token, |p, caller| p.login_history(caller)).await?;
+    let list: Vec<Value> = logins.iter().map(render::login).collect();
+    Ok(json_response(StatusCode::OK, &Value::Array(list)))
+}

@@ -1,0 +1,278 @@
+//! Test harness: the real actix app over a fresh real database, driven with real HTTP requests in-process.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use actix_http::Request;
+use actix_service::boxed::{self, BoxService};
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::header::HeaderMap;
+use actix_web::http::Method;
+use actix_web::test::{self, TestRequest};
+use actix_web::App;
+use people_domain::clock::{Clock, ManualClock};
+use people_domain::group::{ADMINISTRATORS_ID, ALL_USERS_ID};
+use people_domain::password::{Bcrypt, PasswordHasher};
+use people_domain::store::Store;
+use people_domain::user::{NewUser, User};
+use people_domain::{Config, People};
+use people_store::testing::{Backend, TestDb};
+use people_web::{Api, WebConfig};
+use serde_json::Value;
+
+/// A response, read completely.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!("not JSON ({e}): {:?} (status {})", self.text(), self.status)
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+
+    pub fn content_type(&self) -> String {
+        self.header("content-type").unwrap_or_default()
+    }
+
+    /// Every Set-Cookie header value.
+    pub fn cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all("set-cookie")
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The Set-Cookie header for `name`.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies()
+            .into_iter()
+            .find(|c| c.starts_with(&format!("{name}=")))
+    }
+}
+
+type Svc = BoxService<Request, ServiceResponse, actix_web::Error>;
+
+/// The app over a fresh database.
+pub struct TestApp {
+    pub db: TestDb,
+    pub api: Arc<Api>,
+    pub clock: Arc<ManualClock>,
+    svc: Svc,
+}
+
+/// The password every helper-made user has.
+pub const PASSWORD: &str = "unc0mmonpw";
+
+/// Test configuration: cheap bcrypt, throttling on, defaults otherwise.
+pub fn test_config() -> Config {
+    Config::default()
+}
+
+impl TestApp {
+    pub async fn start(backend: Backend) -> Option<TestApp> {
+        Self::start_with(backend, test_config(), WebConfig::default()).await
+    }
+
+    pub async fn start_with(backend: Backend, config: Config, web: WebConfig) -> Option<TestApp> {
+        let db = TestDb::new(backend)?;
+        // A clock that only moves when a test says so: throttling and expiry texts are exact.
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let people = People::new(
+            Arc::new(db.db.clone()),
+            Arc::new(Bcrypt::new(4).expect("bcrypt")),
+            config,
+        )
+        .with_clock(clock.clone());
+        let api = Api::new(Arc::new(people), web);
+        let svc = test::init_service(App::new().configure(api.mount())).await;
+        Some(TestApp {
+            db,
+            api,
+            clock,
+            svc: boxed::service(svc),
+        })
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        &self.db.db
+    }
+
+    pub fn now(&self) -> people_domain::clock::Timestamp {
+        self.clock.now()
+    }
+
+    /// The setup token from the public properties.
+    pub async fn setup_token(&self) -> String {
+        let r = self.get("/api/session/properties", None).await;
+        r.json()["setup-token"]
+            .as_str()
+            .expect("a setup token")
+            .to_string()
+    }
+
+    /// Runs `/api/setup` for admin@example.com and returns its session.
+    pub async fn setup(&self) -> String {
+        let token = self.setup_token().await;
+        let body = serde_json::json!({
+            "token": token,
+            "user": {"first_name": "Ada", "last_name": "Admin", "email": "admin@example.com", "password": PASSWORD},
+            "prefs": {"site_name": "Acme"}
+        });
+        let r = self.post("/api/setup", None, body).await;
+        assert_eq!(r.status, 200, "setup: {}", r.text());
+        r.json()["id"].as_str().unwrap().to_string()
+    }
+
+    /// Inserts a user directly through the store (password PASSWORD, All Users, Administrators if admin).
+    pub fn add_user(
+        &self,
+        email: &str,
+        first: Option<&str>,
+        last: Option<&str>,
+        admin: bool,
+    ) -> User {
+        let hash = Bcrypt::new(4).unwrap().hash(PASSWORD).unwrap();
+        let new = NewUser {
+            email: email.to_lowercase(),
+            first_name: first.map(str::to_string),
+            last_name: last.map(str::to_string),
+            password: Some(hash),
+            is_superuser: admin,
+            login_attributes: None,
+            locale: None,
+            sso_source: None,
+            date_joined: self.now(),
+        };
+        self.store()
+            .write(|r| {
+                let u = r.insert_user(&new)?;
+                r.insert_membership(u.id, ALL_USERS_ID, false)?;
+                if admin {
+                    r.insert_membership(u.id, ADMINISTRATORS_ID, false)?;
+                }
+                Ok(u)
+            })
+            .unwrap()
+    }
+
+    /// Logs `email` in with PASSWORD and returns the session id.
+    pub async fn login(&self, email: &str) -> String {
+        let body = serde_json::json!({"username": email, "password": PASSWORD});
+        let r = self.post("/api/session", None, body).await;
+        assert_eq!(r.status, 200, "login {email}: {}", r.text());
+        r.json()["id"].as_str().unwrap().to_string()
+    }
+
+    /// Changes a user row directly.
+    pub fn update_user(&self, id: i32, f: impl FnOnce(&mut User)) {
+        self.store()
+            .write(|r| {
+                let mut u = r.user_by_id(id as i64)?.unwrap();
+                f(&mut u);
+                r.update_user(&u)
+            })
+            .unwrap()
+    }
+
+    /// Sends a request built by `build`.
+    pub async fn send(&self, req: TestRequest) -> Resp {
+        let resp = self
+            .svc
+            .call(req.to_request())
+            .await
+            .expect("service error");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = test::read_body(resp).await.to_vec();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        session: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = TestRequest::default().method(method).uri(path);
+        if let Some(s) = session {
+            req = req.insert_header(("X-Metabase-Session", s.to_string()));
+        }
+        if let Some(b) = body {
+            req = req.set_json(b);
+        }
+        self.send(req).await
+    }
+
+    pub async fn get(&self, path: &str, session: Option<&str>) -> Resp {
+        self.call(Method::GET, path, session, None).await
+    }
+
+    pub async fn post(&self, path: &str, session: Option<&str>, body: Value) -> Resp {
+        self.call(Method::POST, path, session, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, session: Option<&str>, body: Value) -> Resp {
+        self.call(Method::PUT, path, session, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, session: Option<&str>) -> Resp {
+        self.call(Method::DELETE, path, session, None).await
+    }
+}
+
+/// Defines each async test twice, `sqlite::name` and `postgres::name`, each on a fresh database. Without
+/// PEOPLE_TEST_POSTGRES_URL the PostgreSQL twin prints that it did not run.
+#[macro_export]
+macro_rules! web_tests {
+    ($( $(#[$meta:meta])* async fn $name:ident($t:ident) $body:block )*) => {
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                $(#[$meta])*
+                #[actix_rt::test]
+                async fn $name() {
+                    let $t = $crate::common::TestApp::start(people_store::testing::Backend::Sqlite).await.expect("sqlite app");
+                    $body
+                }
+            )*
+        }
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                $(#[$meta])*
+                #[actix_rt::test]
+                async fn $name() {
+                    let Some($t) = $crate::common::TestApp::start(people_store::testing::Backend::Postgres).await else {
+                        eprintln!("postgres::{} not run: PEOPLE_TEST_POSTGRES_URL is not set", stringify!($name));
+                        return;
+                    };
+                    $body
+                }
+            )*
+        }
+    };
+}
