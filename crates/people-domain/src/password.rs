@@ -214,10 +214,12 @@ pub trait PasswordHasher: Send + Sync {
 }
 
 /// Metabase's bcrypt scheme, computed on the calling thread.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Bcrypt {
     cost: u32,
-    dummy: String,
+    /// A hash of the configured cost for [`PasswordHasher::dummy_verify`], made on first use so that start-up
+    /// does not pay a bcrypt.
+    dummy: OnceLock<String>,
 }
 
 /// The bcrypt cost Metabase uses.
@@ -226,11 +228,14 @@ pub const DEFAULT_BCRYPT_COST: u32 = 10;
 impl Bcrypt {
     /// A hasher with `cost` (4..=31; 10 in production, lower only in tests).
     pub fn new(cost: u32) -> Result<Self> {
-        let parts = bcrypt::hash_with_result("people-dummy-password", cost)
-            .map_err(|e| DomainError::Internal(format!("bcrypt cost {cost}: {e}")))?;
+        if !(4..=31).contains(&cost) {
+            return Err(DomainError::Internal(format!(
+                "bcrypt cost {cost} is outside 4..=31"
+            )));
+        }
         Ok(Bcrypt {
             cost,
-            dummy: parts.format_for_version(bcrypt::Version::TwoA),
+            dummy: OnceLock::new(),
         })
     }
 
@@ -256,7 +261,12 @@ impl PasswordHasher for Bcrypt {
     }
 
     fn dummy_verify(&self, password: &str) {
-        let _ = bcrypt::verify(password, &self.dummy);
+        let dummy = self.dummy.get_or_init(|| {
+            bcrypt::hash_with_result("people-dummy-password", self.cost)
+                .map(|p| p.format_for_version(bcrypt::Version::TwoA))
+                .unwrap_or_default()
+        });
+        let _ = bcrypt::verify(password, dummy);
     }
 }
 
