@@ -101,6 +101,8 @@ pub trait Repo {
     fn insert_user(&mut self, user: &NewUser) -> Result<User>;
     /// The user with `id`.
     fn user_by_id(&mut self, id: i64) -> Result<Option<User>>;
+    /// The user with `id` and every membership of theirs (ordered by group id), in one query.
+    fn user_with_memberships(&mut self, id: i64) -> Result<Option<(User, Vec<Membership>)>>;
     /// The user with `id`, locked until the end of the transaction where the database supports it.
     fn lock_user(&mut self, id: i64) -> Result<Option<User>>;
     /// The user whose email equals `email` ignoring case.

@@ -5,7 +5,14 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::clock::Timestamp;
+use crate::error::{DomainError, Result};
+use crate::group::{Membership, ADMINISTRATORS_ID};
+use crate::membership::{self, check_groups_exist, guard_last_admin, Editor};
 use crate::password::PasswordHash;
+use crate::service::People;
+use crate::session::{Caller, SessionGrant};
+use crate::store::{Activity, Page, Repo, UserOrder, UserQuery};
+use crate::validate::{self, limit, Field, MembershipSpec};
 
 /// Metabase's internal user id. people has no internal user (spec A.3): this id is simply a user that does not
 /// exist, but the id is refused where Metabase refuses it.
@@ -124,17 +131,14 @@ pub const EMAIL_IN_USE: &str = "Email address already in use.";
 
 /// Inserts `new` with its All Users membership (and Administrators for a superuser), inside the caller's
 /// transaction. A taken email (also when a concurrent request won the race) is `Email address already in use.`
-pub(crate) fn insert_with_memberships(
-    repo: &mut dyn crate::store::Repo,
-    new: &NewUser,
-) -> crate::Result<User> {
+pub(crate) fn insert_with_memberships(repo: &mut dyn Repo, new: &NewUser) -> Result<User> {
     use crate::group::{ADMINISTRATORS_ID, ALL_USERS_ID};
     if repo.user_by_email(&new.email)?.is_some() {
-        return Err(crate::DomainError::rule("email", EMAIL_IN_USE));
+        return Err(DomainError::rule("email", EMAIL_IN_USE));
     }
     let user = repo.insert_user(new).map_err(|e| {
         if e.is_unique_violation() {
-            crate::DomainError::rule("email", EMAIL_IN_USE)
+            DomainError::rule("email", EMAIL_IN_USE)
         } else {
             e
         }
@@ -144,6 +148,694 @@ pub(crate) fn insert_with_memberships(
         repo.insert_membership(user.id, ADMINISTRATORS_ID, false)?;
     }
     Ok(user)
+}
+
+// ----- use cases -----
+
+/// Message for an email another user already has, on update.
+pub const EMAIL_TAKEN: &str = "Email address already associated to another user.";
+/// 400 text when `is_superuser` and the membership list disagree.
+pub const SUPERUSER_MISMATCH: &str =
+    "Value of is_superuser must correspond to presence of Admin group ID in group_ids.";
+/// 400 text for reactivating an active user.
+pub const ALREADY_ACTIVE: &str = "Not able to reactivate an active user";
+
+/// A user with every membership, ordered by group id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserWithMemberships {
+    /// The user.
+    pub user: User,
+    /// Memberships.
+    pub memberships: Vec<Membership>,
+}
+
+/// Which columns a caller may see in a user list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListView {
+    /// Superusers: every admin column, `group_ids`, `personal_collection_id`.
+    Admin,
+    /// Group managers: the group-manager columns and `group_ids`.
+    GroupManager,
+}
+
+/// A page of `GET /api/user`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserPage {
+    /// Column set.
+    pub view: ListView,
+    /// The page.
+    pub users: Vec<UserWithMemberships>,
+    /// Distinct users matching, ignoring paging.
+    pub total: i64,
+    /// Effective paging, `None` when the request had none.
+    pub page: Option<Page>,
+}
+
+/// Which columns recipients are shown with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecipientView {
+    /// Superusers see admin columns.
+    Admin,
+    /// Group managers see group-manager columns.
+    GroupManager,
+    /// Others see id, email and names.
+    NonAdmin,
+    /// Visibility says "just me": the caller in admin columns.
+    JustMe,
+}
+
+/// `GET /api/user/recipients`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recipients {
+    /// Column set.
+    pub view: RecipientView,
+    /// Users.
+    pub users: Vec<User>,
+    /// Total ignoring paging.
+    pub total: i64,
+    /// Effective paging.
+    pub page: Option<Page>,
+}
+
+/// `GET /api/user/current`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurrentUser {
+    /// The caller.
+    pub caller: Caller,
+    /// The installer (id 1) once another user exists.
+    pub has_invited_second_user: bool,
+    /// Earliest login, or now when there is none.
+    pub first_login: Timestamp,
+}
+
+/// Outcome of `PUT /api/user/:id/password`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PasswordChanged {
+    /// The caller changed their own password and got a new session.
+    Own(SessionGrant),
+    /// An admin changed someone else's.
+    Other,
+}
+
+/// Query parameters of a request, as strings.
+pub type QueryParams = [(String, String)];
+
+fn query_param<'a>(params: &'a QueryParams, key: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Metabase's paging parameters (spec §2.0.5, A.5): none → no paging; either → both, `limit` 50 and `offset`
+/// 0 by default; anything but a non-negative integer is 400 under its name.
+pub fn parse_page(params: &QueryParams) -> Result<Option<Page>> {
+    let limit = query_param(params, "limit");
+    let offset = query_param(params, "offset");
+    if limit.is_none() && offset.is_none() {
+        return Ok(None);
+    }
+    let num = |name: &str, v: Option<&str>, default: i64| -> Result<i64> {
+        match v {
+            None => Ok(default),
+            Some(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+                // Beyond i64 is still "a very large page": clamp instead of failing.
+                Ok(s.parse::<i64>().unwrap_or(i64::MAX))
+            }
+            Some(_) => Err(DomainError::rule(
+                name,
+                "value must be an integer greater than or equal to zero.",
+            )),
+        }
+    };
+    Ok(Some(Page {
+        limit: num("limit", limit, 50)?,
+        offset: num("offset", offset, 0)?,
+    }))
+}
+
+/// A path id (`[0-9]+` by routing): zero is 400; digits beyond i64 name nothing but are not an error.
+pub fn parse_path_id(param: &str, raw: &str) -> Result<i64> {
+    match raw.parse::<i64>() {
+        Ok(id) if id > 0 => Ok(id),
+        Err(_)
+            if !raw.is_empty()
+                && raw.bytes().all(|b| b.is_ascii_digit())
+                && raw.bytes().any(|b| b != b'0') =>
+        {
+            Ok(i64::MAX)
+        }
+        _ => Err(DomainError::invalid(
+            param,
+            validate::msg::POSITIVE_INT,
+            format!("{}, received: {raw}", validate::msg::POSITIVE_INT),
+        )),
+    }
+}
+
+fn name_param(body: &Map<String, Value>, param: &str) -> Result<Field<String>> {
+    let v = validate::non_blank(param, body.get(param), true)?;
+    if let Some(n) = &v {
+        validate::max_chars(param, n, limit::NAME)?;
+    }
+    Ok(Field::from_checked(body.contains_key(param), v))
+}
+
+fn email_param(body: &Map<String, Value>, param: &str, nullable: bool) -> Result<Option<String>> {
+    let e = validate::email(param, body.get(param), nullable)?;
+    if let Some(e) = &e {
+        validate::max_chars(param, e, limit::EMAIL)?;
+    }
+    Ok(e)
+}
+
+/// `user_group_memberships`, or the legacy `group_ids` when the former is absent (spec A.5).
+fn memberships_param(body: &Map<String, Value>) -> Result<Option<Vec<MembershipSpec>>> {
+    let m = validate::memberships(
+        "user_group_memberships",
+        body.get("user_group_memberships"),
+        true,
+    )?;
+    let legacy = validate::group_ids("group_ids", body.get("group_ids"), true)?;
+    Ok(if body.contains_key("user_group_memberships") {
+        m
+    } else {
+        legacy
+    })
+}
+
+fn attributes_param(body: &Map<String, Value>) -> Result<Field<Map<String, Value>>> {
+    let a = validate::login_attributes("login_attributes", body.get("login_attributes"), true)?;
+    Ok(Field::from_checked(
+        body.contains_key("login_attributes"),
+        a,
+    ))
+}
+
+/// The user with `id` and their memberships, or 404.
+fn load(repo: &mut dyn Repo, id: i64) -> Result<UserWithMemberships> {
+    repo.user_with_memberships(id)?
+        .map(|(user, memberships)| UserWithMemberships { user, memberships })
+        .ok_or(DomainError::NotFound)
+}
+
+impl People {
+    /// `GET /api/user`: superusers list everyone; group managers list the members of a group they manage
+    /// (`group_id`) or, without it, everyone, with fewer columns.
+    pub fn list_users(&self, caller: &Caller, params: &QueryParams) -> Result<UserPage> {
+        let page = parse_page(params)?;
+        let status = query_param(params, "status");
+        let text = query_param(params, "query").filter(|q| !q.is_empty());
+        let group_id = validate::positive_int(
+            "group_id",
+            query_param(params, "group_id")
+                .map(|s| Value::String(s.to_string()))
+                .as_ref(),
+            true,
+        )?;
+        let include_deactivated = validate::boolean_string(
+            "include_deactivated",
+            query_param(params, "include_deactivated"),
+            true,
+        )?;
+        let view = if caller.is_superuser() {
+            ListView::Admin
+        } else {
+            let allowed = match group_id {
+                Some(g) => i32::try_from(g).is_ok_and(|g| caller.manages(g)),
+                None => caller.manages_any_group(),
+            };
+            if !allowed {
+                return Err(DomainError::forbidden());
+            }
+            ListView::GroupManager
+        };
+        let activity = if include_deactivated == Some(true) {
+            Activity::Any
+        } else {
+            match status {
+                Some("all") => Activity::Any,
+                Some("deactivated") => Activity::Inactive,
+                _ => Activity::Active,
+            }
+        };
+        let query = UserQuery {
+            activity,
+            text: text.map(str::to_string),
+            group_id,
+            shares_group_with: None,
+            order: match group_id.and_then(|g| i32::try_from(g).ok()) {
+                Some(g) => UserOrder::GroupRank(g),
+                None => UserOrder::FirstName,
+            },
+            page,
+        };
+        let (users, total) = self.store.read(|r| {
+            let (users, total) = r.list_users(&query)?;
+            let ids: Vec<i32> = users.iter().map(|u| u.id).collect();
+            let memberships = r.memberships_of(&ids)?;
+            let users = users
+                .into_iter()
+                .map(|user| {
+                    let memberships = memberships
+                        .iter()
+                        .filter(|m| m.user_id == user.id)
+                        .copied()
+                        .collect();
+                    UserWithMemberships { user, memberships }
+                })
+                .collect();
+            Ok((users, total))
+        })?;
+        Ok(UserPage {
+            view,
+            users,
+            total,
+            page,
+        })
+    }
+
+    /// `GET /api/user/current`: everything about the caller, from the data the authentication query already
+    /// read (plus a count for the installer only).
+    pub fn current_user(&self, caller: Caller) -> Result<CurrentUser> {
+        let has_invited_second_user =
+            caller.user.id == 1 && self.store.read(|r| r.count_users(2))? > 1;
+        let first_login = caller.first_login.unwrap_or_else(|| self.clock.now());
+        Ok(CurrentUser {
+            caller,
+            has_invited_second_user,
+            first_login,
+        })
+    }
+
+    /// `GET /api/user/:id`: self, superusers and group managers; inactive users too (spec A.4).
+    pub fn get_user(&self, caller: &Caller, raw_id: &str) -> Result<UserWithMemberships> {
+        let id = parse_path_id("id", raw_id)?;
+        caller.require_self_superuser_or_manager(id)?;
+        self.store.read(|r| load(r, id))
+    }
+
+    /// `GET /api/user/recipients`: whom the caller may pick as email recipients (`user-visibility`).
+    pub fn recipients(&self, caller: &Caller, params: &QueryParams) -> Result<Recipients> {
+        let page = parse_page(params)?;
+        let visibility = if caller.is_superuser() {
+            "all".to_string()
+        } else {
+            self.store
+                .read(|r| self.setting_value(r, "user-visibility"))?
+                .unwrap_or_else(|| "all".to_string())
+        };
+        let view = if caller.is_superuser() {
+            RecipientView::Admin
+        } else if caller.manages_any_group() {
+            RecipientView::GroupManager
+        } else {
+            RecipientView::NonAdmin
+        };
+        if visibility == "none" {
+            return Ok(Recipients {
+                view: RecipientView::JustMe,
+                users: vec![caller.user.clone()],
+                total: 1,
+                page,
+            });
+        }
+        let in_other_group = caller
+            .memberships
+            .iter()
+            .any(|m| m.group_id != crate::group::ALL_USERS_ID);
+        let query = UserQuery {
+            activity: Activity::Active,
+            shares_group_with: (visibility == "group" && in_other_group).then_some(caller.user.id),
+            order: UserOrder::LastName,
+            page,
+            ..UserQuery::default()
+        };
+        let (users, total) = self.store.read(|r| r.list_users(&query))?;
+        Ok(Recipients {
+            view,
+            users,
+            total,
+            page,
+        })
+    }
+
+    /// `POST /api/user`: a superuser creates (invites) a user, with memberships, in one transaction.
+    pub fn create_user(
+        &self,
+        caller: &Caller,
+        body: &Map<String, Value>,
+    ) -> Result<UserWithMemberships> {
+        let first = name_param(body, "first_name")?;
+        let last = name_param(body, "last_name")?;
+        let email = email_param(body, "email", false)?.unwrap_or_default();
+        let memberships = memberships_param(body)?;
+        let attributes = attributes_param(body)?;
+        let password = match body.get("password") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                v.as_str()
+                    .filter(|p| {
+                        p.chars().count() <= limit::PASSWORD
+                            && self.config.password_policy.is_valid(p)
+                    })
+                    .ok_or_else(|| DomainError::rule("password", validate::msg::PASSWORD))?
+                    .to_string(),
+            ),
+        };
+        caller.require_superuser()?;
+        let hash = password.map(|p| self.hasher.hash(&p)).transpose()?;
+        let new = NewUser {
+            email,
+            first_name: first.value().cloned(),
+            last_name: last.value().cloned(),
+            password: hash,
+            is_superuser: false,
+            login_attributes: attributes.value().cloned(),
+            locale: None,
+            sso_source: None,
+            date_joined: self.clock.now(),
+        };
+        self.store.write(|repo| {
+            if let Some(specs) = &memberships {
+                check_groups_exist(repo, "user_group_memberships", specs)?;
+            }
+            let mut user = insert_with_memberships(repo, &new)?;
+            self.queue_invite(repo, &user)?;
+            if let Some(specs) = &memberships {
+                let current = repo.memberships_of(&[user.id])?;
+                let admin =
+                    membership::replace(repo, Editor::Superuser, user.id, true, &current, specs)?;
+                if admin != user.is_superuser {
+                    user.is_superuser = admin;
+                    repo.update_user(&user)?;
+                }
+            }
+            load(repo, i64::from(user.id))
+        })
+    }
+
+    /// `PUT /api/user/:id`: the ordered rules of spec §2.1 in one transaction.
+    pub fn update_user(
+        &self,
+        caller: &Caller,
+        raw_id: &str,
+        body: &Map<String, Value>,
+    ) -> Result<UserWithMemberships> {
+        let id = parse_path_id("id", raw_id)?;
+        let email = email_param(body, "email", true)?;
+        let first = name_param(body, "first_name")?;
+        let last = name_param(body, "last_name")?;
+        let memberships = memberships_param(body)?;
+        let is_superuser = validate::boolean("is_superuser", body.get("is_superuser"), true)?;
+        validate::boolean("is_group_manager", body.get("is_group_manager"), true)?;
+        let attributes = attributes_param(body)?;
+        let locale = Field::from_checked(
+            body.contains_key("locale"),
+            validate::locale("locale", body.get("locale"), true)?,
+        );
+
+        caller.require_self_superuser_or_manager(id)?;
+        let may_edit_profile = caller.is(id) || caller.is_superuser();
+        self.store.write(|repo| {
+            let mut target = repo
+                .lock_user(id)?
+                .filter(|u| u.is_active)
+                .ok_or(DomainError::NotFound)?;
+            if let Some(e) = &email {
+                let guarded = matches!(target.sso_source.as_deref(), Some("google") | Some("ldap"));
+                if guarded && !caller.is_superuser() && *e != target.email {
+                    return Err(DomainError::forbidden());
+                }
+            }
+            if target.sso_source.is_some() {
+                if let Some(v) = first.as_update() {
+                    if v.map(String::as_str) != target.first_name.as_deref() {
+                        return Err(DomainError::rule(
+                            "first_name",
+                            "Editing first name is not allowed for SSO users.",
+                        ));
+                    }
+                }
+                if let Some(v) = last.as_update() {
+                    if v.map(String::as_str) != target.last_name.as_deref() {
+                        return Err(DomainError::rule(
+                            "last_name",
+                            "Editing last name is not allowed for SSO users.",
+                        ));
+                    }
+                }
+            }
+            if let Some(e) = &email {
+                if let Some(other) = repo.user_by_email(e)? {
+                    if other.id != target.id {
+                        return Err(DomainError::rule("email", EMAIL_TAKEN));
+                    }
+                }
+            }
+
+            let mut changed = false;
+            if may_edit_profile {
+                if let Some(v) = first.as_update() {
+                    target.first_name = v.cloned();
+                    changed = true;
+                }
+                if let Some(v) = last.as_update() {
+                    target.last_name = v.cloned();
+                    changed = true;
+                }
+                if let Some(v) = locale.as_update() {
+                    target.locale = v.cloned();
+                    changed = true;
+                }
+                if let Some(e) = &email {
+                    target.email = e.clone();
+                    changed = true;
+                }
+                if caller.is_superuser() {
+                    if let Some(v) = attributes.as_update() {
+                        target.login_attributes = v.cloned();
+                        changed = true;
+                    }
+                }
+            }
+
+            let current = repo.memberships_of(&[target.id])?;
+            let was_admin = current.iter().any(|m| m.group_id == ADMINISTRATORS_ID);
+            if let Some(specs) = &memberships {
+                let admin_in_list = specs
+                    .iter()
+                    .any(|s| s.group_id == i64::from(ADMINISTRATORS_ID));
+                if is_superuser.is_some_and(|s| s != admin_in_list) {
+                    return Err(DomainError::rule("is_superuser", SUPERUSER_MISMATCH));
+                }
+                check_groups_exist(repo, "user_group_memberships", specs)?;
+                let editor = if caller.is_superuser() {
+                    Editor::Superuser
+                } else {
+                    Editor::Caller(caller)
+                };
+                let admin = membership::replace(
+                    repo,
+                    editor,
+                    target.id,
+                    target.is_active,
+                    &current,
+                    specs,
+                )?;
+                if admin != target.is_superuser {
+                    target.is_superuser = admin;
+                    changed = true;
+                }
+            } else if let Some(want) = is_superuser.filter(|_| caller.is_superuser()) {
+                if want && !was_admin {
+                    repo.insert_membership(target.id, ADMINISTRATORS_ID, false)?;
+                } else if !want && was_admin {
+                    guard_last_admin(repo, target.is_active)?;
+                    if let Some(m) = current.iter().find(|m| m.group_id == ADMINISTRATORS_ID) {
+                        repo.delete_membership(m.id)?;
+                    }
+                }
+                if want != target.is_superuser {
+                    target.is_superuser = want;
+                    changed = true;
+                }
+            }
+            if changed {
+                target.updated_at = self.clock.now();
+                repo.update_user(&target).map_err(|e| {
+                    if e.is_unique_violation() {
+                        DomainError::rule("email", EMAIL_TAKEN)
+                    } else {
+                        e
+                    }
+                })?;
+            }
+            load(repo, id)
+        })
+    }
+
+    /// `PUT /api/user/:id/password`: policy, the old password for non-superusers, every session dropped, and
+    /// a new session when callers change their own.
+    pub fn change_password(
+        &self,
+        caller: &Caller,
+        raw_id: &str,
+        body: &Map<String, Value>,
+        client: &crate::session::ClientInfo,
+    ) -> Result<PasswordChanged> {
+        let id = parse_path_id("id", raw_id)?;
+        let password = self
+            .config
+            .password_policy
+            .check("password", body.get("password"))?;
+        caller.require_self_or_superuser(id)?;
+        let target = self
+            .store
+            .read(|r| r.user_by_id(id))?
+            .filter(|u| u.is_active && u.is_personal())
+            .ok_or(DomainError::NotFound)?;
+        if !caller.is_superuser() {
+            let old = body
+                .get("old_password")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let ok = match (&target.password_hash, &target.password_salt) {
+                (Some(h), salt) => self.hasher.verify(old, salt.as_deref().unwrap_or(""), h),
+                (None, _) => false,
+            };
+            if !ok {
+                return Err(DomainError::rule("old_password", "Invalid password"));
+            }
+        }
+        let hash = self.hasher.hash(&password)?;
+        let own = caller.is(id);
+        self.store.write(|repo| {
+            let mut user = repo.lock_user(id)?.ok_or(DomainError::NotFound)?;
+            set_password(&mut user, hash.clone(), self.clock.now());
+            repo.update_user(&user)?;
+            repo.delete_user_sessions(user.id, None)?;
+            if own {
+                Ok(PasswordChanged::Own(
+                    self.grant(repo, user.id, client, true, false)?,
+                ))
+            } else {
+                Ok(PasswordChanged::Other)
+            }
+        })
+    }
+
+    /// `PUT /api/user/:id/reactivate`: a superuser brings a deactivated user back, without admin rights.
+    pub fn reactivate_user(&self, caller: &Caller, raw_id: &str) -> Result<User> {
+        let id = parse_path_id("id", raw_id)?;
+        caller.require_superuser()?;
+        self.store.write(|repo| {
+            let mut user = repo
+                .lock_user(id)?
+                .filter(User::is_personal)
+                .ok_or(DomainError::NotFound)?;
+            if user.is_active {
+                return Err(DomainError::Failed(ALREADY_ACTIVE.to_string()));
+            }
+            user.is_active = true;
+            if user.is_superuser {
+                user.is_superuser = false;
+            }
+            let memberships = repo.memberships_of(&[user.id])?;
+            if let Some(m) = memberships.iter().find(|m| m.group_id == ADMINISTRATORS_ID) {
+                repo.delete_membership(m.id)?;
+            }
+            // Google and LDAP sign-in are never enabled in people, so those sources are dropped.
+            if matches!(user.sso_source.as_deref(), Some("google") | Some("ldap")) {
+                user.sso_source = None;
+            }
+            user.updated_at = self.clock.now();
+            repo.update_user(&user)?;
+            Ok(user)
+        })
+    }
+
+    /// `DELETE /api/user/:id`: a superuser deactivates a user (never the last active administrator); the
+    /// user's sessions are deleted. Already inactive is success; unknown is 404 (spec A.4).
+    pub fn deactivate_user(&self, caller: &Caller, raw_id: &str) -> Result<()> {
+        let id = parse_path_id("id", raw_id)?;
+        caller.require_superuser()?;
+        self.store.write(|repo| {
+            let mut user = repo
+                .lock_user(id)?
+                .filter(User::is_personal)
+                .ok_or(DomainError::NotFound)?;
+            if !user.is_active {
+                return Ok(());
+            }
+            let admin = repo
+                .memberships_of(&[user.id])?
+                .iter()
+                .any(|m| m.group_id == ADMINISTRATORS_ID);
+            if admin || user.is_superuser {
+                guard_last_admin(repo, true)?;
+            }
+            user.is_active = false;
+            user.updated_at = self.clock.now();
+            repo.update_user(&user)?;
+            repo.delete_user_sessions(user.id, None)?;
+            Ok(())
+        })
+    }
+
+    /// `PUT /api/user/:id/modal/:modal`: dismisses the `qbnewb` or `datasetnewb` modal.
+    pub fn dismiss_modal(&self, caller: &Caller, raw_id: &str, modal: &str) -> Result<()> {
+        let id = parse_path_id("id", raw_id)?;
+        caller.require_self_or_superuser(id)?;
+        if modal != "qbnewb" && modal != "datasetnewb" {
+            return Err(DomainError::Refused(format!("Unrecognized modal: {modal}")));
+        }
+        self.store.write(|repo| {
+            let mut user = repo
+                .lock_user(id)?
+                .filter(User::is_personal)
+                .ok_or(DomainError::NotFound)?;
+            match modal {
+                "qbnewb" => user.is_qbnewb = false,
+                _ => user.is_datasetnewb = false,
+            }
+            repo.update_user(&user)
+        })
+    }
+}
+
+impl People {
+    /// `POST /api/user/:id/send_invite`: a superuser re-sends the invite of an active user; an unknown or
+    /// inactive id is quietly nothing.
+    pub fn send_invite(&self, caller: &Caller, raw_id: &str) -> Result<()> {
+        let id = parse_path_id("id", raw_id)?;
+        caller.require_superuser()?;
+        self.store.write(|repo| {
+            if let Some(user) = repo
+                .lock_user(id)?
+                .filter(|u| u.is_active && u.is_personal())
+            {
+                self.queue_invite(repo, &user)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Queues the invite email of `user` in the current transaction. The seam for the email outbox: until
+    /// the mail issue lands, nothing is queued.
+    pub(crate) fn queue_invite(&self, _repo: &mut dyn Repo, _user: &User) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Stores a new password hash and clears any reset token (Metabase's `set-password!`).
+pub(crate) fn set_password(user: &mut User, hash: PasswordHash, now: Timestamp) {
+    user.password_hash = Some(hash.hash);
+    user.password_salt = Some(hash.salt);
+    user.reset_token = None;
+    user.reset_triggered = None;
+    user.updated_at = now;
 }
 
 /// Users for unit tests of other modules.

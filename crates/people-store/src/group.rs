@@ -11,7 +11,8 @@ use crate::schema::{core_user, permissions_group as pg, permissions_group_member
 use crate::user::{id32, lower, lower_opt};
 
 type GroupRow = (i32, String, Option<String>);
-type MembershipRow = (i32, i32, i32, bool);
+/// id, user_id, group_id, is_group_manager.
+pub(crate) type MembershipRow = (i32, i32, i32, bool);
 /// user_id, membership id, first name, last name, email, manager flag.
 type MemberRow = (i32, i32, Option<String>, Option<String>, String, bool);
 

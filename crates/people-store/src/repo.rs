@@ -37,6 +37,9 @@ impl Repo for DbRepo<'_> {
     fn user_by_id(&mut self, id: i64) -> Result<Option<User>> {
         user::by_id(self.conn, id)
     }
+    fn user_with_memberships(&mut self, id: i64) -> Result<Option<(User, Vec<Membership>)>> {
+        user::with_memberships(self.conn, id)
+    }
     fn lock_user(&mut self, id: i64) -> Result<Option<User>> {
         user::lock(self.conn, id)
     }

@@ -28,7 +28,7 @@ pub(crate) fn insert(conn: &mut AnyConnection, s: &NewSession) -> Result<()> {
 type CallerRow = (
     NaiveDateTime,
     UserRow,
-    Option<(i32, i32, i32, bool)>,
+    Option<crate::group::MembershipRow>,
     Option<NaiveDateTime>,
 );
 

@@ -2,6 +2,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use people_domain::group::Membership;
 use people_domain::store::{Activity, UserOrder, UserQuery};
 use people_domain::user::{NewUser, User};
 use people_domain::Result;
@@ -343,6 +344,34 @@ pub(crate) fn list(conn: &mut AnyConnection, q: &UserQuery) -> Result<(Vec<User>
     }
     let rows = b.load::<UserRow>(conn).map_err(db)?;
     Ok((rows.into_iter().map(User::from).collect(), total))
+}
+
+/// One query: the user LEFT JOINed to their memberships, ordered by group id.
+pub(crate) fn with_memberships(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<Option<(User, Vec<Membership>)>> {
+    let Some(id) = id32(id) else { return Ok(None) };
+    let rows: Vec<(UserRow, Option<crate::group::MembershipRow>)> = core_user::table
+        .left_join(pgm::table.on(pgm::user_id.eq(core_user::id)))
+        .filter(core_user::id.eq(id))
+        .select((
+            core_user::all_columns,
+            (pgm::id, pgm::user_id, pgm::group_id, pgm::is_group_manager).nullable(),
+        ))
+        .order(pgm::group_id)
+        .load(conn)
+        .map_err(db)?;
+    let mut rows = rows.into_iter();
+    let Some((user, first)) = rows.next() else {
+        return Ok(None);
+    };
+    let memberships = first
+        .into_iter()
+        .chain(rows.filter_map(|r| r.1))
+        .map(crate::group::membership)
+        .collect();
+    Ok(Some((User::from(user), memberships)))
 }
 
 #[cfg(test)]

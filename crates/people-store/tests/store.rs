@@ -126,6 +126,20 @@ backend_tests! {
         assert!(store(&t).write(|r| r.update_user(&clash)).unwrap_err().is_unique_violation());
     }
 
+    fn user_with_memberships_in_one_query(t) {
+        let u = add(&t, "wm@x.com", None, None);
+        store(&t).write(|r| r.insert_membership(u.id, ADMINISTRATORS_ID, true)).unwrap();
+        let before = t.db.statements();
+        let (user, ms) = store(&t).read(|r| r.user_with_memberships(u.id as i64)).unwrap().unwrap();
+        assert_eq!(t.db.statements() - before, 1);
+        assert_eq!(user.id, u.id);
+        assert_eq!(ms.iter().map(|m| (m.group_id, m.is_group_manager)).collect::<Vec<_>>(), vec![(ALL_USERS_ID, false), (ADMINISTRATORS_ID, true)]);
+        let lone = store(&t).write(|r| r.insert_user(&new_user("lone@x.com", None, None))).unwrap();
+        let (_, ms) = store(&t).read(|r| r.user_with_memberships(lone.id as i64)).unwrap().unwrap();
+        assert!(ms.is_empty());
+        assert_eq!(store(&t).read(|r| r.user_with_memberships(999)).unwrap(), None);
+    }
+
     fn lock_user_reads_inside_a_transaction(t) {
         let u = add(&t, "l@x.com", None, None);
         let got = store(&t).write(|r| r.lock_user(u.id as i64)).unwrap().unwrap();

@@ -24,6 +24,7 @@ mod health;
 pub mod render;
 mod session;
 mod setup;
+mod user;
 
 use auth::SessionToken;
 
@@ -97,6 +98,30 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 web::get().to(session::login_history),
             )
             .route("/setup", web::post().to(setup::setup))
+            .route("/user", web::get().to(user::list))
+            .route("/user", web::post().to(user::create))
+            .route("/user/current", web::get().to(user::current))
+            .route("/user/recipients", web::get().to(user::recipients))
+            .route("/user/{id:[0-9]+}", web::get().to(user::get))
+            .route("/user/{id:[0-9]+}", web::put().to(user::update))
+            .route("/user/{id:[0-9]+}", web::delete().to(user::deactivate))
+            .route("/user/{id:[0-9]+}/password", web::put().to(user::password))
+            .route(
+                "/user/{id:[0-9]+}/reactivate",
+                web::put().to(user::reactivate),
+            )
+            .route(
+                "/user/{id:[0-9]+}/modal/{modal}",
+                web::put().to(user::modal),
+            )
+            .route(
+                "/user/{id:[0-9]+}/send_invite",
+                web::post().to(user::send_invite),
+            )
+            .route(
+                "/user/{id:[0-9]+}/send_invite",
+                web::put().to(user::send_invite),
+            )
             .route(
                 "/{tail:.*}",
                 web::method(Method::OPTIONS).to(HttpResponse::Ok),

@@ -1,0 +1,107 @@
+//! Who may do what: the permission checks of spec §2.1 and §2.4, in one place. Group-manager rights are
+//! always on (spec A.2); a non-admin who manages no group is treated exactly as Metabase OSS treats a non-admin.
+
+use crate::error::{DomainError, Result};
+use crate::session::Caller;
+
+/// 403 text when a group manager touches a membership of a group they do not manage.
+pub const NOT_ALLOWED_MEMBERSHIPS: &str = "Not allowed to edit group memberships";
+
+impl Caller {
+    /// May add, remove or change members of `group_id`: a superuser, or a manager of that group.
+    pub fn may_manage_group(&self, group_id: i32) -> bool {
+        self.is_superuser() || self.manages(group_id)
+    }
+
+    /// A superuser, else 403.
+    pub fn require_superuser(&self) -> Result<()> {
+        if self.is_superuser() {
+            Ok(())
+        } else {
+            Err(DomainError::forbidden())
+        }
+    }
+
+    /// The user `id` themselves or a superuser, else 403.
+    pub fn require_self_or_superuser(&self, id: i64) -> Result<()> {
+        if self.is(id) || self.is_superuser() {
+            Ok(())
+        } else {
+            Err(DomainError::forbidden())
+        }
+    }
+
+    /// Self or superuser, falling back to "manages at least one group" (`GET`/`PUT /api/user/:id`).
+    pub fn require_self_superuser_or_manager(&self, id: i64) -> Result<()> {
+        if self.is(id) || self.is_superuser() || self.manages_any_group() {
+            Ok(())
+        } else {
+            Err(DomainError::forbidden())
+        }
+    }
+
+    /// A superuser or a manager of at least one group, else 403 (the "group-manager check").
+    pub fn require_group_manager(&self) -> Result<()> {
+        if self.is_superuser() || self.manages_any_group() {
+            Ok(())
+        } else {
+            Err(DomainError::forbidden())
+        }
+    }
+
+    /// A superuser or a manager of `group_id`, else 403.
+    pub fn require_manager_of(&self, group_id: i32) -> Result<()> {
+        if self.may_manage_group(group_id) {
+            Ok(())
+        } else {
+            Err(DomainError::forbidden())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::group::Membership;
+    use crate::session::Caller;
+    use crate::user::tests_support::user;
+
+    fn caller(id: i32, admin: bool, managed: &[i32]) -> Caller {
+        let mut u = user(id);
+        u.is_superuser = admin;
+        let mut memberships = vec![Membership {
+            id: 1,
+            user_id: id,
+            group_id: 1,
+            is_group_manager: false,
+        }];
+        memberships.extend(managed.iter().map(|&g| Membership {
+            id: g,
+            user_id: id,
+            group_id: g,
+            is_group_manager: true,
+        }));
+        Caller {
+            user: u,
+            memberships,
+            session_hash: String::new(),
+            first_login: None,
+        }
+    }
+
+    #[test]
+    fn checks() {
+        let admin = caller(1, true, &[]);
+        let manager = caller(2, false, &[5]);
+        let plain = caller(3, false, &[]);
+        assert!(admin.require_superuser().is_ok() && manager.require_superuser().is_err());
+        assert!(
+            plain.require_self_or_superuser(3).is_ok()
+                && plain.require_self_or_superuser(4).is_err()
+        );
+        assert!(manager.require_self_superuser_or_manager(9).is_ok());
+        assert!(plain.require_self_superuser_or_manager(9).is_err());
+        assert!(manager.require_group_manager().is_ok() && plain.require_group_manager().is_err());
+        assert!(manager.require_manager_of(5).is_ok() && manager.require_manager_of(6).is_err());
+        assert!(admin.may_manage_group(6));
+    }
+}

@@ -1,0 +1,3 @@
+DROP INDEX idx_core_user_email_trgm;
+DROP INDEX idx_core_user_last_name_trgm;
+DROP INDEX idx_core_user_first_name_trgm;
