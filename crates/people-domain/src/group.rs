@@ -1,6 +1,14 @@
 //! Permission groups and memberships (spec §1.5): the two magic groups and who belongs where.
 
 use rand::RngExt;
+use serde_json::{Map, Value};
+
+use crate::error::{DomainError, Result};
+use crate::membership::{guard_last_admin, ALL_USERS_RULE, DUPLICATE_MEMBERSHIP};
+use crate::service::People;
+use crate::session::Caller;
+use crate::user::{parse_page, parse_path_id, QueryParams};
+use crate::validate::{self, limit};
 
 /// "All Users": every user is a member; nobody is added or removed through the API.
 pub const ALL_USERS_ID: i32 = 1;
@@ -74,6 +82,245 @@ pub fn new_entity_id() -> String {
     (0..21)
         .map(|_| NANOID_ALPHABET[rng.random_range(0..NANOID_ALPHABET.len())] as char)
         .collect()
+}
+
+// ----- use cases -----
+
+/// 400 text for a second group with the same name (ignoring case).
+pub const DUPLICATE_NAME: &str = "A group with that name already exists.";
+/// 400 text for making a superuser a group manager (sic: no apostrophe).
+pub const ADMIN_NOT_MANAGER: &str = "Admin cant be a group manager.";
+
+/// 400 text for renaming or deleting a magic group.
+fn magic_rule(id: i32) -> DomainError {
+    let name = if id == ALL_USERS_ID {
+        ALL_USERS_NAME
+    } else {
+        ADMINISTRATORS_NAME
+    };
+    DomainError::Refused(format!(
+        "You cannot edit or delete the '{name}' permissions group!"
+    ))
+}
+
+fn group_name(body: &Map<String, Value>) -> Result<String> {
+    let name = validate::non_blank("name", body.get("name"), false)?.unwrap_or_default();
+    validate::max_chars("name", &name, limit::GROUP_NAME)?;
+    Ok(name)
+}
+
+fn unique_name(e: DomainError) -> DomainError {
+    if e.is_unique_violation() {
+        DomainError::Refused(DUPLICATE_NAME.to_string())
+    } else {
+        e
+    }
+}
+
+/// A group with its active members (`GET /api/permissions/group/:id`, and what membership changes return).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupDetail {
+    /// The group.
+    pub group: Group,
+    /// Active members by name.
+    pub members: Vec<GroupMember>,
+}
+
+impl People {
+    /// `GET /api/permissions/group`: every group for superusers, the managed ones for group managers.
+    pub fn list_groups(
+        &self,
+        caller: &Caller,
+        params: &QueryParams,
+    ) -> Result<Vec<GroupWithCount>> {
+        let page = parse_page(params)?;
+        caller.require_group_manager()?;
+        let only = (!caller.is_superuser()).then(|| caller.managed_groups());
+        self.store.read(|r| r.list_groups(only.as_deref(), page))
+    }
+
+    /// `GET /api/permissions/group/:id`.
+    pub fn get_group(&self, caller: &Caller, raw_id: &str) -> Result<GroupDetail> {
+        let id = parse_path_id("id", raw_id)?;
+        caller.require_group_manager()?;
+        self.store.read(|r| {
+            let group = r.group_by_id(id)?.ok_or(DomainError::NotFound)?;
+            let members = r.group_members(group.id)?;
+            Ok(GroupDetail { group, members })
+        })
+    }
+
+    /// `POST /api/permissions/group`: a superuser creates a group with a unique name.
+    pub fn create_group(&self, caller: &Caller, body: &Map<String, Value>) -> Result<Group> {
+        let name = group_name(body)?;
+        caller.require_superuser()?;
+        self.store.write(|r| {
+            if r.group_by_name(&name)?.is_some() {
+                return Err(DomainError::Refused(DUPLICATE_NAME.to_string()));
+            }
+            r.insert_group(&name, &new_entity_id()).map_err(unique_name)
+        })
+    }
+
+    /// `PUT /api/permissions/group/:id`: renames a group (not a magic one).
+    pub fn rename_group(
+        &self,
+        caller: &Caller,
+        raw_id: &str,
+        body: &Map<String, Value>,
+    ) -> Result<Group> {
+        let id = parse_path_id("group-id", raw_id)?;
+        let name = group_name(body)?;
+        let gid = i32::try_from(id).unwrap_or(i32::MAX);
+        caller.require_manager_of(gid)?;
+        self.store.write(|r| {
+            let group = r.group_by_id(id)?.ok_or(DomainError::NotFound)?;
+            if is_magic(group.id) {
+                return Err(magic_rule(group.id));
+            }
+            if r.group_by_name(&name)?
+                .is_some_and(|other| other.id != group.id)
+            {
+                return Err(DomainError::Refused(DUPLICATE_NAME.to_string()));
+            }
+            r.rename_group(group.id, &name).map_err(unique_name)?;
+            Ok(Group { name, ..group })
+        })
+    }
+
+    /// `DELETE /api/permissions/group/:id`: deletes a group and its memberships; an unknown id is a no-op.
+    pub fn delete_group(&self, caller: &Caller, raw_id: &str) -> Result<()> {
+        let id = parse_path_id("group-id", raw_id)?;
+        let gid = i32::try_from(id).unwrap_or(i32::MAX);
+        caller.require_manager_of(gid)?;
+        if is_magic(gid) {
+            return Err(magic_rule(gid));
+        }
+        self.store.write(|r| {
+            r.delete_group(gid)?;
+            Ok(())
+        })
+    }
+
+    /// `GET /api/permissions/membership`: memberships by user (managers: only of the groups they manage).
+    pub fn list_memberships(&self, caller: &Caller) -> Result<Vec<Membership>> {
+        caller.require_group_manager()?;
+        let only = (!caller.is_superuser()).then(|| caller.managed_groups());
+        self.store.read(|r| r.all_memberships(only.as_deref()))
+    }
+
+    /// `POST /api/permissions/membership`: adds a user to a group; returns the group's members.
+    pub fn add_membership(
+        &self,
+        caller: &Caller,
+        body: &Map<String, Value>,
+    ) -> Result<GroupDetail> {
+        let group_id =
+            validate::positive_int("group_id", body.get("group_id"), false)?.unwrap_or_default();
+        let user_id =
+            validate::positive_int("user_id", body.get("user_id"), false)?.unwrap_or_default();
+        let manager = validate::boolean("is_group_manager", body.get("is_group_manager"), true)?
+            .unwrap_or(false);
+        caller.require_manager_of(i32::try_from(group_id).unwrap_or(i32::MAX))?;
+        self.store.write(|r| {
+            let group = r.group_by_id(group_id)?.ok_or_else(|| {
+                DomainError::rule("group_id", format!("Group {group_id} does not exist."))
+            })?;
+            let mut user = r.lock_user(user_id)?.ok_or(DomainError::NotFound)?;
+            if group.id == ALL_USERS_ID {
+                return Err(DomainError::Refused(ALL_USERS_RULE.to_string()));
+            }
+            if manager && user.is_superuser {
+                return Err(DomainError::Refused(ADMIN_NOT_MANAGER.to_string()));
+            }
+            r.insert_membership(user.id, group.id, manager)
+                .map_err(|e| {
+                    if e.is_unique_violation() {
+                        DomainError::rule("user_id", DUPLICATE_MEMBERSHIP)
+                    } else {
+                        e
+                    }
+                })?;
+            if group.id == ADMINISTRATORS_ID && !user.is_superuser {
+                user.is_superuser = true;
+                user.updated_at = self.clock.now();
+                r.update_user(&user)?;
+            }
+            let members = r.group_members(group.id)?;
+            Ok(GroupDetail { group, members })
+        })
+    }
+
+    /// `PUT /api/permissions/membership/:id`: sets `is_group_manager` (never for a superuser).
+    pub fn set_membership_manager(
+        &self,
+        caller: &Caller,
+        raw_id: &str,
+        body: &Map<String, Value>,
+    ) -> Result<Membership> {
+        let id = parse_path_id("id", raw_id)?;
+        let manager = validate::boolean("is_group_manager", body.get("is_group_manager"), false)?
+            .unwrap_or(false);
+        caller.require_group_manager()?;
+        self.store.write(|r| {
+            let m = r.membership_by_id(id)?.ok_or(DomainError::NotFound)?;
+            caller.require_manager_of(m.group_id)?;
+            if manager {
+                let user = r
+                    .user_by_id(i64::from(m.user_id))?
+                    .ok_or(DomainError::NotFound)?;
+                if user.is_superuser {
+                    return Err(DomainError::Refused(ADMIN_NOT_MANAGER.to_string()));
+                }
+            }
+            r.set_group_manager(m.id, manager)?;
+            Ok(Membership {
+                is_group_manager: manager,
+                ..m
+            })
+        })
+    }
+
+    /// `PUT /api/permissions/membership/:group-id/clear`: removes every member of a group.
+    pub fn clear_group(&self, caller: &Caller, raw_id: &str) -> Result<()> {
+        let id = parse_path_id("group-id", raw_id)?;
+        caller.require_manager_of(i32::try_from(id).unwrap_or(i32::MAX))?;
+        self.store.write(|r| {
+            let group = r.group_by_id(id)?.ok_or(DomainError::NotFound)?;
+            if group.id == ADMINISTRATORS_ID {
+                return Err(DomainError::Refused("Invalid Request.".to_string()));
+            }
+            if group.id == ALL_USERS_ID {
+                return Err(DomainError::Refused(ALL_USERS_RULE.to_string()));
+            }
+            r.delete_group_memberships(group.id)?;
+            Ok(())
+        })
+    }
+
+    /// `DELETE /api/permissions/membership/:id`: removes one membership (Administrators: the user stops being a
+    /// superuser, unless they are the last active one).
+    pub fn delete_membership(&self, caller: &Caller, raw_id: &str) -> Result<()> {
+        let id = parse_path_id("id", raw_id)?;
+        self.store.write(|r| {
+            let m = r.membership_by_id(id)?.ok_or(DomainError::NotFound)?;
+            caller.require_manager_of(m.group_id)?;
+            if m.group_id == ALL_USERS_ID {
+                return Err(DomainError::Refused(ALL_USERS_RULE.to_string()));
+            }
+            if m.group_id == ADMINISTRATORS_ID {
+                // Only active administrators are counted, whoever the membership belongs to.
+                guard_last_admin(r, true)?;
+                if let Some(mut user) = r.lock_user(i64::from(m.user_id))? {
+                    user.is_superuser = false;
+                    user.updated_at = self.clock.now();
+                    r.update_user(&user)?;
+                }
+            }
+            r.delete_membership(m.id)?;
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]

@@ -326,6 +326,62 @@ impl crate::People {
     }
 }
 
+/// One entry of `GET /api/setting`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingInfo {
+    /// Key.
+    pub key: &'static str,
+    /// The value stored through the API (`null` when the default applies).
+    pub value: Value,
+    /// What it is for.
+    pub description: &'static str,
+    /// The value that applies without a stored one (environment, else built in).
+    pub default: Value,
+    /// The environment variable that sets the default.
+    pub env_name: &'static str,
+}
+
+impl crate::People {
+    /// `GET /api/setting`: every setting people owns (superusers only).
+    pub fn list_settings(&self, caller: &crate::session::Caller) -> Result<Vec<SettingInfo>> {
+        caller.require_superuser()?;
+        let stored: HashMap<String, String> =
+            self.store.read(|r| r.settings())?.into_iter().collect();
+        Ok(SETTINGS
+            .iter()
+            .map(|d| SettingInfo {
+                key: d.key,
+                value: render(d, stored.get(d.key).map(String::as_str)),
+                description: d.description,
+                default: render(d, self.config.settings.default_of(d).as_deref()),
+                env_name: d.env_name,
+            })
+            .collect())
+    }
+
+    /// `GET /api/setting/:key`: the value that applies (superusers only; unknown key 404).
+    pub fn get_setting(&self, caller: &crate::session::Caller, key: &str) -> Result<Value> {
+        caller.require_superuser()?;
+        let d = def(key).ok_or(DomainError::NotFound)?;
+        let value = self.store.read(|r| self.setting_value(r, d.key))?;
+        Ok(render(d, value.as_deref()))
+    }
+
+    /// `PUT /api/setting/:key` with `{"value": …}`: stores a checked value; `null` returns to the default.
+    pub fn put_setting(
+        &self,
+        caller: &crate::session::Caller,
+        key: &str,
+        body: &Map<String, Value>,
+    ) -> Result<()> {
+        caller.require_superuser()?;
+        let d = def(key).ok_or(DomainError::NotFound)?;
+        let stored = normalize(d, body.get("value").unwrap_or(&Value::Null))?;
+        self.store
+            .write(|r| r.put_setting(d.key, stored.as_deref()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -124,6 +124,8 @@ pub trait Repo {
     fn insert_group(&mut self, name: &str, entity_id: &str) -> Result<Group>;
     /// The group with `id`.
     fn group_by_id(&mut self, id: i64) -> Result<Option<Group>>;
+    /// The group whose name equals `name` ignoring case.
+    fn group_by_name(&mut self, name: &str) -> Result<Option<Group>>;
     /// Groups whose ids are in `ids` (unknown ids are skipped).
     fn groups_by_ids(&mut self, ids: &[i64]) -> Result<Vec<Group>>;
     /// Locks the group row until the end of the transaction where the database supports it (serialises

@@ -51,6 +51,15 @@ pub(crate) fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<Group>> 
         .map_err(db)
 }
 
+pub(crate) fn by_name(conn: &mut AnyConnection, name: &str) -> Result<Option<Group>> {
+    pg::table
+        .filter(lower(pg::name).eq(lower(name)))
+        .first::<GroupRow>(conn)
+        .optional()
+        .map(|g| g.map(group))
+        .map_err(db)
+}
+
 pub(crate) fn by_ids(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Group>> {
     let ids: Vec<i32> = ids.iter().filter_map(|&i| id32(i)).collect();
     if ids.is_empty() {

@@ -68,6 +68,9 @@ impl Repo for DbRepo<'_> {
     fn group_by_id(&mut self, id: i64) -> Result<Option<Group>> {
         group::by_id(self.conn, id)
     }
+    fn group_by_name(&mut self, name: &str) -> Result<Option<Group>> {
+        group::by_name(self.conn, name)
+    }
     fn groups_by_ids(&mut self, ids: &[i64]) -> Result<Vec<Group>> {
         group::by_ids(self.conn, ids)
     }

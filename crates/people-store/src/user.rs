@@ -173,7 +173,7 @@ pub(crate) fn lock(conn: &mut AnyConnection, id: i64) -> Result<Option<User>> {
 
 pub(crate) fn by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<User>> {
     core_user::table
-        .filter(lower(core_user::email).eq(email.to_lowercase()))
+        .filter(lower(core_user::email).eq(lower(email)))
         .first::<UserRow>(conn)
         .optional()
         .map(|r| r.map(User::from))

@@ -240,6 +240,8 @@ backend_tests! {
         let alpha = s.write(|r| r.insert_group("alpha", "alpha-entity-00000001")).unwrap();
         assert_eq!(s.read(|r| r.group_by_id(sales.id as i64)).unwrap(), Some(sales.clone()));
         assert_eq!(s.read(|r| r.group_by_id(77)).unwrap(), None);
+        assert_eq!(s.read(|r| r.group_by_name("SALES")).unwrap(), Some(sales.clone()), "by name ignoring case");
+        assert_eq!(s.read(|r| r.group_by_name("nope")).unwrap(), None);
         assert_eq!(s.read(|r| r.groups_by_ids(&[sales.id as i64, 77, -1])).unwrap(), vec![sales.clone()]);
 
         let u1 = add(&t, "m1@x.com", Some("b"), Some("z"));

@@ -20,9 +20,11 @@ pub mod auth;
 pub mod body;
 pub mod cookies;
 pub mod error;
+mod group;
 mod health;
 pub mod render;
 mod session;
+mod setting;
 mod setup;
 mod user;
 
@@ -122,6 +124,34 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 "/user/{id:[0-9]+}/send_invite",
                 web::put().to(user::send_invite),
             )
+            .route("/permissions/group", web::get().to(group::list))
+            .route("/permissions/group", web::post().to(group::create))
+            .route("/permissions/group/{id:[0-9]+}", web::get().to(group::get))
+            .route(
+                "/permissions/group/{id:[0-9]+}",
+                web::put().to(group::rename),
+            )
+            .route(
+                "/permissions/group/{id:[0-9]+}",
+                web::delete().to(group::delete),
+            )
+            .route("/permissions/membership", web::get().to(group::memberships))
+            .route("/permissions/membership", web::post().to(group::add))
+            .route(
+                "/permissions/membership/{id:[0-9]+}",
+                web::put().to(group::set_manager),
+            )
+            .route(
+                "/permissions/membership/{id:[0-9]+}",
+                web::delete().to(group::remove),
+            )
+            .route(
+                "/permissions/membership/{id:[0-9]+}/clear",
+                web::put().to(group::clear),
+            )
+            .route("/setting", web::get().to(setting::list))
+            .route("/setting/{key}", web::get().to(setting::get))
+            .route("/setting/{key}", web::put().to(setting::put))
             .route(
                 "/{tail:.*}",
                 web::method(Method::OPTIONS).to(HttpResponse::Ok),

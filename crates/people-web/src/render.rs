@@ -134,3 +134,30 @@ pub fn page_fields(m: &mut Map<String, Value>, page: Option<people_domain::store
         page.map(|p| json!(p.offset)).unwrap_or(Value::Null),
     );
 }
+
+/// A group: `{id, name, entity_id}`.
+pub fn group(g: &people_domain::group::Group) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(g.id));
+    m.insert("name".into(), json!(g.name));
+    m.insert("entity_id".into(), json!(g.entity_id));
+    m
+}
+
+/// Active members as the group detail lists them.
+pub fn members(ms: &[people_domain::group::GroupMember]) -> Value {
+    Value::Array(
+        ms.iter()
+            .map(|m| {
+                json!({
+                    "first_name": m.first_name,
+                    "last_name": m.last_name,
+                    "email": m.email,
+                    "user_id": m.user_id,
+                    "membership_id": m.membership_id,
+                    "is_group_manager": m.is_group_manager,
+                })
+            })
+            .collect(),
+    )
+}

@@ -17,15 +17,13 @@ fn ok(body: Value) -> HttpResponse {
     json_response(StatusCode::OK, &body)
 }
 
-/// Query parameters as pairs; an undecodable query string is a bad request.
-fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, ApiError> {
+/// Query parameters as pairs; an undecodable query string is a bad request (reported after authentication).
+pub(crate) fn query_pairs(
+    req: &HttpRequest,
+) -> Result<Vec<(String, String)>, people_domain::DomainError> {
     web::Query::<Vec<(String, String)>>::from_query(req.query_string())
         .map(web::Query::into_inner)
-        .map_err(|_| {
-            ApiError::Domain(people_domain::DomainError::Refused(
-                "Invalid Request.".into(),
-            ))
-        })
+        .map_err(|_| people_domain::DomainError::Refused("Invalid Request.".into()))
 }
 
 /// `GET /api/user`.
@@ -35,12 +33,7 @@ pub(crate) async fn list(
     token: SessionToken,
 ) -> Result<HttpResponse, ApiError> {
     let params = query_pairs(&req);
-    let page = run_as(&api, token, move |p, caller| {
-        let params =
-            params.map_err(|_| people_domain::DomainError::Refused("Invalid Request.".into()))?;
-        p.list_users(caller, &params)
-    })
-    .await?;
+    let page = run_as(&api, token, move |p, caller| p.list_users(caller, &params?)).await?;
     let data: Vec<Value> = page
         .users
         .iter()
@@ -94,12 +87,7 @@ pub(crate) async fn recipients(
     token: SessionToken,
 ) -> Result<HttpResponse, ApiError> {
     let params = query_pairs(&req);
-    let r = run_as(&api, token, move |p, caller| {
-        let params =
-            params.map_err(|_| people_domain::DomainError::Refused("Invalid Request.".into()))?;
-        p.recipients(caller, &params)
-    })
-    .await?;
+    let r = run_as(&api, token, move |p, caller| p.recipients(caller, &params?)).await?;
     let data: Vec<Value> = r
         .users
         .iter()

@@ -1,0 +1,173 @@
+//! `/api/permissions/group` and `/api/permissions/membership`.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Map, Value};
+
+use crate::auth::SessionToken;
+use crate::body::JsonBody;
+use crate::error::{json_response, ApiError};
+use crate::user::query_pairs;
+use crate::{render, run_as, Api};
+
+fn ok(body: Value) -> HttpResponse {
+    json_response(StatusCode::OK, &body)
+}
+
+/// `GET /api/permissions/group`.
+pub(crate) async fn list(
+    api: web::Data<Api>,
+    req: HttpRequest,
+    token: SessionToken,
+) -> Result<HttpResponse, ApiError> {
+    let params = query_pairs(&req);
+    let groups = run_as(&api, token, move |p, caller| {
+        p.list_groups(caller, &params?)
+    })
+    .await?;
+    Ok(ok(Value::Array(
+        groups
+            .iter()
+            .map(|g| {
+                let mut m = render::group(&g.group);
+                m.insert("member_count".into(), json!(g.member_count));
+                Value::Object(m)
+            })
+            .collect(),
+    )))
+}
+
+/// `GET /api/permissions/group/:id`.
+pub(crate) async fn get(
+    api: web::Data<Api>,
+    path: web::Path<String>,
+    token: SessionToken,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let d = run_as(&api, token, move |p, caller| p.get_group(caller, &id)).await?;
+    let mut m = render::group(&d.group);
+    m.insert("members".into(), render::members(&d.members));
+    Ok(ok(Value::Object(m)))
+}
+
+/// `POST /api/permissions/group`.
+pub(crate) async fn create(
+    api: web::Data<Api>,
+    token: SessionToken,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let g = run_as(&api, token, move |p, caller| {
+        p.create_group(caller, &body.0)
+    })
+    .await?;
+    Ok(ok(Value::Object(render::group(&g))))
+}
+
+/// `PUT /api/permissions/group/:id`.
+pub(crate) async fn rename(
+    api: web::Data<Api>,
+    path: web::Path<String>,
+    token: SessionToken,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let g = run_as(&api, token, move |p, caller| {
+        p.rename_group(caller, &id, &body.0)
+    })
+    .await?;
+    Ok(ok(Value::Object(render::group(&g))))
+}
+
+/// `DELETE /api/permissions/group/:id`.
+pub(crate) async fn delete(
+    api: web::Data<Api>,
+    path: web::Path<String>,
+    token: SessionToken,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    run_as(&api, token, move |p, caller| p.delete_group(caller, &id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /api/permissions/membership`: `{"<user id>": [membership…]}`.
+pub(crate) async fn memberships(
+    api: web::Data<Api>,
+    token: SessionToken,
+) -> Result<HttpResponse, ApiError> {
+    let all = run_as(&api, token, |p, caller| p.list_memberships(caller)).await?;
+    let mut by_user: Map<String, Value> = Map::new();
+    for m in &all {
+        let entry = json!({
+            "membership_id": m.id,
+            "group_id": m.group_id,
+            "user_id": m.user_id,
+            "is_group_manager": m.is_group_manager,
+        });
+        match by_user
+            .entry(m.user_id.to_string())
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            Value::Array(list) => list.push(entry),
+            _ => return Err(ApiError::internal("membership map entry is not a list")),
+        }
+    }
+    Ok(ok(Value::Object(by_user)))
+}
+
+/// `POST /api/permissions/membership`: the group's members afterwards.
+pub(crate) async fn add(
+    api: web::Data<Api>,
+    token: SessionToken,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let d = run_as(&api, token, move |p, caller| {
+        p.add_membership(caller, &body.0)
+    })
+    .await?;
+    Ok(ok(render::members(&d.members)))
+}
+
+/// `PUT /api/permissions/membership/:id`.
+pub(crate) async fn set_manager(
+    api: web::Data<Api>,
+    path: web::Path<String>,
+    token: SessionToken,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let m = run_as(&api, token, move |p, caller| {
+        p.set_membership_manager(caller, &id, &body.0)
+    })
+    .await?;
+    Ok(ok(json!({
+        "id": m.id,
+        "user_id": m.user_id,
+        "group_id": m.group_id,
+        "is_group_manager": m.is_group_manager,
+    })))
+}
+
+/// `PUT /api/permissions/membership/:group-id/clear`.
+pub(crate) async fn clear(
+    api: web::Data<Api>,
+    path: web::Path<String>,
+    token: SessionToken,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    run_as(&api, token, move |p, caller| p.clear_group(caller, &id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `DELETE /api/permissions/membership/:id`.
+pub(crate) async fn remove(
+    api: web::Data<Api>,
+    path: web::Path<String>,
+    token: SessionToken,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    run_as(&api, token, move |p, caller| {
+        p.delete_membership(caller, &id)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
