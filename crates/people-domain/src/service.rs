@@ -7,6 +7,7 @@ use chrono::Duration;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
+use crate::mail::{EmailTemplates, NoSignal, OutboxSignal};
 use crate::password::{PasswordHasher, PasswordPolicy};
 use crate::setting::EnvDefaults;
 use crate::store::Store;
@@ -49,18 +50,33 @@ pub struct People {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: Config,
     pub(crate) throttles: Throttles,
+    pub(crate) templates: Arc<dyn EmailTemplates>,
+    pub(crate) signal: Arc<dyn OutboxSignal>,
 }
 
 impl People {
     /// Assembles the directory from its ports and configuration.
-    pub fn new(store: Arc<dyn Store>, hasher: Arc<dyn PasswordHasher>, config: Config) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        hasher: Arc<dyn PasswordHasher>,
+        templates: Arc<dyn EmailTemplates>,
+        config: Config,
+    ) -> Self {
         People {
             store,
             hasher,
             clock: Arc::new(SystemClock),
             throttles: Throttles::metabase(config.throttle),
+            templates,
+            signal: Arc::new(NoSignal),
             config,
         }
+    }
+
+    /// Sets who is told when email has been queued (the delivery worker).
+    pub fn with_outbox_signal(mut self, signal: Arc<dyn OutboxSignal>) -> Self {
+        self.signal = signal;
+        self
     }
 
     /// Replaces the clock (tests of expiry and throttling).

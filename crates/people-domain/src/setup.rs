@@ -149,38 +149,46 @@ impl People {
             sso_source: None,
             date_joined: now,
         };
-        self.store.write(|repo| {
-            // Whoever deletes the token owns the setup; a concurrent setup finds it gone.
-            if !repo.take_setting(SETUP_TOKEN_KEY, &req.token)? || repo.count_users(1)? > 0 {
-                return Err(DomainError::Forbidden(SETUP_DONE.to_string()));
-            }
-            let user = insert_with_memberships(repo, &admin)?;
-            repo.put_setting("site-name", Some(&req.site_name))?;
-            repo.put_setting("admin-email", Some(&req.email))?;
-            if let Some(locale) = &req.site_locale {
-                repo.put_setting("site-locale", Some(locale))?;
-            }
-            if let Some((first, last, email)) = &req.invite {
-                let invitee = NewUser {
-                    email: email.clone(),
-                    first_name: first.clone(),
-                    last_name: last.clone(),
-                    password: None,
-                    is_superuser: true,
-                    login_attributes: None,
-                    locale: None,
-                    sso_source: None,
-                    date_joined: now,
-                };
-                insert_with_memberships(repo, &invitee).map_err(|e| match e {
-                    DomainError::Rule { message, .. } if message == EMAIL_IN_USE => {
-                        DomainError::rule("invited_email", EMAIL_IN_USE)
-                    }
-                    other => other,
-                })?;
-            }
-            self.grant(repo, user.id, client, false, false)
-        })
+        self.store
+            .write(|repo| {
+                // Whoever deletes the token owns the setup; a concurrent setup finds it gone.
+                if !repo.take_setting(SETUP_TOKEN_KEY, &req.token)? || repo.count_users(1)? > 0 {
+                    return Err(DomainError::Forbidden(SETUP_DONE.to_string()));
+                }
+                let user = insert_with_memberships(repo, &admin)?;
+                repo.put_setting("site-name", Some(&req.site_name))?;
+                repo.put_setting("admin-email", Some(&req.email))?;
+                if let Some(locale) = &req.site_locale {
+                    repo.put_setting("site-locale", Some(locale))?;
+                }
+                if let Some((first, last, email)) = &req.invite {
+                    let invitee = NewUser {
+                        email: email.clone(),
+                        first_name: first.clone(),
+                        last_name: last.clone(),
+                        password: None,
+                        is_superuser: true,
+                        login_attributes: None,
+                        locale: None,
+                        sso_source: None,
+                        date_joined: now,
+                    };
+                    let mut invited =
+                        insert_with_memberships(repo, &invitee).map_err(|e| match e {
+                            DomainError::Rule { message, .. } if message == EMAIL_IN_USE => {
+                                DomainError::rule("invited_email", EMAIL_IN_USE)
+                            }
+                            other => other,
+                        })?;
+                    self.queue_invite(repo, &mut invited, Some(&user), true)?;
+                }
+                self.grant(repo, user.id, client, false, false)
+            })
+            .inspect(|_| {
+                if req.invite.is_some() {
+                    self.mail_queued();
+                }
+            })
     }
 
     /// Creates a superuser from the command line (an alternative to `POST /api/setup`): the same rules as

@@ -208,7 +208,7 @@ pub trait Repo {
         lease_until: Timestamp,
         limit: i64,
     ) -> Result<Vec<QueuedEmail>>;
-    /// Marks an email sent.
+    /// Marks an email sent (its bodies, which may hold a reset link, are blanked).
     fn mark_email_sent(&mut self, id: i64, at: Timestamp) -> Result<()>;
     /// Records a failed attempt and when to try again.
     fn mark_email_failed(&mut self, id: i64, error: &str, next_attempt_at: Timestamp)

@@ -517,23 +517,29 @@ impl People {
             sso_source: None,
             date_joined: self.clock.now(),
         };
-        self.store.write(|repo| {
-            if let Some(specs) = &memberships {
-                check_groups_exist(repo, "user_group_memberships", specs)?;
-            }
-            let mut user = insert_with_memberships(repo, &new)?;
-            self.queue_invite(repo, &user)?;
-            if let Some(specs) = &memberships {
-                let current = repo.memberships_of(&[user.id])?;
-                let admin =
-                    membership::replace(repo, Editor::Superuser, user.id, true, &current, specs)?;
-                if admin != user.is_superuser {
-                    user.is_superuser = admin;
-                    repo.update_user(&user)?;
+        self.store
+            .write(|repo| {
+                if let Some(specs) = &memberships {
+                    check_groups_exist(repo, "user_group_memberships", specs)?;
                 }
-            }
-            load(repo, i64::from(user.id))
-        })
+                let mut user = insert_with_memberships(repo, &new)?;
+                if let Some(specs) = &memberships {
+                    let current = repo.memberships_of(&[user.id])?;
+                    let admin = membership::replace(
+                        repo,
+                        Editor::Superuser,
+                        user.id,
+                        true,
+                        &current,
+                        specs,
+                    )?;
+                    user.is_superuser = admin;
+                }
+                // Writes the superuser flag along with the invite's reset token.
+                self.queue_invite(repo, &mut user, Some(&caller.user), false)?;
+                load(repo, i64::from(user.id))
+            })
+            .inspect(|_| self.mail_queued())
     }
 
     /// `PUT /api/user/:id`: the ordered rules of spec §2.1 in one transaction.
@@ -811,20 +817,21 @@ impl People {
     pub fn send_invite(&self, caller: &Caller, raw_id: &str) -> Result<()> {
         let id = parse_path_id("id", raw_id)?;
         caller.require_superuser()?;
-        self.store.write(|repo| {
-            if let Some(user) = repo
+        let queued = self.store.write(|repo| {
+            match repo
                 .lock_user(id)?
                 .filter(|u| u.is_active && u.is_personal())
             {
-                self.queue_invite(repo, &user)?;
+                Some(mut user) => {
+                    self.queue_invite(repo, &mut user, Some(&caller.user), false)?;
+                    Ok(true)
+                }
+                None => Ok(false),
             }
-            Ok(())
-        })
-    }
-
-    /// Queues the invite email of `user` in the current transaction. The seam for the email outbox: until
-    /// the mail issue lands, nothing is queued.
-    pub(crate) fn queue_invite(&self, _repo: &mut dyn Repo, _user: &User) -> Result<()> {
+        })?;
+        if queued {
+            self.mail_queued();
+        }
         Ok(())
     }
 }

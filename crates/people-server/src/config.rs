@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use people_domain::password::{Complexity, PasswordPolicy, DEFAULT_BCRYPT_COST};
 use people_domain::setting::EnvDefaults;
 use people_domain::DEFAULT_MAX_SESSION_AGE_MINUTES;
+use people_mailer::SmtpSettings;
 use people_store::{PoolOptions, Target};
 use people_web::WebConfig;
 
@@ -151,33 +152,6 @@ fn bad(variable: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-/// SMTP delivery settings (`MB_EMAIL_SMTP_*`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct SmtpConfig {
-    /// Host.
-    pub host: String,
-    /// Port.
-    pub port: u16,
-    /// `none`, `ssl`, `tls` or `starttls`.
-    pub security: String,
-    /// User name.
-    pub username: Option<String>,
-    /// Password.
-    pub password: Option<String>,
-}
-
-impl fmt::Debug for SmtpConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SmtpConfig")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("security", &self.security)
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
-}
-
 /// Everything the binary needs, checked.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -195,10 +169,8 @@ pub struct ServerConfig {
     pub bcrypt_cost: u32,
     /// HTTP settings.
     pub web: WebConfig,
-    /// SMTP, when configured.
-    pub smtp: Option<SmtpConfig>,
-    /// Sender address.
-    pub from_address: String,
+    /// SMTP, when configured (`MB_EMAIL_SMTP_HOST` set).
+    pub smtp: Option<SmtpSettings>,
 }
 
 fn boolean(variable: &'static str, v: Option<&str>) -> Result<bool, ConfigError> {
@@ -350,12 +322,13 @@ impl Options {
                     |p| *p > 0,
                     "a port number 1-65535",
                 )?;
-                Some(SmtpConfig {
+                Some(SmtpSettings {
                     host: host.to_string(),
                     port,
                     security,
                     username: self.email_smtp_username.clone().filter(|s| !s.is_empty()),
                     password: self.email_smtp_password.clone().filter(|s| !s.is_empty()),
+                    from: String::new(),
                 })
             }
         };
@@ -397,8 +370,10 @@ impl Options {
                     .filter(|h| !h.is_empty())
                     .unwrap_or_else(|| "X-Forwarded-For".to_string()),
             },
-            smtp,
-            from_address,
+            smtp: smtp.map(|s| SmtpSettings {
+                from: from_address,
+                ..s
+            }),
         })
     }
 }

@@ -30,8 +30,7 @@ fn run(cli: Cli) -> Result<(), StartError> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let server = Server::prepare(&config)?;
-            let smtp = config.smtp.is_some();
-            actix_web::rt::System::new().block_on(server.run(smtp))
+            actix_web::rt::System::new().block_on(server.run())
         }
         Command::Migrate => {
             let (_, applied) = server::open_database(&config)?;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use actix_web::{App, HttpServer};
 use people_domain::password::Bcrypt;
 use people_domain::People;
+use people_mailer::{OutboxWorker, SmtpDeliverer, Templates, WorkerConfig, WorkerHandle};
 use people_store::{Db, StoreError};
 use people_web::Api;
 
@@ -63,12 +64,30 @@ pub fn open_database(config: &ServerConfig) -> Result<(Db, Vec<String>), StartEr
 }
 
 /// The use cases over `db` with the configured policies.
-pub fn build_people(config: &ServerConfig, db: Db) -> Result<Arc<People>, StartError> {
+pub fn build_people(config: &ServerConfig, db: Db) -> Result<People, StartError> {
     let hasher = Bcrypt::new(config.bcrypt_cost).map_err(|e| StartError::Command(e.to_string()))?;
-    Ok(Arc::new(People::new(
+    Ok(People::new(
         Arc::new(db),
         Arc::new(hasher),
+        Arc::new(Templates),
         config.domain.clone(),
+    ))
+}
+
+/// Makes the outbox worker when SMTP is configured; without SMTP, email waits in the outbox.
+fn outbox_worker(
+    config: &ServerConfig,
+    db: &Db,
+    worker: WorkerConfig,
+) -> Result<Option<OutboxWorker>, StartError> {
+    let Some(smtp) = &config.smtp else {
+        return Ok(None);
+    };
+    let deliverer = SmtpDeliverer::new(smtp).map_err(|e| StartError::Command(e.to_string()))?;
+    Ok(Some(OutboxWorker::new(
+        Arc::new(db.clone()),
+        Arc::new(deliverer),
+        worker,
     )))
 }
 
@@ -77,6 +96,7 @@ pub struct Server {
     api: Arc<Api>,
     listener: TcpListener,
     backend: &'static str,
+    worker: Option<OutboxWorker>,
 }
 
 impl Server {
@@ -87,11 +107,15 @@ impl Server {
             log::info!("applied migration {m}");
         }
         let backend = people_domain::store::Store::backend(&db);
-        let people = build_people(config, db)?;
+        let worker = outbox_worker(config, &db, WorkerConfig::default())?;
+        let mut people = build_people(config, db)?;
+        if let Some(w) = &worker {
+            people = people.with_outbox_signal(w.signal());
+        }
         people
             .ensure_setup_token()
             .map_err(|e| StartError::Command(format!("cannot prepare the setup token: {e}")))?;
-        let api = Api::new(people, config.web.clone());
+        let api = Api::new(Arc::new(people), config.web.clone());
         let addr = format!("{}:{}", config.host, config.port);
         let listener =
             TcpListener::bind(&addr).map_err(|source| StartError::Listen { addr, source })?;
@@ -99,6 +123,7 @@ impl Server {
             api,
             listener,
             backend,
+            worker,
         })
     }
 
@@ -108,8 +133,10 @@ impl Server {
     }
 
     /// Serves until SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish and returns.
-    pub async fn run(self, smtp_configured: bool) -> Result<(), StartError> {
+    pub async fn run(self) -> Result<(), StartError> {
         let addr = self.local_addr()?;
+        let smtp_configured = self.worker.is_some();
+        let worker: Option<WorkerHandle> = self.worker.map(OutboxWorker::spawn).transpose()?;
         let api = self.api;
         let server = HttpServer::new(move || App::new().configure(api.mount()))
             .listen(self.listener)?
@@ -126,6 +153,9 @@ impl Server {
             }
         );
         server.await?;
+        if let Some(w) = worker {
+            w.stop();
+        }
         log::info!("people stopped");
         Ok(())
     }

@@ -63,6 +63,36 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
+/// One HTTP/1.1 request with an optional JSON body and session; returns status and body.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    session: Option<&str>,
+    body: Option<&serde_json::Value>,
+) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let payload = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n", payload.len());
+    if body.is_some() {
+        req.push_str("Content-Type: application/json\r\n");
+    }
+    if let Some(sess) = session {
+        req.push_str(&format!("X-Metabase-Session: {sess}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(&payload);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    let status = buf.split(' ').nth(1).unwrap().parse().unwrap();
+    (
+        status,
+        buf.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
+    )
+}
+
 fn wait_healthy(port: u16, child: &mut Child) -> Duration {
     let start = Instant::now();
     loop {
@@ -248,6 +278,67 @@ fn migrate_and_create_admin_on_a_fresh_database() {
         stderr_line(&o).contains("password is too common."),
         "{}",
         stderr_line(&o)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_server_delivers_invites_through_smtp() {
+    let sink = people_mailer::testing::SmtpSink::start().unwrap();
+    let dir = temp_dir();
+    let port = free_port();
+    let mut child = people(&dir)
+        .env("MB_JETTY_PORT", port.to_string())
+        .env("MB_EMAIL_SMTP_HOST", "127.0.0.1")
+        .env("MB_EMAIL_SMTP_PORT", sink.port().to_string())
+        .env("MB_EMAIL_FROM_ADDRESS", "people@example.com")
+        .env("MB_SITE_URL", "https://people.example.com")
+        .spawn()
+        .unwrap();
+    wait_healthy(port, &mut child);
+    let (_, props) = http(port, "GET", "/api/session/properties", None, None);
+    let token = serde_json::from_str::<serde_json::Value>(&props).unwrap()["setup-token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = serde_json::json!({"token": token, "user": {"email": "boss@example.com", "password": "unc0mmonpw"}, "prefs": {"site_name": "Acme"}});
+    let (status, setup) = http(port, "POST", "/api/setup", None, Some(&body));
+    assert_eq!(status, 200, "{setup}");
+    let session = serde_json::from_str::<serde_json::Value>(&setup).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, created) = http(
+        port,
+        "POST",
+        "/api/user",
+        Some(&session),
+        Some(&serde_json::json!({"email": "new@example.com"})),
+    );
+    assert_eq!(status, 200, "{created}");
+    let m = sink.wait_for(1, Duration::from_secs(10));
+    assert_eq!(
+        m.len(),
+        1,
+        "the worker, woken by the request, delivered the invite"
+    );
+    assert_eq!(m[0].to, vec!["new@example.com"]);
+    assert_eq!(m[0].from, "people@example.com");
+    assert_eq!(m[0].subject(), "You're invited to join Acme's Metabase");
+    assert!(
+        m[0].text()
+            .contains("https://people.example.com/auth/reset_password/"),
+        "{}",
+        m[0].text()
+    );
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(
+        child.wait().unwrap().code(),
+        Some(0),
+        "the worker stops with the server"
     );
     let _ = std::fs::remove_dir_all(dir);
 }

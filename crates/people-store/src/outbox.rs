@@ -88,9 +88,12 @@ pub(crate) fn claim(
     Ok(out)
 }
 
+/// Marks an email sent and blanks its bodies: once delivered, the reset link inside is not kept.
 pub(crate) fn mark_sent(conn: &mut AnyConnection, id: i64, at: Timestamp) -> Result<()> {
     diesel::update(outbox::table.find(id))
         .set((
+            outbox::body_text.eq(""),
+            outbox::body_html.eq(""),
             outbox::sent_at.eq(Some(naive(at))),
             outbox::last_error.eq(None::<String>),
         ))

@@ -47,6 +47,26 @@ fn add(t: &TestDb, email: &str, first: Option<&str>, last: Option<&str>) -> User
         .unwrap()
 }
 
+/// Runs a `SELECT count(*) AS n …` on a connection of its own.
+fn raw_count(t: &TestDb, sql: &str) -> i64 {
+    use diesel::{Connection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let q = diesel::sql_query(sql);
+    let rows: Vec<N> = match t.url.strip_prefix("sqlite:") {
+        Some(path) => q
+            .load(&mut diesel::SqliteConnection::establish(path).unwrap())
+            .unwrap(),
+        None => q
+            .load(&mut diesel::PgConnection::establish(&t.url).unwrap())
+            .unwrap(),
+    };
+    rows[0].n
+}
+
 fn ids(users: &[User]) -> Vec<i32> {
     users.iter().map(|u| u.id).collect()
 }
@@ -402,6 +422,7 @@ backend_tests! {
         assert!(s.write(|r| r.claim_emails(now, lease, 10)).unwrap().is_empty());
 
         s.write(|r| r.mark_email_sent(id1, now)).unwrap();
+        assert_eq!(raw_count(&t, &format!("SELECT count(*) AS n FROM email_outbox WHERE id = {id1} AND body_text = '' AND body_html = '' AND sent_at IS NOT NULL")), 1, "sent bodies are blanked");
         s.write(|r| r.mark_email_failed(id2, "smtp down", now + Duration::seconds(5))).unwrap();
         let later = now + Duration::seconds(10);
         let again = s.write(|r| r.claim_emails(later, later + Duration::seconds(60), 10)).unwrap();

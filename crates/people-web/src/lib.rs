@@ -96,6 +96,18 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .route("/session", web::delete().to(session::logout))
             .route("/session/properties", web::get().to(session::properties))
             .route(
+                "/session/forgot_password",
+                web::post().to(session::forgot_password),
+            )
+            .route(
+                "/session/reset_password",
+                web::post().to(session::reset_password),
+            )
+            .route(
+                "/session/password_reset_token_valid",
+                web::get().to(session::reset_token_valid),
+            )
+            .route(
                 "/login-history/current",
                 web::get().to(session::login_history),
             )

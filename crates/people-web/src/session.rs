@@ -75,3 +75,46 @@ pub(crate) async fn login_history(
     let list: Vec<Value> = logins.iter().map(render::login).collect();
     Ok(json_response(StatusCode::OK, &Value::Array(list)))
 }
+
+/// `POST /api/session/forgot_password`: always 204 (unless throttled or invalid).
+pub(crate) async fn forgot_password(
+    api: web::Data<Api>,
+    req: HttpRequest,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let client = client_info(&req, &api);
+    run(&api, move |p| p.forgot_password(&body.0, &client)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/session/reset_password`.
+pub(crate) async fn reset_password(
+    api: web::Data<Api>,
+    req: HttpRequest,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let client = client_info(&req, &api);
+    let grant = run(&api, move |p| p.reset_password(&body.0, &client)).await?;
+    let id = grant.token.expose().to_string();
+    Ok(session_response(
+        &api,
+        &req,
+        &grant,
+        json!({"success": true, "session_id": id}),
+    ))
+}
+
+/// `GET /api/session/password_reset_token_valid?token=…`.
+pub(crate) async fn reset_token_valid(
+    api: web::Data<Api>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let params = crate::user::query_pairs(&req)?;
+    let token = params
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v);
+    let valid = run(&api, move |p| p.reset_token_valid(token.as_deref())).await?;
+    Ok(json_response(StatusCode::OK, &json!({ "valid": valid })))
+}

@@ -97,6 +97,7 @@ impl TestApp {
         let people = People::new(
             Arc::new(db.db.clone()),
             Arc::new(Bcrypt::new(4).expect("bcrypt")),
+            Arc::new(people_mailer::Templates),
             config,
         )
         .with_clock(clock.clone());
@@ -240,6 +241,67 @@ impl TestApp {
     pub async fn delete(&self, path: &str, session: Option<&str>) -> Resp {
         self.call(Method::DELETE, path, session, None).await
     }
+}
+
+/// A real SMTP listener and an outbox worker (not spawned: tests deliver with [`Mail::deliver`]).
+pub struct Mail {
+    pub sink: people_mailer::testing::SmtpSink,
+    pub worker: people_mailer::OutboxWorker,
+}
+
+impl Mail {
+    /// A listener on a free port and a worker over `t`'s database on `t`'s clock.
+    pub fn start(t: &TestApp) -> Mail {
+        let sink = people_mailer::testing::SmtpSink::start().unwrap();
+        Mail::on(t, sink)
+    }
+
+    /// A worker sending to `sink`.
+    pub fn on(t: &TestApp, sink: people_mailer::testing::SmtpSink) -> Mail {
+        let settings = people_mailer::SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: sink.port(),
+            security: "none".into(),
+            username: None,
+            password: None,
+            from: "people@example.com".into(),
+        };
+        let deliverer = people_mailer::SmtpDeliverer::new(&settings).unwrap();
+        let worker = people_mailer::OutboxWorker::new(
+            Arc::new(t.db.db.clone()),
+            Arc::new(deliverer),
+            people_mailer::WorkerConfig::default(),
+        )
+        .with_clock(t.clock.clone());
+        Mail { sink, worker }
+    }
+
+    /// Runs one worker pass (on a thread of its own, as in the server: the SMTP transport blocks) and
+    /// returns every message received so far.
+    pub fn deliver(&self) -> Vec<people_mailer::testing::Received> {
+        self.pass();
+        self.sink.messages()
+    }
+
+    /// One worker pass.
+    pub fn pass(&self) -> people_mailer::Pass {
+        run_pass(&self.worker)
+    }
+}
+
+/// One pass of `worker` on a thread of its own.
+pub fn run_pass(worker: &people_mailer::OutboxWorker) -> people_mailer::Pass {
+    std::thread::scope(|s| s.spawn(|| worker.run_once().unwrap()).join().unwrap())
+}
+
+/// The reset token in a link of `text` (`…/auth/reset_password/<token>` with or without `#new`).
+pub fn token_in(text: &str) -> Option<String> {
+    let at = text.find("/auth/reset_password/")? + "/auth/reset_password/".len();
+    let token: String = text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    (!token.is_empty()).then_some(token)
 }
 
 /// Defines each async test twice, `sqlite::name` and `postgres::name`, each on a fresh database. Without

@@ -1,0 +1,180 @@
+//! Password resets (spec §1.6, §2.2): `<user id>_<random UUID>` tokens, stored only as SHA-256 (A.4), one
+//! outstanding per user, valid for `reset-token-ttl-hours`.
+
+use chrono::Duration;
+use serde_json::{Map, Value};
+
+use crate::error::{DomainError, Result};
+use crate::mail::Email;
+use crate::service::People;
+use crate::session::{digests_equal, sha256_hex, ClientInfo, SessionGrant};
+use crate::store::Repo;
+use crate::user::{set_password, User};
+use crate::validate;
+
+/// 400 text for a token that is malformed, unknown, used, expired or of an inactive user.
+pub const INVALID_TOKEN: &str = "Invalid reset token";
+
+/// The user id a token names, when it has the `<digits>_<rest>` form.
+fn token_user_id(token: &str) -> Option<i64> {
+    let (id, rest) = token.split_once('_')?;
+    if id.is_empty() || rest.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    id.parse().ok()
+}
+
+impl People {
+    /// The active user `token` belongs to, if it is their outstanding token and younger than the TTL.
+    fn user_for_token(&self, repo: &mut dyn Repo, token: &str) -> Result<Option<User>> {
+        let Some(id) = token_user_id(token) else {
+            return Ok(None);
+        };
+        let Some(user) = repo.lock_user(id)?.filter(|u| u.is_active) else {
+            return Ok(None);
+        };
+        let (Some(stored), Some(issued)) = (&user.reset_token, user.reset_triggered) else {
+            return Ok(None);
+        };
+        if !digests_equal(stored, &sha256_hex(token)) {
+            return Ok(None);
+        }
+        let ttl_hours: i64 = self
+            .setting_value(repo, "reset-token-ttl-hours")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(48);
+        let age = self.clock.now().timestamp_millis() - issued;
+        if age >= Duration::hours(ttl_hours).num_milliseconds() {
+            return Ok(None);
+        }
+        Ok(Some(user))
+    }
+
+    /// `POST /api/session/forgot_password`: throttled; then, whether or not the address has an account,
+    /// nothing is revealed. An account gets a reset link (or, when deactivated or signing in through SSO, an
+    /// email without one).
+    pub fn forgot_password(&self, body: &Map<String, Value>, client: &ClientInfo) -> Result<()> {
+        let email = validate::email("email", body.get("email"), false)?.unwrap_or_default();
+        let th = &self.throttles;
+        let pairs = [
+            (&th.forgot_ip, client.ip.as_str()),
+            (&th.forgot_email, email.as_str()),
+        ];
+        let now = self.clock.now();
+        th.check(&pairs, now)
+            .map_err(|m| DomainError::rule("email", m))?;
+        th.record(&pairs, now);
+        let queued = self.store.write(|repo| {
+            let Some(mut user) = repo.user_by_email(&email)? else {
+                return Ok(false);
+            };
+            let message = if let Some(source) = user.sso_source.clone() {
+                Email::ResetSso {
+                    to: user.email.clone(),
+                    sso_source: source,
+                }
+            } else if !user.is_active {
+                // A token is still issued, as Metabase does, but it will not validate for an inactive user.
+                self.issue_reset_token(repo, &mut user)?;
+                Email::ResetDeactivated {
+                    to: user.email.clone(),
+                }
+            } else {
+                let token = self.issue_reset_token(repo, &mut user)?;
+                let site_url = self.mail_context(repo)?.site_url;
+                Email::PasswordReset {
+                    to: user.email.clone(),
+                    reset_url: format!("{site_url}/auth/reset_password/{}", token.expose()),
+                }
+            };
+            self.enqueue(repo, &message)?;
+            Ok(true)
+        })?;
+        if queued {
+            self.mail_queued();
+        }
+        Ok(())
+    }
+
+    /// `POST /api/session/reset_password`: a valid token sets the password, ends every session, tells the
+    /// administrators when an invite was accepted, and signs the user in.
+    pub fn reset_password(
+        &self,
+        body: &Map<String, Value>,
+        client: &ClientInfo,
+    ) -> Result<SessionGrant> {
+        let token = validate::non_blank("token", body.get("token"), false)?.unwrap_or_default();
+        let password = self
+            .config
+            .password_policy
+            .check("password", body.get("password"))?;
+        let th = &self.throttles;
+        let pairs = [(&th.reset_ip, client.ip.as_str())];
+        let now = self.clock.now();
+        th.check(&pairs, now)
+            .map_err(|m| DomainError::rule("password", m))?;
+        th.record(&pairs, now);
+        let invalid = || DomainError::rule("password", INVALID_TOKEN);
+        // Cheap rejection before paying for a bcrypt hash.
+        self.store
+            .read(|r| self.user_for_token(r, &token))?
+            .ok_or_else(invalid)?;
+        let hash = self.hasher.hash(&password)?;
+        let (grant, joined) = self.store.write(|repo| {
+            let mut user = self.user_for_token(repo, &token)?.ok_or_else(invalid)?;
+            let accepted_invite = user.last_login.is_none();
+            set_password(&mut user, hash.clone(), self.clock.now());
+            repo.update_user(&user)?;
+            repo.delete_user_sessions(user.id, None)?;
+            if accepted_invite {
+                let mut to: Vec<String> =
+                    self.mail_context(repo)?.admin_email.into_iter().collect();
+                for admin in repo.active_superusers()? {
+                    if admin.id != user.id && !to.contains(&admin.email) {
+                        to.push(admin.email);
+                    }
+                }
+                if !to.is_empty() {
+                    let email = Email::UserJoined {
+                        to,
+                        name: user.common_name(),
+                        email: user.email.clone(),
+                    };
+                    self.enqueue(repo, &email)?;
+                }
+            }
+            let grant = self.grant(repo, user.id, client, true, false)?;
+            Ok((grant, accepted_invite))
+        })?;
+        if joined {
+            self.mail_queued();
+        }
+        Ok(grant)
+    }
+
+    /// `GET /api/session/password_reset_token_valid`.
+    pub fn reset_token_valid(&self, token: Option<&str>) -> Result<bool> {
+        let v = token.map(|t| Value::String(t.to_string()));
+        let token = validate::non_blank("token", v.as_ref(), false)?.unwrap_or_default();
+        Ok(self
+            .store
+            .read(|r| self.user_for_token(r, &token))?
+            .is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_shape() {
+        assert_eq!(
+            token_user_id("100_8a266560-e3a8-4dc1-9cd1-b4471dcd56d7"),
+            Some(100)
+        );
+        for bad in ["", "_x", "12_", "x_1", "12", "1a_b", "-1_x"] {
+            assert_eq!(token_user_id(bad), None, "{bad}");
+        }
+    }
+}
