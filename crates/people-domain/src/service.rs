@@ -52,6 +52,10 @@ pub struct People {
     pub(crate) throttles: Throttles,
     pub(crate) templates: Arc<dyn EmailTemplates>,
     pub(crate) signal: Arc<dyn OutboxSignal>,
+    /// Once a second user exists it always will (users are deactivated, never deleted): remembered so that
+    /// the installer's `/api/user/current` stops counting users. Safe across replicas because it never
+    /// turns false again.
+    pub(crate) second_user_exists: std::sync::atomic::AtomicBool,
 }
 
 impl People {
@@ -69,6 +73,7 @@ impl People {
             throttles: Throttles::metabase(config.throttle),
             templates,
             signal: Arc::new(NoSignal),
+            second_user_exists: std::sync::atomic::AtomicBool::new(false),
             config,
         }
     }

@@ -419,8 +419,15 @@ impl People {
     /// `GET /api/user/current`: everything about the caller, from the data the authentication query already
     /// read (plus a count for the installer only).
     pub fn current_user(&self, caller: Caller) -> Result<CurrentUser> {
-        let has_invited_second_user =
-            caller.user.id == 1 && self.store.read(|r| r.count_users(2))? > 1;
+        use std::sync::atomic::Ordering;
+        let has_invited_second_user = caller.user.id == 1
+            && (self.second_user_exists.load(Ordering::Relaxed) || {
+                let more = self.store.read(|r| r.count_users(2))? > 1;
+                if more {
+                    self.second_user_exists.store(true, Ordering::Relaxed);
+                }
+                more
+            });
         let first_login = caller.first_login.unwrap_or_else(|| self.clock.now());
         Ok(CurrentUser {
             caller,

@@ -107,6 +107,9 @@ pub struct Options {
     /// Session lifetime in minutes [default: 20160]
     #[arg(long, global = true, env = "MB_MAX_SESSION_AGE")]
     pub max_session_age: Option<String>,
+    /// HTTP worker threads; each runs its requests' database work [default: the pool size]
+    #[arg(long, global = true, env = "MB_JETTY_MAXTHREADS")]
+    pub max_threads: Option<String>,
     /// Database connections per instance [default: 15]
     #[arg(
         long,
@@ -161,6 +164,8 @@ pub struct ServerConfig {
     pub host: String,
     /// Listen port (0: any free port).
     pub port: u16,
+    /// HTTP worker threads.
+    pub workers: usize,
     /// Pool settings.
     pub pool: PoolOptions,
     /// The rules' configuration.
@@ -243,6 +248,13 @@ impl Options {
             15u32,
             |n| (1..=1000).contains(n),
             "a number of connections 1-1000",
+        )?;
+        let workers = number(
+            "MB_JETTY_MAXTHREADS",
+            self.max_threads.as_deref(),
+            pool_size as usize,
+            |n| (1..=1024).contains(n),
+            "a number of threads 1-1024",
         )?;
         let complexity = match self.password_complexity.as_deref() {
             None => Complexity::Normal,
@@ -347,6 +359,7 @@ impl Options {
             database_url,
             host,
             port,
+            workers,
             pool: PoolOptions {
                 max_connections: pool_size,
                 checkout_timeout: Duration::from_secs(5),

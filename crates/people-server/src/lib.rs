@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod hashing;
 pub mod server;
 
 pub use config::{Cli, Command, ConfigError, Options, ServerConfig};

@@ -4,13 +4,13 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::{App, HttpServer};
-use people_domain::password::Bcrypt;
 use people_domain::People;
 use people_mailer::{OutboxWorker, SmtpDeliverer, Templates, WorkerConfig, WorkerHandle};
 use people_store::{Db, StoreError};
 use people_web::Api;
 
 use crate::config::{redact_url, ServerConfig};
+use crate::hashing::HashPool;
 
 /// Why the binary stops with an error. Every variant prints as one line.
 #[derive(Debug, thiserror::Error)]
@@ -63,9 +63,14 @@ pub fn open_database(config: &ServerConfig) -> Result<(Db, Vec<String>), StartEr
     Ok((db, applied))
 }
 
-/// The use cases over `db` with the configured policies.
+/// The use cases over `db` with the configured policies; passwords are hashed on a pool with one thread
+/// per core.
 pub fn build_people(config: &ServerConfig, db: Db) -> Result<People, StartError> {
-    let hasher = Bcrypt::new(config.bcrypt_cost).map_err(|e| StartError::Command(e.to_string()))?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let hasher = HashPool::start(config.bcrypt_cost, cores)
+        .map_err(|e| StartError::Command(e.to_string()))?;
     Ok(People::new(
         Arc::new(db),
         Arc::new(hasher),
@@ -97,6 +102,7 @@ pub struct Server {
     listener: TcpListener,
     backend: &'static str,
     worker: Option<OutboxWorker>,
+    workers: usize,
 }
 
 impl Server {
@@ -124,6 +130,7 @@ impl Server {
             listener,
             backend,
             worker,
+            workers: config.workers,
         })
     }
 
@@ -140,6 +147,7 @@ impl Server {
         let api = self.api;
         let server = HttpServer::new(move || App::new().configure(api.mount()))
             .listen(self.listener)?
+            .workers(self.workers)
             .shutdown_timeout(30)
             .run();
         log::info!(

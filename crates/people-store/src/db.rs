@@ -13,7 +13,7 @@ use diesel::r2d2::R2D2Connection;
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use people_domain::store::{Repo, Store};
-use people_domain::Result;
+use people_domain::{DomainError, Result, StoreFailure};
 
 use crate::error::StoreError;
 use crate::repo::DbRepo;
@@ -93,6 +93,12 @@ impl Instrumentation for StatementCounter {
     }
 }
 
+/// A pooled connection and whether it failed in a way that leaves it unusable (the server went away).
+pub struct Conn {
+    inner: AnyConnection,
+    broken: bool,
+}
+
 /// Opens connections for r2d2 and sets each SQLite connection up.
 #[derive(Debug)]
 struct Manager {
@@ -103,12 +109,25 @@ struct Manager {
 /// libpq waits this long for a server before giving up (unless the URL says otherwise).
 const PG_CONNECT_TIMEOUT_SECS: u32 = 5;
 
+/// Adds libpq parameters the URL does not set: a connect timeout, TCP keepalives and a TCP user timeout,
+/// so that a server that vanishes without closing its connections is noticed in seconds, not minutes.
 fn with_pg_defaults(url: &str) -> String {
-    if url.contains("connect_timeout=") {
-        return url.to_string();
+    let defaults = [
+        ("connect_timeout", PG_CONNECT_TIMEOUT_SECS.to_string()),
+        ("keepalives", "1".to_string()),
+        ("keepalives_idle", "10".to_string()),
+        ("keepalives_interval", "3".to_string()),
+        ("keepalives_count", "3".to_string()),
+        ("tcp_user_timeout", "10000".to_string()),
+    ];
+    let mut out = url.to_string();
+    for (key, value) in defaults {
+        if !out.contains(&format!("{key}=")) {
+            let sep = if out.contains('?') { '&' } else { '?' };
+            out.push_str(&format!("{sep}{key}={value}"));
+        }
     }
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}connect_timeout={PG_CONNECT_TIMEOUT_SECS}")
+    out
 }
 
 impl Manager {
@@ -132,19 +151,23 @@ impl Manager {
 }
 
 impl r2d2::ManageConnection for Manager {
-    type Connection = AnyConnection;
+    type Connection = Conn;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> std::result::Result<AnyConnection, Self::Error> {
-        self.open().map_err(diesel::r2d2::Error::ConnectionError)
+    fn connect(&self) -> std::result::Result<Conn, Self::Error> {
+        let inner = self.open().map_err(diesel::r2d2::Error::ConnectionError)?;
+        Ok(Conn {
+            inner,
+            broken: false,
+        })
     }
 
-    fn is_valid(&self, conn: &mut AnyConnection) -> std::result::Result<(), Self::Error> {
-        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    fn is_valid(&self, conn: &mut Conn) -> std::result::Result<(), Self::Error> {
+        conn.inner.ping().map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
-        conn.is_broken()
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        conn.broken || conn.inner.is_broken()
     }
 }
 
@@ -153,7 +176,7 @@ impl r2d2::ManageConnection for Manager {
 pub struct PoolOptions {
     /// Most connections held (`MB_APPLICATION_DB_MAX_CONNECTION_POOL_SIZE`). In-memory SQLite always uses one.
     pub max_connections: u32,
-    /// How long a request waits for a free connection before failing with "database unavailable".
+    /// How long a request waits for a connection before failing with "database unavailable".
     pub checkout_timeout: Duration,
 }
 
@@ -161,7 +184,7 @@ impl Default for PoolOptions {
     fn default() -> Self {
         PoolOptions {
             max_connections: 15,
-            checkout_timeout: Duration::from_secs(5),
+            checkout_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -172,6 +195,30 @@ pub struct Db {
     pool: r2d2::Pool<Manager>,
     target: Arc<Target>,
     counter: StatementCounter,
+    breaker: Arc<Breaker>,
+}
+
+/// After the database could not be reached, requests fail at once for a short while instead of each waiting
+/// the whole checkout timeout: during an outage callers get their 503 quickly, and a request never waits
+/// behind several others that are each waiting for the timeout.
+#[derive(Debug, Default)]
+struct Breaker {
+    open_until: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// How long the breaker stays open after a failed checkout.
+const BREAKER_OPEN: Duration = Duration::from_secs(1);
+
+impl Breaker {
+    fn is_open(&self) -> bool {
+        let guard = self.open_until.lock().unwrap_or_else(|p| p.into_inner());
+        guard.is_some_and(|t| std::time::Instant::now() < t)
+    }
+
+    fn trip(&self) {
+        *self.open_until.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(std::time::Instant::now() + BREAKER_OPEN);
+    }
 }
 
 impl std::fmt::Debug for Db {
@@ -205,9 +252,11 @@ impl Db {
             Target::SqliteMemory(_) => 1,
             _ => options.max_connections.max(1),
         };
+        // Every connection is opened up front and kept: opening one (a PostgreSQL backend process) under
+        // load would stall the request waiting for it.
         let pool = r2d2::Pool::builder()
             .max_size(max)
-            .min_idle(Some(if max == 1 { 1 } else { 0 }))
+            .min_idle(Some(max))
             .connection_timeout(options.checkout_timeout)
             .test_on_check_out(false)
             .build_unchecked(manager);
@@ -216,6 +265,7 @@ impl Db {
             pool,
             target: Arc::new(target),
             counter,
+            breaker: Arc::new(Breaker::default()),
         };
         db.pool.get().map_err(StoreError::Pool)?;
         drop(first);
@@ -226,7 +276,7 @@ impl Db {
     /// PostgreSQL take turns (advisory lock).
     pub fn migrate(&self) -> std::result::Result<Vec<String>, StoreError> {
         let mut conn = self.pool.get()?;
-        let applied = match &mut *conn {
+        let applied = match &mut conn.inner {
             AnyConnection::Postgresql(c) => {
                 c.batch_execute("SELECT pg_advisory_lock(7366623)")?;
                 let r = c
@@ -254,7 +304,15 @@ impl Db {
     }
 
     fn conn(&self) -> Result<r2d2::PooledConnection<Manager>> {
-        self.pool.get().map_err(|e| StoreError::Pool(e).into())
+        if self.breaker.is_open() {
+            return Err(DomainError::Store(StoreFailure::Unavailable(
+                "the database did not answer a moment ago".into(),
+            )));
+        }
+        self.pool.get().map_err(|e| {
+            self.breaker.trip();
+            StoreError::Pool(e).into()
+        })
     }
 }
 
@@ -269,33 +327,46 @@ fn begin(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
     }
 }
 
+/// Runs `work` on `conn`, in one transaction when asked.
+fn run_on(
+    conn: &mut AnyConnection,
+    transaction: bool,
+    work: &mut dyn FnMut(&mut dyn Repo) -> Result<()>,
+) -> Result<()> {
+    if !transaction {
+        return work(&mut DbRepo::new(conn));
+    }
+    begin(conn).map_err(crate::error::db)?;
+    match work(&mut DbRepo::new(conn)) {
+        Ok(()) => match AnyConnection::commit_transaction(conn) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = AnyConnection::rollback_transaction(conn);
+                Err(crate::error::db(e))
+            }
+        },
+        Err(e) => {
+            if let Err(rb) = AnyConnection::rollback_transaction(conn) {
+                log::warn!("rollback failed: {rb}");
+            }
+            Err(e)
+        }
+    }
+}
+
 impl Store for Db {
     fn run(
         &self,
         transaction: bool,
         work: &mut dyn FnMut(&mut dyn Repo) -> Result<()>,
     ) -> Result<()> {
-        let mut conn = self.conn()?;
-        let conn: &mut AnyConnection = &mut conn;
-        if !transaction {
-            return work(&mut DbRepo::new(conn));
+        let mut pooled = self.conn()?;
+        let result = run_on(&mut pooled.inner, transaction, work);
+        if let Err(DomainError::Store(StoreFailure::Unavailable(_))) = &result {
+            // The server went away under this connection: the pool must not hand it out again.
+            pooled.broken = true;
         }
-        begin(conn).map_err(crate::error::db)?;
-        match work(&mut DbRepo::new(conn)) {
-            Ok(()) => match AnyConnection::commit_transaction(conn) {
-                Ok(()) => Ok(()),
-                Err(e) => {
-                    let _ = AnyConnection::rollback_transaction(conn);
-                    Err(crate::error::db(e))
-                }
-            },
-            Err(e) => {
-                if let Err(rb) = AnyConnection::rollback_transaction(conn) {
-                    log::warn!("rollback failed: {rb}");
-                }
-                Err(e)
-            }
-        }
+        result
     }
 
     fn backend(&self) -> &'static str {
@@ -339,17 +410,16 @@ mod tests {
 
     #[test]
     fn pg_urls_get_a_connect_timeout() {
+        let tail = "keepalives=1&keepalives_idle=10&keepalives_interval=3&keepalives_count=3&tcp_user_timeout=10000";
         assert_eq!(
             with_pg_defaults("postgres://h/db"),
-            "postgres://h/db?connect_timeout=5"
+            format!("postgres://h/db?connect_timeout=5&{tail}")
         );
         assert_eq!(
             with_pg_defaults("postgres://h/db?sslmode=disable"),
-            "postgres://h/db?sslmode=disable&connect_timeout=5"
+            format!("postgres://h/db?sslmode=disable&connect_timeout=5&{tail}")
         );
-        assert_eq!(
-            with_pg_defaults("postgres://h/db?connect_timeout=1"),
-            "postgres://h/db?connect_timeout=1"
-        );
+        assert!(with_pg_defaults("postgres://h/db?connect_timeout=1&tcp_user_timeout=5")
+            .ends_with("connect_timeout=1&tcp_user_timeout=5&keepalives=1&keepalives_idle=10&keepalives_interval=3&keepalives_count=3"));
     }
 }

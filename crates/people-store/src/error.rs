@@ -35,7 +35,7 @@ fn failure(e: &DieselError) -> StoreFailure {
             match kind {
                 DatabaseErrorKind::UniqueViolation => StoreFailure::Unique(name),
                 DatabaseErrorKind::ForeignKeyViolation => StoreFailure::ForeignKey(name),
-                DatabaseErrorKind::ClosedConnection => {
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand => {
                     StoreFailure::Unavailable(info.message().to_string())
                 }
                 _ if is_connection_message(info.message()) => {

@@ -11,7 +11,7 @@ use crate::error::db;
 use crate::group::membership;
 use crate::schema::{core_session, core_user, login_history, permissions_group_membership as pgm};
 use crate::time::{naive, utc};
-use crate::user::UserRow;
+use crate::user::{UserRow, USER_COLUMNS};
 
 pub(crate) fn insert(conn: &mut AnyConnection, s: &NewSession) -> Result<()> {
     diesel::insert_into(core_session::table)
@@ -32,36 +32,31 @@ type CallerRow = (
     Option<NaiveDateTime>,
 );
 
-/// One query: the session, its user, one row per membership (LEFT JOIN) and the user's first login.
+/// One query: the session, its user (with `first_login`) and one row per membership (LEFT JOIN).
 pub(crate) fn caller(conn: &mut AnyConnection, id_hash: &str) -> Result<Option<CallerRecord>> {
-    let first_login = login_history::table
-        .filter(login_history::user_id.eq(core_session::user_id))
-        .select(diesel::dsl::min(login_history::timestamp))
-        .single_value()
-        .assume_not_null()
-        .nullable();
     let rows: Vec<CallerRow> = core_session::table
         .inner_join(core_user::table.on(core_user::id.eq(core_session::user_id)))
         .left_join(pgm::table.on(pgm::user_id.eq(core_session::user_id)))
         .filter(core_session::id.eq(id_hash))
         .select((
             core_session::created_at,
-            core_user::all_columns,
+            USER_COLUMNS,
             (pgm::id, pgm::user_id, pgm::group_id, pgm::is_group_manager).nullable(),
-            first_login,
+            core_user::first_login,
         ))
-        .order(pgm::group_id)
         .load(conn)
         .map_err(db)?;
     let mut rows = rows.into_iter();
     let Some((created, user, first_membership, first)) = rows.next() else {
         return Ok(None);
     };
-    let memberships = first_membership
+    // Sorted here rather than by the database: the query stays a plain indexed join.
+    let mut memberships: Vec<_> = first_membership
         .into_iter()
         .chain(rows.filter_map(|r| r.2))
         .map(membership)
         .collect();
+    memberships.sort_by_key(|m: &people_domain::group::Membership| m.group_id);
     Ok(Some(CallerRecord {
         user: User::from(user),
         memberships,

@@ -19,12 +19,66 @@ diesel::define_sql_function! {
 }
 
 diesel::define_sql_function! {
+    /// SQL `coalesce` of two nullable timestamps.
+    #[sql_name = "coalesce"]
+    fn coalesce_ts(a: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>, b: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>) -> diesel::sql_types::Nullable<diesel::sql_types::Timestamp>;
+}
+
+diesel::define_sql_function! {
     /// SQL `lower` on a nullable string.
     #[sql_name = "lower"]
     fn lower_opt(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
 }
 
-/// One `core_user` row, columns in table order.
+/// Metabase's columns of `core_user`, in [`UserRow`]'s order (people's own derived columns left out).
+pub(crate) type UserColumns = (
+    core_user::id,
+    core_user::email,
+    core_user::first_name,
+    core_user::last_name,
+    core_user::password,
+    core_user::password_salt,
+    core_user::date_joined,
+    core_user::last_login,
+    core_user::is_superuser,
+    core_user::is_active,
+    core_user::reset_token,
+    core_user::reset_triggered,
+    core_user::is_qbnewb,
+    core_user::is_datasetnewb,
+    core_user::login_attributes,
+    core_user::updated_at,
+    core_user::sso_source,
+    core_user::locale,
+    core_user::settings,
+    core_user::user_type,
+);
+
+/// The columns every user read selects.
+pub(crate) const USER_COLUMNS: UserColumns = (
+    core_user::id,
+    core_user::email,
+    core_user::first_name,
+    core_user::last_name,
+    core_user::password,
+    core_user::password_salt,
+    core_user::date_joined,
+    core_user::last_login,
+    core_user::is_superuser,
+    core_user::is_active,
+    core_user::reset_token,
+    core_user::reset_triggered,
+    core_user::is_qbnewb,
+    core_user::is_datasetnewb,
+    core_user::login_attributes,
+    core_user::updated_at,
+    core_user::sso_source,
+    core_user::locale,
+    core_user::settings,
+    core_user::user_type,
+);
+
+/// One `core_user` row, columns as [`USER_COLUMNS`].
 #[derive(Debug, Clone, Queryable)]
 pub(crate) struct UserRow {
     id: i32,
@@ -130,6 +184,7 @@ pub(crate) fn insert(conn: &mut AnyConnection, u: &NewUser) -> Result<User> {
             core_user::locale.eq(&u.locale),
             core_user::user_type.eq(people_domain::user::TYPE_PERSONAL),
         ))
+        .returning(USER_COLUMNS)
         .get_result(conn)
         .map_err(db)?;
     Ok(row.into())
@@ -144,6 +199,7 @@ pub(crate) fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<User>> {
     let Some(id) = id32(id) else { return Ok(None) };
     core_user::table
         .find(id)
+        .select(USER_COLUMNS)
         .first::<UserRow>(conn)
         .optional()
         .map(|r| r.map(User::from))
@@ -174,6 +230,7 @@ pub(crate) fn lock(conn: &mut AnyConnection, id: i64) -> Result<Option<User>> {
 pub(crate) fn by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<User>> {
     core_user::table
         .filter(lower(core_user::email).eq(lower(email)))
+        .select(USER_COLUMNS)
         .first::<UserRow>(conn)
         .optional()
         .map(|r| r.map(User::from))
@@ -212,8 +269,12 @@ pub(crate) fn set_last_login(
     user_id: i32,
     at: people_domain::clock::Timestamp,
 ) -> Result<()> {
+    let at = Some(naive(at));
     diesel::update(core_user::table.find(user_id))
-        .set(core_user::last_login.eq(Some(naive(at))))
+        .set((
+            core_user::last_login.eq(at),
+            core_user::first_login.eq(coalesce_ts(core_user::first_login, at)),
+        ))
         .execute(conn)
         .map_err(db)?;
     Ok(())
@@ -233,10 +294,14 @@ pub(crate) fn active_superusers(conn: &mut AnyConnection) -> Result<Vec<User>> {
         .filter(core_user::is_superuser.eq(true))
         .filter(core_user::is_active.eq(true))
         .order(core_user::id)
+        .select(USER_COLUMNS)
         .load::<UserRow>(conn)
         .map(|v| v.into_iter().map(User::from).collect())
         .map_err(db)
 }
+
+/// Separator of the fields in `core_user.search_text` (see the migration that adds it).
+const SEARCH_SEPARATOR: char = '\u{1f}';
 
 /// `text` as a LIKE pattern matching itself anywhere: `\`, `%` and `_` escaped.
 pub(crate) fn contains_pattern(text: &str) -> String {
@@ -266,18 +331,23 @@ fn filtered<'a>(q: &'a UserQuery) -> Boxed<'a> {
     };
     if let Some(text) = &q.text {
         let pattern = contains_pattern(text);
-        b = b.filter(
-            lower_opt(core_user::first_name)
-                .like(pattern.clone())
-                .escape('\\')
-                .or(lower_opt(core_user::last_name)
+        b = if text.contains(SEARCH_SEPARATOR) {
+            // The joined column could match across fields: test each field.
+            b.filter(
+                lower_opt(core_user::first_name)
                     .like(pattern.clone())
-                    .escape('\\'))
-                .or(lower(core_user::email)
-                    .like(pattern)
                     .escape('\\')
-                    .nullable()),
-        );
+                    .or(lower_opt(core_user::last_name)
+                        .like(pattern.clone())
+                        .escape('\\'))
+                    .or(lower(core_user::email)
+                        .like(pattern)
+                        .escape('\\')
+                        .nullable()),
+            )
+        } else {
+            b.filter(core_user::search_text.like(pattern).escape('\\'))
+        };
     }
     if let Some(g) = q.group_id {
         let g = id32(g).unwrap_or(0);
@@ -304,13 +374,9 @@ fn filtered<'a>(q: &'a UserQuery) -> Boxed<'a> {
     b
 }
 
-pub(crate) fn list(conn: &mut AnyConnection, q: &UserQuery) -> Result<(Vec<User>, i64)> {
-    let total: i64 = filtered(q).count().get_result(conn).map_err(db)?;
-    if q.page.is_some_and(|p| p.limit == 0 || p.offset >= total) {
-        return Ok((Vec::new(), total));
-    }
-    let sqlite = matches!(conn, AnyConnection::Sqlite(_));
-    let mut b = filtered(q);
+/// Adds the list's ORDER BY: group rank first when asked, then the names (NULLs last on both back ends, as
+/// PostgreSQL puts them), then id.
+fn ordered<'a>(mut b: Boxed<'a>, q: &UserQuery, sqlite: bool) -> Boxed<'a> {
     if let UserOrder::GroupRank(g) = q.order {
         let manages = pgm::table
             .filter(pgm::user_id.eq(core_user::id))
@@ -320,7 +386,6 @@ pub(crate) fn list(conn: &mut AnyConnection, q: &UserQuery) -> Result<(Vec<User>
             .then_order_by(core_user::is_superuser.desc())
             .then_order_by(diesel::dsl::exists(manages).desc());
     }
-    // NULL names sort last on both back ends, as PostgreSQL puts them.
     macro_rules! by_names {
         ($b:expr, $first:expr, $second:expr) => {{
             let mut b = $b;
@@ -335,15 +400,63 @@ pub(crate) fn list(conn: &mut AnyConnection, q: &UserQuery) -> Result<(Vec<User>
                 .then_order_by(core_user::id)
         }};
     }
-    b = match q.order {
+    match q.order {
         UserOrder::LastName => by_names!(b, core_user::last_name, core_user::first_name),
         _ => by_names!(b, core_user::first_name, core_user::last_name),
+    }
+}
+
+/// A condition that is always true and keeps the statement out of the prepared-statement cache, so that the
+/// database plans it for the actual search pattern every time: a generic plan cannot tell that a trigram
+/// index suits `'%zebra%'`, and would scan every user instead.
+fn plan_for_this_pattern() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>("TRUE")
+}
+
+pub(crate) fn list(conn: &mut AnyConnection, q: &UserQuery) -> Result<(Vec<User>, i64)> {
+    let sqlite = matches!(conn, AnyConnection::Sqlite(_));
+    if q.text.is_none() {
+        // Without a search the ordered index serves the page; the count is a separate, cached statement.
+        let total: i64 = filtered(q).count().get_result(conn).map_err(db)?;
+        if q.page.is_some_and(|p| p.limit == 0 || p.offset >= total) {
+            return Ok((Vec::new(), total));
+        }
+        let mut b = ordered(filtered(q), q, sqlite);
+        if let Some(p) = q.page {
+            b = b.limit(p.limit).offset(p.offset);
+        }
+        let rows = b.select(USER_COLUMNS).load::<UserRow>(conn).map_err(db)?;
+        return Ok((rows.into_iter().map(User::from).collect(), total));
+    }
+    // A search reads its matches once: the page and the total (a window count) in one statement.
+    let count_only = |conn: &mut AnyConnection| -> Result<i64> {
+        filtered(q)
+            .filter(plan_for_this_pattern())
+            .count()
+            .get_result(conn)
+            .map_err(db)
     };
+    if q.page.is_some_and(|p| p.limit == 0) {
+        return Ok((Vec::new(), count_only(conn)?));
+    }
+    let mut b = ordered(filtered(q).filter(plan_for_this_pattern()), q, sqlite);
     if let Some(p) = q.page {
         b = b.limit(p.limit).offset(p.offset);
     }
-    let rows = b.load::<UserRow>(conn).map_err(db)?;
-    Ok((rows.into_iter().map(User::from).collect(), total))
+    let rows: Vec<(UserRow, i64)> = b
+        .select((USER_COLUMNS, diesel::dsl::count(core_user::id).over()))
+        .load(conn)
+        .map_err(db)?;
+    let total = match rows.first() {
+        Some((_, total)) => *total,
+        // Past the end (or nothing matches): the window had no row to report the total on.
+        None if q.page.is_some_and(|p| p.offset > 0) => count_only(conn)?,
+        None => 0,
+    };
+    Ok((
+        rows.into_iter().map(|(u, _)| User::from(u)).collect(),
+        total,
+    ))
 }
 
 /// One query: the user LEFT JOINed to their memberships, ordered by group id.
@@ -356,21 +469,21 @@ pub(crate) fn with_memberships(
         .left_join(pgm::table.on(pgm::user_id.eq(core_user::id)))
         .filter(core_user::id.eq(id))
         .select((
-            core_user::all_columns,
+            USER_COLUMNS,
             (pgm::id, pgm::user_id, pgm::group_id, pgm::is_group_manager).nullable(),
         ))
-        .order(pgm::group_id)
         .load(conn)
         .map_err(db)?;
     let mut rows = rows.into_iter();
     let Some((user, first)) = rows.next() else {
         return Ok(None);
     };
-    let memberships = first
+    let mut memberships: Vec<Membership> = first
         .into_iter()
         .chain(rows.filter_map(|r| r.1))
         .map(crate::group::membership)
         .collect();
+    memberships.sort_by_key(|m| m.group_id);
     Ok(Some((User::from(user), memberships)))
 }
 

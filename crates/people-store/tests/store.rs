@@ -354,10 +354,17 @@ backend_tests! {
             device_description: "curl".into(),
             ip_address: "127.0.0.1".into(),
         };
-        s.write(|r| r.insert_login(&login(t0() + Duration::minutes(1), Some("h1")))).unwrap();
-        s.write(|r| r.insert_login(&login(t0() + Duration::minutes(2), Some("h2")))).unwrap();
+        for (minutes, session) in [(1, "h1"), (2, "h2")] {
+            let at = t0() + Duration::minutes(minutes);
+            s.write(|r| {
+                r.insert_login(&login(at, Some(session)))?;
+                r.set_last_login(u.id, at)
+            })
+            .unwrap();
+        }
         let c = s.read(|r| r.caller_by_session("h2")).unwrap().unwrap();
-        assert_eq!(c.first_login, Some(t0() + Duration::minutes(1)));
+        assert_eq!(c.first_login, Some(t0() + Duration::minutes(1)), "the first login stays; last_login moves");
+        assert_eq!(c.user.last_login, Some(t0() + Duration::minutes(2)));
 
         assert_eq!(s.write(|r| r.delete_user_sessions(u.id, Some("h2"))).unwrap(), 1);
         assert!(s.read(|r| r.caller_by_session("h1")).unwrap().is_none());

@@ -46,6 +46,19 @@ pub fn plain(status: StatusCode, text: &str) -> HttpResponse {
         .body(text.to_string())
 }
 
+/// An `application/json` response of any serializable value.
+pub fn json_of<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T) -> HttpResponse {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => HttpResponse::build(status)
+            .insert_header((
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            ))
+            .body(bytes),
+        Err(e) => ApiError::internal(format!("cannot render JSON: {e}")).error_response(),
+    }
+}
+
 /// An `application/json` response.
 pub fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
     HttpResponse::build(status)

@@ -6,12 +6,12 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::SessionToken;
 use crate::body::JsonBody;
-use crate::error::{json_response, ApiError};
+use crate::error::{json_of, ApiError};
 use crate::user::query_pairs;
 use crate::{render, run_as, Api};
 
-fn ok(body: Value) -> HttpResponse {
-    json_response(StatusCode::OK, &body)
+fn ok<T: serde::Serialize + ?Sized>(body: &T) -> HttpResponse {
+    json_of(StatusCode::OK, body)
 }
 
 /// `GET /api/permissions/group`.
@@ -25,16 +25,11 @@ pub(crate) async fn list(
         p.list_groups(caller, &params?)
     })
     .await?;
-    Ok(ok(Value::Array(
-        groups
-            .iter()
-            .map(|g| {
-                let mut m = render::group(&g.group);
-                m.insert("member_count".into(), json!(g.member_count));
-                Value::Object(m)
-            })
-            .collect(),
-    )))
+    let list: Vec<_> = groups
+        .iter()
+        .map(|g| render::group_with_count(&g.group, g.member_count))
+        .collect();
+    Ok(ok(&list))
 }
 
 /// `GET /api/permissions/group/:id`.
@@ -45,9 +40,7 @@ pub(crate) async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let d = run_as(&api, token, move |p, caller| p.get_group(caller, &id)).await?;
-    let mut m = render::group(&d.group);
-    m.insert("members".into(), render::members(&d.members));
-    Ok(ok(Value::Object(m)))
+    Ok(ok(&render::group_with_members(&d.group, &d.members)))
 }
 
 /// `POST /api/permissions/group`.
@@ -60,7 +53,7 @@ pub(crate) async fn create(
         p.create_group(caller, &body.0)
     })
     .await?;
-    Ok(ok(Value::Object(render::group(&g))))
+    Ok(ok(&render::group(&g)))
 }
 
 /// `PUT /api/permissions/group/:id`.
@@ -75,7 +68,7 @@ pub(crate) async fn rename(
         p.rename_group(caller, &id, &body.0)
     })
     .await?;
-    Ok(ok(Value::Object(render::group(&g))))
+    Ok(ok(&render::group(&g)))
 }
 
 /// `DELETE /api/permissions/group/:id`.
@@ -111,7 +104,7 @@ pub(crate) async fn memberships(
             _ => return Err(ApiError::internal("membership map entry is not a list")),
         }
     }
-    Ok(ok(Value::Object(by_user)))
+    Ok(ok(&by_user))
 }
 
 /// `POST /api/permissions/membership`: the group's members afterwards.
@@ -124,7 +117,7 @@ pub(crate) async fn add(
         p.add_membership(caller, &body.0)
     })
     .await?;
-    Ok(ok(render::members(&d.members)))
+    Ok(ok(&render::members(&d.members)))
 }
 
 /// `PUT /api/permissions/membership/:id`.
@@ -139,7 +132,7 @@ pub(crate) async fn set_manager(
         p.set_membership_manager(caller, &id, &body.0)
     })
     .await?;
-    Ok(ok(json!({
+    Ok(ok(&json!({
         "id": m.id,
         "user_id": m.user_id,
         "group_id": m.group_id,

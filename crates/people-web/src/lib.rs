@@ -194,8 +194,8 @@ async fn not_found(
     Err(ApiError::NoEndpoint)
 }
 
-/// Authenticates the request's session and runs a use case as that caller, on the blocking pool. No valid
-/// session is 401 before anything else happens.
+/// Authenticates the request's session and runs a use case as that caller. No valid session is 401 before
+/// anything else happens. See [`run`] for where it runs.
 pub(crate) async fn run_as<T, F>(
     api: &web::Data<Api>,
     token: SessionToken,
@@ -212,8 +212,36 @@ where
     .await
 }
 
-/// Runs a use case on the blocking pool.
+/// [`run_as`] for use cases that hash a password (see [`run_hashing`]).
+pub(crate) async fn run_as_hashing<T, F>(
+    api: &web::Data<Api>,
+    token: SessionToken,
+    f: F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&People, &Caller) -> Result<T, DomainError> + Send + 'static,
+{
+    run_hashing(api, move |p| {
+        let caller = p.authenticate(token.as_deref())?;
+        f(p, &caller)
+    })
+    .await
+}
+
+/// Runs a use case on the worker thread that received the request. Its database work takes well under a
+/// millisecond, and handing it to another thread costs more than it saves; the server runs as many
+/// workers as it has database connections, so a waiting worker never starves the others.
 pub(crate) async fn run<T, F>(api: &web::Data<Api>, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&People) -> Result<T, DomainError>,
+{
+    f(&api.people).map_err(ApiError::from)
+}
+
+/// Runs a use case that hashes or verifies a password on the blocking pool: the hash itself runs on the
+/// hashing pool and may wait there for its turn, which must not hold up a request worker.
+pub(crate) async fn run_hashing<T, F>(api: &web::Data<Api>, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&People) -> Result<T, DomainError> + Send + 'static,

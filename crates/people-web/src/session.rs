@@ -8,7 +8,7 @@ use crate::auth::{client_info, is_https, SessionToken};
 use crate::body::JsonBody;
 use crate::cookies::{clear_session_cookies, set_session_cookies};
 use crate::error::{json_response, ApiError};
-use crate::{render, run, run_as, Api};
+use crate::{render, run, run_as, run_hashing, Api};
 
 /// A session grant as `{"id": …}` with its cookies (login and setup).
 pub(crate) fn session_response(
@@ -37,7 +37,7 @@ pub(crate) async fn login(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let client = client_info(&req, &api);
-    let grant = run(&api, move |p| p.login(&body.0, &client)).await?;
+    let grant = run_hashing(&api, move |p| p.login(&body.0, &client)).await?;
     let id = grant.token.expose().to_string();
     Ok(session_response(&api, &req, &grant, json!({ "id": id })))
 }
@@ -72,8 +72,8 @@ pub(crate) async fn login_history(
     token: SessionToken,
 ) -> Result<HttpResponse, ApiError> {
     let logins = run_as(&api, token, |p, caller| p.login_history(caller)).await?;
-    let list: Vec<Value> = logins.iter().map(render::login).collect();
-    Ok(json_response(StatusCode::OK, &Value::Array(list)))
+    let list: Vec<_> = logins.iter().map(render::login).collect();
+    Ok(crate::error::json_of(StatusCode::OK, &list))
 }
 
 /// `POST /api/session/forgot_password`: always 204 (unless throttled or invalid).
@@ -94,7 +94,7 @@ pub(crate) async fn reset_password(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let client = client_info(&req, &api);
-    let grant = run(&api, move |p| p.reset_password(&body.0, &client)).await?;
+    let grant = run_hashing(&api, move |p| p.reset_password(&body.0, &client)).await?;
     let id = grant.token.expose().to_string();
     Ok(session_response(
         &api,

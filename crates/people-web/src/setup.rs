@@ -7,7 +7,7 @@ use crate::auth::client_info;
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::session::session_response;
-use crate::{run, Api};
+use crate::{run_hashing, Api};
 
 /// `POST /api/setup`: the first administrator, signed in.
 pub(crate) async fn setup(
@@ -16,7 +16,7 @@ pub(crate) async fn setup(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let client = client_info(&req, &api);
-    let grant = run(&api, move |p| p.setup(&body.0, &client)).await?;
+    let grant = run_hashing(&api, move |p| p.setup(&body.0, &client)).await?;
     let id = grant.token.expose().to_string();
     Ok(session_response(&api, &req, &grant, json!({ "id": id })))
 }

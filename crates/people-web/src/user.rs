@@ -4,17 +4,17 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use people_domain::user::{ListView, PasswordChanged, RecipientView};
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 use crate::auth::{client_info, SessionToken};
 use crate::body::JsonBody;
-use crate::error::{json_response, ApiError};
+use crate::error::{json_of, ApiError};
 use crate::render;
 use crate::session::session_response;
-use crate::{run_as, Api};
+use crate::{run_as, run_as_hashing, Api};
 
-fn ok(body: Value) -> HttpResponse {
-    json_response(StatusCode::OK, &body)
+fn ok<T: serde::Serialize>(body: &T) -> HttpResponse {
+    json_of(StatusCode::OK, body)
 }
 
 /// Query parameters as pairs; an undecodable query string is a bad request (reported after authentication).
@@ -34,27 +34,24 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let params = query_pairs(&req);
     let page = run_as(&api, token, move |p, caller| p.list_users(caller, &params?)).await?;
-    let data: Vec<Value> = page
-        .users
-        .iter()
-        .map(|u| {
-            let mut m = match page.view {
-                ListView::Admin => {
-                    let mut m = render::user_admin(&u.user);
-                    m.insert("personal_collection_id".into(), Value::Null);
-                    m
-                }
-                ListView::GroupManager => render::user_group_manager(&u.user),
-            };
-            m.insert("group_ids".into(), render::group_ids(&u.memberships));
-            Value::Object(m)
-        })
-        .collect();
-    let mut body = Map::new();
-    body.insert("data".into(), Value::Array(data));
-    body.insert("total".into(), json!(page.total));
-    render::page_fields(&mut body, page.page);
-    Ok(ok(Value::Object(body)))
+    Ok(match page.view {
+        ListView::Admin => {
+            let data = page
+                .users
+                .iter()
+                .map(|u| render::admin_list_item(&u.user, &u.memberships))
+                .collect();
+            ok(&render::paged(data, page.total, page.page))
+        }
+        ListView::GroupManager => {
+            let data = page
+                .users
+                .iter()
+                .map(|u| render::manager_list_item(&u.user, &u.memberships))
+                .collect();
+            ok(&render::paged(data, page.total, page.page))
+        }
+    })
 }
 
 /// `GET /api/user/current`.
@@ -63,21 +60,7 @@ pub(crate) async fn current(
     token: SessionToken,
 ) -> Result<HttpResponse, ApiError> {
     let cur = run_as(&api, token, |p, caller| p.current_user(caller.clone())).await?;
-    let c = &cur.caller;
-    let mut m = render::user_admin(&c.user);
-    m.insert("personal_collection_id".into(), Value::Null);
-    m.insert("group_ids".into(), render::group_ids(&c.memberships));
-    m.insert("is_installer".into(), json!(c.user.id == 1));
-    m.insert(
-        "has_invited_second_user".into(),
-        json!(cur.has_invited_second_user),
-    );
-    m.insert("has_question_and_dashboard".into(), json!(false));
-    m.insert("has_model".into(), json!(false));
-    m.insert("first_login".into(), render::ts(cur.first_login));
-    m.insert("custom_homepage".into(), Value::Null);
-    m.insert("permissions".into(), render::permissions(c));
-    Ok(ok(Value::Object(m)))
+    Ok(ok(&render::current_user(&cur)))
 }
 
 /// `GET /api/user/recipients`.
@@ -88,22 +71,24 @@ pub(crate) async fn recipients(
 ) -> Result<HttpResponse, ApiError> {
     let params = query_pairs(&req);
     let r = run_as(&api, token, move |p, caller| p.recipients(caller, &params?)).await?;
-    let data: Vec<Value> = r
-        .users
-        .iter()
-        .map(|u| {
-            Value::Object(match r.view {
-                RecipientView::Admin | RecipientView::JustMe => render::user_admin(u),
-                RecipientView::GroupManager => render::user_group_manager(u),
-                RecipientView::NonAdmin => render::user_non_admin(u),
-            })
-        })
-        .collect();
-    let mut body = Map::new();
-    body.insert("data".into(), Value::Array(data));
-    body.insert("total".into(), json!(r.total));
-    render::page_fields(&mut body, r.page);
-    Ok(ok(Value::Object(body)))
+    let users = &r.users;
+    Ok(match r.view {
+        RecipientView::Admin | RecipientView::JustMe => ok(&render::paged(
+            users.iter().map(render::user_admin).collect(),
+            r.total,
+            r.page,
+        )),
+        RecipientView::GroupManager => ok(&render::paged(
+            users.iter().map(render::user_group_manager).collect(),
+            r.total,
+            r.page,
+        )),
+        RecipientView::NonAdmin => ok(&render::paged(
+            users.iter().map(render::user_non_admin).collect(),
+            r.total,
+            r.page,
+        )),
+    })
 }
 
 /// `GET /api/user/:id`.
@@ -114,7 +99,7 @@ pub(crate) async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let u = run_as(&api, token, move |p, caller| p.get_user(caller, &id)).await?;
-    Ok(ok(render::user_with_memberships(&u.user, &u.memberships)))
+    Ok(ok(&render::user_with_memberships(&u.user, &u.memberships)))
 }
 
 /// `POST /api/user`.
@@ -123,8 +108,12 @@ pub(crate) async fn create(
     token: SessionToken,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let u = run_as(&api, token, move |p, caller| p.create_user(caller, &body.0)).await?;
-    Ok(ok(render::user_with_memberships(&u.user, &u.memberships)))
+    let u = if body.get("password").is_some_and(|p| !p.is_null()) {
+        run_as_hashing(&api, token, move |p, caller| p.create_user(caller, &body.0)).await?
+    } else {
+        run_as(&api, token, move |p, caller| p.create_user(caller, &body.0)).await?
+    };
+    Ok(ok(&render::user_with_memberships(&u.user, &u.memberships)))
 }
 
 /// `PUT /api/user/:id`.
@@ -139,7 +128,7 @@ pub(crate) async fn update(
         p.update_user(caller, &id, &body.0)
     })
     .await?;
-    Ok(ok(render::user_with_memberships(&u.user, &u.memberships)))
+    Ok(ok(&render::user_with_memberships(&u.user, &u.memberships)))
 }
 
 /// `PUT /api/user/:id/password`.
@@ -152,7 +141,7 @@ pub(crate) async fn password(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let client = client_info(&req, &api);
-    let outcome = run_as(&api, token, move |p, caller| {
+    let outcome = run_as_hashing(&api, token, move |p, caller| {
         p.change_password(caller, &id, &body.0, &client)
     })
     .await?;
@@ -178,7 +167,7 @@ pub(crate) async fn reactivate(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let u = run_as(&api, token, move |p, caller| p.reactivate_user(caller, &id)).await?;
-    Ok(ok(Value::Object(render::user_admin(&u))))
+    Ok(ok(&render::user_admin(&u)))
 }
 
 /// `DELETE /api/user/:id`.
@@ -189,7 +178,7 @@ pub(crate) async fn deactivate(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     run_as(&api, token, move |p, caller| p.deactivate_user(caller, &id)).await?;
-    Ok(ok(json!({"success": true})))
+    Ok(ok(&json!({"success": true})))
 }
 
 /// `PUT /api/user/:id/modal/:modal`.
@@ -203,7 +192,7 @@ pub(crate) async fn modal(
         p.dismiss_modal(caller, &id, &modal)
     })
     .await?;
-    Ok(ok(json!({"success": true})))
+    Ok(ok(&json!({"success": true})))
 }
 
 /// `POST` (and `PUT`) `/api/user/:id/send_invite`.
@@ -214,5 +203,5 @@ pub(crate) async fn send_invite(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     run_as(&api, token, move |p, caller| p.send_invite(caller, &id)).await?;
-    Ok(ok(json!({"success": true})))
+    Ok(ok(&json!({"success": true})))
 }

@@ -1,0 +1,2 @@
+ALTER TABLE core_user DROP COLUMN search_text;
+ALTER TABLE core_user DROP COLUMN first_login;
