@@ -248,31 +248,50 @@ fn query_param<'a>(params: &'a QueryParams, key: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// The largest page a client may ask for: a bigger one would hold a whole large directory in memory at once.
+pub const MAX_LIMIT: i64 = 10_000;
+
 /// Metabase's paging parameters (spec §2.0.5, A.5): none → no paging; either → both, `limit` 50 and `offset`
-/// 0 by default; anything but a non-negative integer is 400 under its name.
+/// 0 by default; anything but a non-negative integer (and a `limit` over [`MAX_LIMIT`]) is 400 under its
+/// name.
 pub fn parse_page(params: &QueryParams) -> Result<Option<Page>> {
     let limit = query_param(params, "limit");
     let offset = query_param(params, "offset");
     if limit.is_none() && offset.is_none() {
         return Ok(None);
     }
-    let num = |name: &str, v: Option<&str>, default: i64| -> Result<i64> {
-        match v {
-            None => Ok(default),
-            Some(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-                // Beyond i64 is still "a very large page": clamp instead of failing.
-                Ok(s.parse::<i64>().unwrap_or(i64::MAX))
-            }
-            Some(_) => Err(DomainError::rule(
-                name,
+    let digits = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+    let limit = match limit {
+        None => 50,
+        Some(v) if digits(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n <= MAX_LIMIT)
+            .ok_or_else(|| {
+                DomainError::rule(
+                    "limit",
+                    format!("value must be an integer between 0 and {MAX_LIMIT}."),
+                )
+            })?,
+        Some(_) => {
+            return Err(DomainError::rule(
+                "limit",
                 "value must be an integer greater than or equal to zero.",
-            )),
+            ))
         }
     };
-    Ok(Some(Page {
-        limit: num("limit", limit, 50)?,
-        offset: num("offset", offset, 0)?,
-    }))
+    let offset = match offset {
+        None => 0,
+        // Beyond i64 is simply past the end.
+        Some(v) if digits(v) => v.parse::<i64>().unwrap_or(i64::MAX),
+        Some(_) => {
+            return Err(DomainError::rule(
+                "offset",
+                "value must be an integer greater than or equal to zero.",
+            ))
+        }
+    };
+    Ok(Some(Page { limit, offset }))
 }
 
 /// A path id (`[0-9]+` by routing): zero is 400; digits beyond i64 name nothing but are not an error.

@@ -362,7 +362,7 @@ impl Options {
             workers,
             pool: PoolOptions {
                 max_connections: pool_size,
-                checkout_timeout: Duration::from_secs(5),
+                checkout_timeout: Duration::from_secs(1),
             },
             domain: people_domain::Config {
                 password_policy: PasswordPolicy {

@@ -148,6 +148,9 @@ impl Server {
         let server = HttpServer::new(move || App::new().configure(api.mount()))
             .listen(self.listener)?
             .workers(self.workers)
+            // Workers run database work inline; during a database outage one may be held up to the pool's
+            // checkout timeout, which must not turn a slow-to-be-read request into a 408.
+            .client_request_timeout(std::time::Duration::from_secs(15))
             .shutdown_timeout(30)
             .run();
         log::info!(

@@ -184,7 +184,7 @@ impl Default for PoolOptions {
     fn default() -> Self {
         PoolOptions {
             max_connections: 15,
-            checkout_timeout: Duration::from_secs(2),
+            checkout_timeout: Duration::from_secs(1),
         }
     }
 }
@@ -198,26 +198,65 @@ pub struct Db {
     breaker: Arc<Breaker>,
 }
 
-/// After the database could not be reached, requests fail at once for a short while instead of each waiting
-/// the whole checkout timeout: during an outage callers get their 503 quickly, and a request never waits
-/// behind several others that are each waiting for the timeout.
+/// After the database could not be reached, requests fail at once instead of each waiting the whole
+/// checkout timeout: during an outage callers get their 503 quickly, and a request worker is never held up
+/// behind others that are each waiting for the timeout. Once the open period ends, one request probes the
+/// database (the others keep failing fast) and closes the breaker when it gets a connection.
 #[derive(Debug, Default)]
 struct Breaker {
-    open_until: std::sync::Mutex<Option<std::time::Instant>>,
+    state: std::sync::Mutex<BreakerState>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum BreakerState {
+    #[default]
+    Closed,
+    Open(std::time::Instant),
+    Probing,
 }
 
 /// How long the breaker stays open after a failed checkout.
 const BREAKER_OPEN: Duration = Duration::from_secs(1);
 
 impl Breaker {
-    fn is_open(&self) -> bool {
-        let guard = self.open_until.lock().unwrap_or_else(|p| p.into_inner());
-        guard.is_some_and(|t| std::time::Instant::now() < t)
+    /// True when this caller may try the pool (closed, or its turn to probe).
+    fn admit(&self) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match *state {
+            BreakerState::Closed => true,
+            BreakerState::Open(until) if std::time::Instant::now() >= until => {
+                *state = BreakerState::Probing;
+                true
+            }
+            BreakerState::Open(_) | BreakerState::Probing => false,
+        }
     }
 
-    fn trip(&self) {
-        *self.open_until.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(std::time::Instant::now() + BREAKER_OPEN);
+    fn succeeded(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if *state != BreakerState::Closed {
+            *state = BreakerState::Closed;
+        }
+    }
+
+    fn failed(&self) {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) =
+            BreakerState::Open(std::time::Instant::now() + BREAKER_OPEN);
+    }
+}
+
+/// r2d2 reports failed connection attempts here: one warning line each.
+#[derive(Debug)]
+struct OneLineErrors;
+
+impl r2d2::HandleError<diesel::r2d2::Error> for OneLineErrors {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        let line = error
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        log::warn!("database connection failed: {line}");
     }
 }
 
@@ -258,6 +297,7 @@ impl Db {
             .max_size(max)
             .min_idle(Some(max))
             .connection_timeout(options.checkout_timeout)
+            .error_handler(Box::new(OneLineErrors))
             .test_on_check_out(false)
             .build_unchecked(manager);
         // The first connection keeps an in-memory database alive until the pool holds its own.
@@ -304,15 +344,21 @@ impl Db {
     }
 
     fn conn(&self) -> Result<r2d2::PooledConnection<Manager>> {
-        if self.breaker.is_open() {
+        if !self.breaker.admit() {
             return Err(DomainError::Store(StoreFailure::Unavailable(
                 "the database did not answer a moment ago".into(),
             )));
         }
-        self.pool.get().map_err(|e| {
-            self.breaker.trip();
-            StoreError::Pool(e).into()
-        })
+        match self.pool.get() {
+            Ok(c) => {
+                self.breaker.succeeded();
+                Ok(c)
+            }
+            Err(e) => {
+                self.breaker.failed();
+                Err(StoreError::Pool(e).into())
+            }
+        }
     }
 }
 

@@ -190,8 +190,12 @@ web_tests! {
         assert_eq!((r["data"].clone(), r["total"].clone()), (json!([]), json!(5)));
         let r = get("?limit=10&offset=99").await.json();
         assert_eq!((r["data"].clone(), r["total"].clone()), (json!([]), json!(5)));
-        let r = get("?limit=999999999").await.json();
+        let r = get("?limit=10000").await.json();
         assert_eq!(r["data"].as_array().unwrap().len(), 5);
+        let r = get("?limit=999999999").await;
+        assert_eq!((r.status, errors(&r)), (400, json!({"limit": "value must be an integer between 0 and 10000."})), "pages are bounded");
+        let r = get("?limit=5&offset=99999999999999999999999").await.json();
+        assert_eq!((r["data"].clone(), r["total"].clone()), (json!([]), json!(5)), "an offset beyond i64 is past the end");
         for (q, field) in [("?limit=-1", "limit"), ("?offset=-5", "offset"), ("?limit=abc", "limit"), ("?limit=1.5", "limit"), ("?limit=", "limit")] {
             let r = get(q).await;
             assert_eq!(r.status, 400, "{q}");
