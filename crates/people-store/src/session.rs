@@ -6,7 +6,7 @@ use people_domain::session::{CallerRecord, LoginRecord, NewLogin, NewSession};
 use people_domain::user::User;
 use people_domain::Result;
 
-use crate::db::AnyConnection;
+use crate::db::{on_backend, AnyConnection};
 use crate::error::db;
 use crate::group::membership;
 use crate::schema::{core_session, core_user, login_history, permissions_group_membership as pgm};
@@ -34,7 +34,7 @@ type CallerRow = (
 
 /// One query: the session, its user (with `first_login`) and one row per membership (LEFT JOIN).
 pub(crate) fn caller(conn: &mut AnyConnection, id_hash: &str) -> Result<Option<CallerRecord>> {
-    let rows: Vec<CallerRow> = core_session::table
+    let rows: Vec<CallerRow> = on_backend!(conn, |c| core_session::table
         .inner_join(core_user::table.on(core_user::id.eq(core_session::user_id)))
         .left_join(pgm::table.on(pgm::user_id.eq(core_session::user_id)))
         .filter(core_session::id.eq(id_hash))
@@ -44,8 +44,8 @@ pub(crate) fn caller(conn: &mut AnyConnection, id_hash: &str) -> Result<Option<C
             (pgm::id, pgm::user_id, pgm::group_id, pgm::is_group_manager).nullable(),
             core_user::first_login,
         ))
-        .load(conn)
-        .map_err(db)?;
+        .load(c))
+    .map_err(db)?;
     let mut rows = rows.into_iter();
     let Some((created, user, first_membership, first)) = rows.next() else {
         return Ok(None);

@@ -8,7 +8,7 @@ use people_domain::user::{NewUser, User};
 use people_domain::Result;
 use serde_json::{Map, Value};
 
-use crate::db::AnyConnection;
+use crate::db::{on_backend, AnyConnection};
 use crate::error::db;
 use crate::schema::{core_user, permissions_group_membership as pgm};
 use crate::time::{naive, utc};
@@ -465,14 +465,15 @@ pub(crate) fn with_memberships(
     id: i64,
 ) -> Result<Option<(User, Vec<Membership>)>> {
     let Some(id) = id32(id) else { return Ok(None) };
-    let rows: Vec<(UserRow, Option<crate::group::MembershipRow>)> = core_user::table
-        .left_join(pgm::table.on(pgm::user_id.eq(core_user::id)))
-        .filter(core_user::id.eq(id))
-        .select((
-            USER_COLUMNS,
-            (pgm::id, pgm::user_id, pgm::group_id, pgm::is_group_manager).nullable(),
-        ))
-        .load(conn)
+    let rows: Vec<(UserRow, Option<crate::group::MembershipRow>)> =
+        on_backend!(conn, |c| core_user::table
+            .left_join(pgm::table.on(pgm::user_id.eq(core_user::id)))
+            .filter(core_user::id.eq(id))
+            .select((
+                USER_COLUMNS,
+                (pgm::id, pgm::user_id, pgm::group_id, pgm::is_group_manager).nullable(),
+            ))
+            .load(c))
         .map_err(db)?;
     let mut rows = rows.into_iter();
     let Some((user, first)) = rows.next() else {
