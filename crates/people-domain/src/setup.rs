@@ -191,6 +191,14 @@ impl People {
             })
     }
 
+    /// Creates the first administrator like [`People::create_admin`] and signs them in: the test-server mode's
+    /// `--admin`, which hands the session to the test suite.
+    pub fn create_admin_signed_in(&self, spec: &AdminSpec) -> Result<SessionGrant> {
+        let user = self.create_admin(spec)?;
+        self.store
+            .write(|repo| self.grant(repo, user.id, &ClientInfo::default(), false, false))
+    }
+
     /// Creates a superuser from the command line (an alternative to `POST /api/setup`): the same rules as
     /// setup for the email, names and password; retires the setup token; sets `admin-email` when unset.
     pub fn create_admin(&self, spec: &AdminSpec) -> Result<User> {

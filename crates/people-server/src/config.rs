@@ -32,7 +32,15 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server (the default).
-    Serve,
+    Serve {
+        /// A throwaway server for tests: SQLite in a temporary directory (removed on exit), a free port, and
+        /// one JSON line on stdout (`{"url": …, "admin_session": …}`) once it answers.
+        #[arg(long)]
+        ephemeral: bool,
+        /// Create this first administrator (EMAIL:PASSWORD) before serving.
+        #[arg(long, value_name = "EMAIL:PASSWORD")]
+        admin: Option<String>,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Create a superuser on the command line instead of through /api/setup.

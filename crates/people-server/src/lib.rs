@@ -8,4 +8,19 @@ pub mod hashing;
 pub mod server;
 
 pub use config::{Cli, Command, ConfigError, Options, ServerConfig};
-pub use server::{Server, StartError};
+pub use server::{Server, StartError, TestServer, TestServerBuilder};
+
+/// A domain error as one line for the terminal.
+pub fn describe(e: &people_domain::DomainError) -> String {
+    use people_domain::DomainError;
+    match e {
+        DomainError::Invalid { param, message, .. }
+        | DomainError::Rule {
+            field: param,
+            message,
+        } => {
+            format!("{param}: {message}")
+        }
+        other => other.to_string(),
+    }
+}

@@ -25,12 +25,32 @@ fn main() {
     }
 }
 
-fn run(cli: Cli) -> Result<(), StartError> {
+fn run(mut cli: Cli) -> Result<(), StartError> {
     let config = cli.options.resolve()?;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
+    let command = cli.command.take().unwrap_or(Command::Serve {
+        ephemeral: false,
+        admin: None,
+    });
+    match command {
+        Command::Serve {
+            ephemeral: false,
+            admin,
+        } => {
             let server = Server::prepare(&config)?;
+            if let Some(spec) = admin {
+                let (email, password) = split_admin(&spec)?;
+                server::sign_in_admin(server.people(), email, password)?;
+            }
             actix_web::rt::System::new().block_on(server.run())
+        }
+        Command::Serve {
+            ephemeral: true,
+            admin,
+        } => {
+            let dir = server::ephemeral_dir()?;
+            let result = serve_ephemeral(&cli.options, &dir, admin.as_deref());
+            let _ = std::fs::remove_dir_all(&dir);
+            result
         }
         Command::Migrate => {
             let (_, applied) = server::open_database(&config)?;
@@ -57,24 +77,56 @@ fn run(cli: Cli) -> Result<(), StartError> {
                     first_name,
                     last_name,
                 })
-                .map_err(|e| StartError::Command(format!("create-admin: {}", describe(&e))))?;
+                .map_err(|e| {
+                    StartError::Command(format!("create-admin: {}", people_server::describe(&e)))
+                })?;
             println!("created administrator {} (id {})", user.email, user.id);
             Ok(())
         }
     }
 }
 
-/// A domain error as one line for the terminal.
-fn describe(e: &people_domain::DomainError) -> String {
-    use people_domain::DomainError;
-    match e {
-        DomainError::Invalid { param, message, .. }
-        | DomainError::Rule {
-            field: param,
-            message,
-        } => {
-            format!("{param}: {message}")
+/// `--admin EMAIL:PASSWORD`.
+fn split_admin(spec: &str) -> Result<(&str, &str), StartError> {
+    spec.split_once(':')
+        .filter(|(e, p)| !e.is_empty() && !p.is_empty())
+        .ok_or_else(|| StartError::Command("--admin: expected EMAIL:PASSWORD".into()))
+}
+
+/// `people serve --ephemeral`: a throwaway SQLite database in `dir` and a free port; prints one JSON line
+/// (`url`, `admin_session`) on stdout once the server answers.
+fn serve_ephemeral(
+    options: &people_server::Options,
+    dir: &std::path::Path,
+    admin: Option<&str>,
+) -> Result<(), StartError> {
+    use std::io::Write;
+    let config = server::ephemeral_config(options, dir, false)?;
+    let server = Server::prepare(&config)?;
+    let session = match admin {
+        Some(spec) => {
+            let (email, password) = split_admin(spec)?;
+            Some(server::sign_in_admin(server.people(), email, password)?)
         }
-        other => other.to_string(),
-    }
+        None => None,
+    };
+    let url = format!("http://{}", server.local_addr()?);
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        #[derive(serde::Serialize)]
+        struct Ready {
+            url: String,
+            admin_session: Option<String>,
+        }
+        let line = serde_json::to_string(&Ready {
+            url,
+            admin_session: session,
+        })
+        .unwrap_or_default();
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+        drop(out);
+        server.run().await
+    })
 }

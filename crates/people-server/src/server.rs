@@ -139,8 +139,14 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish and returns.
-    pub async fn run(self) -> Result<(), StartError> {
+    /// The use cases this server serves (to create an administrator before serving, for instance).
+    pub fn people(&self) -> &People {
+        &self.api.people
+    }
+
+    /// Starts the HTTP server and the email worker; the returned server is a future that ends on
+    /// SIGTERM/SIGINT or `stop`, after in-flight requests finish.
+    fn start(self) -> Result<Running, StartError> {
         let addr = self.local_addr()?;
         let smtp_configured = self.worker.is_some();
         let worker: Option<WorkerHandle> = self.worker.map(OutboxWorker::spawn).transpose()?;
@@ -163,11 +169,185 @@ impl Server {
                 "not configured: emails stay queued"
             }
         );
-        server.await?;
-        if let Some(w) = worker {
+        Ok(Running { server, worker })
+    }
+
+    /// Serves until SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish and returns.
+    pub async fn run(self) -> Result<(), StartError> {
+        self.start()?.finish().await
+    }
+}
+
+/// A started server and its email worker.
+struct Running {
+    server: actix_web::dev::Server,
+    worker: Option<WorkerHandle>,
+}
+
+impl Running {
+    async fn finish(self) -> Result<(), StartError> {
+        self.server.await?;
+        if let Some(w) = self.worker {
             w.stop();
         }
         log::info!("people stopped");
         Ok(())
     }
+}
+
+/// A people server for tests of Metabase API clients: an in-process server on a free port over a fresh
+/// SQLite database in a temporary directory, optionally with a first administrator and a session for it.
+/// Dropping it stops the server and removes its data.
+pub struct TestServer {
+    url: String,
+    admin_session: Option<String>,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+    dir: std::path::PathBuf,
+}
+
+/// Options of a [`TestServer`].
+#[derive(Debug, Default, Clone)]
+pub struct TestServerBuilder {
+    admin: Option<(String, String)>,
+}
+
+impl TestServerBuilder {
+    /// Creates this first administrator (the password policy applies) and signs them in.
+    pub fn admin(mut self, email: &str, password: &str) -> Self {
+        self.admin = Some((email.to_string(), password.to_string()));
+        self
+    }
+
+    /// Starts the server; returns once it accepts requests.
+    pub fn start(self) -> Result<TestServer, StartError> {
+        let dir = ephemeral_dir()?;
+        let config = ephemeral_config(&crate::config::Options::default(), &dir, true)?;
+        let server = Server::prepare(&config)?;
+        let admin_session = match &self.admin {
+            Some((email, password)) => Some(sign_in_admin(server.people(), email, password)?),
+            None => None,
+        };
+        let url = format!("http://{}", server.local_addr()?);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("people-test-server".into())
+            .spawn(move || {
+                let system = actix_web::rt::System::new();
+                system.block_on(async move {
+                    match server.start() {
+                        Ok(running) => {
+                            let _ = tx.send(Ok(running.server.handle()));
+                            if let Err(e) = running.finish().await {
+                                log::warn!("test server: {e}");
+                            }
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                        }
+                    }
+                });
+            })?;
+        let handle = rx
+            .recv()
+            .map_err(|_| StartError::Command("the test server thread stopped".into()))??;
+        Ok(TestServer {
+            url,
+            admin_session,
+            handle,
+            thread: Some(thread),
+            dir,
+        })
+    }
+}
+
+impl TestServer {
+    /// A test server without an administrator (`/api/setup` is open, as on a fresh instance).
+    pub fn start() -> Result<TestServer, StartError> {
+        Self::builder().start()
+    }
+
+    /// Options.
+    pub fn builder() -> TestServerBuilder {
+        TestServerBuilder::default()
+    }
+
+    /// Base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Session of the administrator made by [`TestServerBuilder::admin`].
+    pub fn admin_session(&self) -> Option<&str> {
+        self.admin_session.as_deref()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        // Stopping needs an executor; a thread of its own works whether or not the caller runs one.
+        let _ =
+            std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(true)))
+                .join();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A fresh temporary directory for an ephemeral database.
+pub fn ephemeral_dir() -> Result<std::path::PathBuf, StartError> {
+    let dir = std::env::temp_dir().join(format!(
+        "people-ephemeral-{}-{}",
+        std::process::id(),
+        uuid_like()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn uuid_like() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// The configuration of an ephemeral server: `options` (flags and environment) with a SQLite database in
+/// `dir`, 127.0.0.1, a free port unless one was given, and bcrypt cost 4 unless one was given.
+pub fn ephemeral_config(
+    options: &crate::config::Options,
+    dir: &std::path::Path,
+    ignore_environment: bool,
+) -> Result<ServerConfig, StartError> {
+    let mut config = if ignore_environment {
+        crate::config::Options::default().resolve()?
+    } else {
+        options.resolve()?
+    };
+    config.database_url = format!("sqlite:{}", dir.join("people.db").display());
+    config.host = "127.0.0.1".to_string();
+    if ignore_environment || options.port.is_none() {
+        config.port = 0;
+    }
+    if ignore_environment || options.bcrypt_cost.is_none() {
+        config.bcrypt_cost = 4;
+    }
+    Ok(config)
+}
+
+/// Creates the first administrator and returns a session for them.
+pub fn sign_in_admin(people: &People, email: &str, password: &str) -> Result<String, StartError> {
+    let spec = people_domain::setup::AdminSpec {
+        email: email.to_string(),
+        password: password.to_string(),
+        first_name: None,
+        last_name: None,
+    };
+    people
+        .create_admin_signed_in(&spec)
+        .map(|grant| grant.token.expose().to_string())
+        .map_err(|e| StartError::Command(format!("--admin: {}", crate::describe(&e))))
 }

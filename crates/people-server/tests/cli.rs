@@ -2,68 +2,19 @@
 
 #![allow(clippy::unwrap_used)] // tests unwrap freely
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
+
+mod support;
 use std::time::{Duration, Instant};
+use support::{free_port, people, temp_dir, unique};
 
-const BIN: &str = env!("CARGO_BIN_EXE_people");
-
-fn temp_dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "people-cli-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A clean environment: no MB_* variables from the caller leak into the child.
-fn people(dir: &PathBuf) -> Command {
-    let mut c = Command::new(BIN);
-    c.current_dir(dir);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("MB_") || k == "DATABASE_URL" {
-            c.env_remove(k);
-        }
-    }
-    c.env("RUST_LOG", "warn").env("MB_BCRYPT_COST", "4");
-    c
-}
-
+/// GET `path`: status and body, or `None` when nothing answers.
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let status = buf.split(' ').nth(1)?.parse().ok()?;
-    let body = buf.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-    Some((status, body))
+    support::try_http(port, "GET", path, None, None, Duration::from_secs(5))
+        .map(|r| (r.status, r.body))
 }
 
-/// One HTTP/1.1 request with an optional JSON body and session; returns status and body.
+/// One request: status and body.
 fn http(
     port: u16,
     method: &str,
@@ -71,26 +22,8 @@ fn http(
     session: Option<&str>,
     body: Option<&serde_json::Value>,
 ) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let payload = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n", payload.len());
-    if body.is_some() {
-        req.push_str("Content-Type: application/json\r\n");
-    }
-    if let Some(sess) = session {
-        req.push_str(&format!("X-Metabase-Session: {sess}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(&payload);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).unwrap();
-    let status = buf.split(' ').nth(1).unwrap().parse().unwrap();
-    (
-        status,
-        buf.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
-    )
+    let r = support::http(port, method, path, session, body);
+    (r.status, r.body)
 }
 
 fn wait_healthy(port: u16, child: &mut Child) -> Duration {
@@ -144,7 +77,7 @@ fn serves_on_postgres_when_the_url_says_so() {
         eprintln!("postgres serve test not run: PEOPLE_TEST_POSTGRES_URL is not set");
         return;
     };
-    let name = format!("people_cli_{}", rand_suffix());
+    let name = format!("people_cli_{}", unique());
     let psql = |sql: &str| {
         use diesel::connection::SimpleConnection;
         use diesel::Connection;
@@ -341,4 +274,88 @@ fn the_server_delivers_invites_through_smtp() {
         "the worker stops with the server"
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn ephemeral_mode_prints_its_url_and_admin_session_and_cleans_up() {
+    use std::io::BufRead;
+    let dir = temp_dir();
+    let started = Instant::now();
+    let mut child = people(&dir)
+        .env_remove("MB_BCRYPT_COST")
+        .args([
+            "serve",
+            "--ephemeral",
+            "--admin",
+            "admin@example.com:Sup3r-secret1",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready_in = started.elapsed();
+    let info: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let url = info["url"].as_str().unwrap().to_string();
+    let session = info["admin_session"].as_str().unwrap().to_string();
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let (status, body) = http(port, "GET", "/api/user/current", Some(&session), None);
+    assert_eq!(status, 200, "{body}");
+    let me: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (me["email"].as_str(), me["is_superuser"].as_bool()),
+        (Some("admin@example.com"), Some(true))
+    );
+    let pid = child.id();
+    let tmp_dirs = || {
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("people-ephemeral-{pid}-"))
+            })
+            .count()
+    };
+    assert_eq!(tmp_dirs(), 1, "its data lives in one temporary directory");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(tmp_dirs(), 0, "removed on exit");
+    println!("ephemeral server ready in {} ms", ready_in.as_millis());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_rust_test_server_serves_and_cleans_up() {
+    let server = people_server::TestServer::builder()
+        .admin("admin@example.com", "Sup3r-secret1")
+        .start()
+        .unwrap();
+    let port: u16 = server.url().rsplit(':').next().unwrap().parse().unwrap();
+    let (status, _) = http(
+        port,
+        "GET",
+        "/api/user/current",
+        server.admin_session(),
+        None,
+    );
+    assert_eq!(status, 200);
+    let bare = people_server::TestServer::start().unwrap();
+    let port2: u16 = bare.url().rsplit(':').next().unwrap().parse().unwrap();
+    let (_, props) = http(port2, "GET", "/api/session/properties", None, None);
+    assert!(
+        props.contains("setup-token\":\""),
+        "a fresh instance: {props}"
+    );
+    drop(server);
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "stopped on drop"
+    );
 }

@@ -15,6 +15,22 @@ fn ok<T: serde::Serialize + ?Sized>(body: &T) -> HttpResponse {
 }
 
 /// `GET /api/permissions/group`.
+#[utoipa::path(
+    get,
+    path = "/api/permissions/group",
+    tag = "permissions",
+    summary = "List groups",
+    params(("limit" = Option<i64>, Query, description = "Page size (0-10000); with offset"), ("offset" = Option<i64>, Query, description = "Rows skipped")),
+    responses(
+        (status = 200, description = "Groups with member_count", body = Vec<crate::render::GroupJson>),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn list(
     api: web::Data<Api>,
     req: HttpRequest,
@@ -33,6 +49,22 @@ pub(crate) async fn list(
 }
 
 /// `GET /api/permissions/group/:id`.
+#[utoipa::path(
+    get,
+    path = "/api/permissions/group/{id}",
+    tag = "permissions",
+    summary = "One group with its members",
+    params(("id" = i64, Path, description = "Group id")),
+    responses(
+        (status = 200, description = "The group with members", body = crate::render::GroupJson),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn get(
     api: web::Data<Api>,
     path: web::Path<String>,
@@ -44,6 +76,23 @@ pub(crate) async fn get(
 }
 
 /// `POST /api/permissions/group`.
+#[utoipa::path(
+    post,
+    path = "/api/permissions/group",
+    tag = "permissions",
+    summary = "Create a group",
+    request_body(content = crate::openapi::GroupBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = crate::render::GroupJson),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn create(
     api: web::Data<Api>,
     token: SessionToken,
@@ -57,6 +106,24 @@ pub(crate) async fn create(
 }
 
 /// `PUT /api/permissions/group/:id`.
+#[utoipa::path(
+    put,
+    path = "/api/permissions/group/{id}",
+    tag = "permissions",
+    summary = "Rename a group",
+    params(("id" = i64, Path, description = "Group id")),
+    request_body(content = crate::openapi::GroupBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = crate::render::GroupJson),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn rename(
     api: web::Data<Api>,
     path: web::Path<String>,
@@ -72,6 +139,22 @@ pub(crate) async fn rename(
 }
 
 /// `DELETE /api/permissions/group/:id`.
+#[utoipa::path(
+    delete,
+    path = "/api/permissions/group/{id}",
+    tag = "permissions",
+    summary = "Delete a group and its memberships",
+    params(("id" = i64, Path, description = "Group id")),
+    responses(
+        (status = 204, description = "Deleted (or did not exist)"),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn delete(
     api: web::Data<Api>,
     path: web::Path<String>,
@@ -83,6 +166,20 @@ pub(crate) async fn delete(
 }
 
 /// `GET /api/permissions/membership`: `{"<user id>": [membership…]}`.
+#[utoipa::path(
+    get,
+    path = "/api/permissions/membership",
+    tag = "permissions",
+    summary = "Memberships by user id",
+    responses(
+        (status = 200, description = "OK", body = HashMap<String, Vec<crate::openapi::MembershipEntry>>),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn memberships(
     api: web::Data<Api>,
     token: SessionToken,
@@ -108,6 +205,23 @@ pub(crate) async fn memberships(
 }
 
 /// `POST /api/permissions/membership`: the group's members afterwards.
+#[utoipa::path(
+    post,
+    path = "/api/permissions/membership",
+    tag = "permissions",
+    summary = "Add a user to a group",
+    request_body(content = crate::openapi::AddMembershipBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The group's members", body = Vec<crate::render::Member>),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn add(
     api: web::Data<Api>,
     token: SessionToken,
@@ -121,6 +235,24 @@ pub(crate) async fn add(
 }
 
 /// `PUT /api/permissions/membership/:id`.
+#[utoipa::path(
+    put,
+    path = "/api/permissions/membership/{id}",
+    tag = "permissions",
+    summary = "Make a member a group manager or not",
+    params(("id" = i64, Path, description = "Membership id")),
+    request_body(content = crate::openapi::ManagerBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::MembershipEntry),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn set_manager(
     api: web::Data<Api>,
     path: web::Path<String>,
@@ -141,6 +273,22 @@ pub(crate) async fn set_manager(
 }
 
 /// `PUT /api/permissions/membership/:group-id/clear`.
+#[utoipa::path(
+    put,
+    path = "/api/permissions/membership/{id}/clear",
+    tag = "permissions",
+    summary = "Remove every member of a group",
+    params(("id" = i64, Path, description = "Group id")),
+    responses(
+        (status = 204, description = "Cleared"),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn clear(
     api: web::Data<Api>,
     path: web::Path<String>,
@@ -152,6 +300,22 @@ pub(crate) async fn clear(
 }
 
 /// `DELETE /api/permissions/membership/:id`.
+#[utoipa::path(
+    delete,
+    path = "/api/permissions/membership/{id}",
+    tag = "permissions",
+    summary = "Remove a membership",
+    params(("id" = i64, Path, description = "Membership id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn remove(
     api: web::Data<Api>,
     path: web::Path<String>,

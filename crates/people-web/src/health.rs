@@ -7,6 +7,18 @@ use serde_json::json;
 use crate::error::json_response;
 use crate::{run, Api};
 
+#[utoipa::path(
+    get,
+    path = "/api/health",
+    tag = "health",
+    summary = "Whether the application database answers",
+    responses(
+        (status = 200, description = "The database answers", body = crate::openapi::HealthBody),
+        (status = 503, description = "The database does not answer", body = crate::openapi::HealthBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+    security(()),
+)]
 pub(crate) async fn health(api: web::Data<Api>) -> HttpResponse {
     match run(&api, |p| p.health()).await {
         Ok(()) => json_response(StatusCode::OK, &json!({"status": "ok"})),

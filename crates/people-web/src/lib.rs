@@ -22,6 +22,7 @@ pub mod cookies;
 pub mod error;
 mod group;
 mod health;
+pub mod openapi;
 pub mod render;
 mod session;
 mod setting;
@@ -76,6 +77,20 @@ impl Api {
 
 /// Registers every route under `/api`. Needs `web::Data<Api>` in the app (see [`Api::mount`]).
 pub fn configure(cfg: &mut ServiceConfig) {
+    // The API description and Swagger UI (assets compiled in: no network at build or run time). Registered
+    // before the /api scope, whose default service would otherwise answer for them.
+    cfg.service(
+        utoipa_swagger_ui::SwaggerUi::new("/api/docs/{_:.*}")
+            .url("/api/docs/openapi.json", openapi::document().clone()),
+    );
+    cfg.route(
+        "/api/docs",
+        web::get().to(|| async {
+            HttpResponse::Found()
+                .insert_header(("Location", "/api/docs/"))
+                .finish()
+        }),
+    );
     cfg.service(
         web::scope("/api")
             .wrap_fn(|req: ServiceRequest, srv| {
@@ -134,7 +149,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             )
             .route(
                 "/user/{id:[0-9]+}/send_invite",
-                web::put().to(user::send_invite),
+                web::put().to(user::send_invite_put),
             )
             .route("/permissions/group", web::get().to(group::list))
             .route("/permissions/group", web::post().to(group::create))

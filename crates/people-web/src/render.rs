@@ -9,11 +9,26 @@ use people_domain::store::Page;
 use people_domain::user::User;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 /// A timestamp as ISO-8601 with `Z` and as many fractional digits as needed
 /// (`2024-03-01T10:00:00.123456Z`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ts(pub Timestamp);
+
+impl utoipa::PartialSchema for Ts {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::DateTime,
+            )))
+            .description(Some("ISO-8601 with Z"))
+            .into()
+    }
+}
+
+impl ToSchema for Ts {}
 
 impl Serialize for Ts {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -27,7 +42,7 @@ pub fn ts(t: Timestamp) -> Value {
 }
 
 /// A login-history entry (spec A.7).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Login<'a> {
     timestamp: Ts,
     device_id: &'a str,
@@ -48,7 +63,7 @@ pub fn login(l: &LoginRecord) -> Login<'_> {
 }
 
 /// ADMIN_OR_SELF columns plus `common_name` (14 keys).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AdminUser<'a> {
     id: i32,
     email: &'a str,
@@ -62,6 +77,7 @@ pub struct AdminUser<'a> {
     sso_source: Option<&'a str>,
     is_active: bool,
     updated_at: Ts,
+    #[schema(value_type = Option<Object>)]
     login_attributes: Option<&'a Map<String, Value>>,
     locale: Option<&'a str>,
 }
@@ -87,7 +103,7 @@ pub fn user_admin(u: &User) -> AdminUser<'_> {
 }
 
 /// GROUP_MANAGER columns plus `common_name`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ManagerUser<'a> {
     id: i32,
     email: &'a str,
@@ -112,7 +128,7 @@ pub fn user_group_manager(u: &User) -> ManagerUser<'_> {
 }
 
 /// NON_ADMIN columns plus `common_name`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct PlainUser<'a> {
     id: i32,
     email: &'a str,
@@ -133,7 +149,7 @@ pub fn user_non_admin(u: &User) -> PlainUser<'_> {
 }
 
 /// One entry of `user_group_memberships`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct MembershipRef {
     id: i32,
     is_group_manager: bool,
@@ -160,7 +176,7 @@ pub fn group_ids(ms: &[Membership]) -> Vec<i32> {
 }
 
 /// The admin view with `user_group_memberships` (`GET`/`POST`/`PUT /api/user…`).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UserDetail<'a> {
     #[serde(flatten)]
     user: AdminUser<'a>,
@@ -176,7 +192,7 @@ pub fn user_with_memberships<'a>(u: &'a User, ms: &[Membership]) -> UserDetail<'
 }
 
 /// A superuser's list item: admin columns, `group_ids`, `personal_collection_id` (16 keys).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AdminListItem<'a> {
     #[serde(flatten)]
     user: AdminUser<'a>,
@@ -194,7 +210,7 @@ pub fn admin_list_item<'a>(u: &'a User, ms: &[Membership]) -> AdminListItem<'a> 
 }
 
 /// A group manager's list item: group-manager columns and `group_ids`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ManagerListItem<'a> {
     #[serde(flatten)]
     user: ManagerUser<'a>,
@@ -210,7 +226,7 @@ pub fn manager_list_item<'a>(u: &'a User, ms: &[Membership]) -> ManagerListItem<
 }
 
 /// `{"data": […], "total": n, "limit": …, "offset": …}`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Paged<T: Serialize> {
     data: Vec<T>,
     total: i64,
@@ -229,7 +245,7 @@ pub fn paged<T: Serialize>(data: Vec<T>, total: i64, page: Option<Page>) -> Page
 }
 
 /// `permissions` of `/api/user/current` (spec A.9).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Permissions {
     can_access_setting: bool,
     can_access_subscription: bool,
@@ -253,7 +269,7 @@ pub fn permissions(c: &Caller) -> Permissions {
 }
 
 /// `GET /api/user/current`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct CurrentUser<'a> {
     #[serde(flatten)]
     user: AdminUser<'a>,
@@ -264,6 +280,7 @@ pub struct CurrentUser<'a> {
     has_question_and_dashboard: bool,
     has_model: bool,
     first_login: Ts,
+    #[schema(value_type = Option<Object>)]
     custom_homepage: Option<Value>,
     permissions: Permissions,
 }
@@ -286,7 +303,7 @@ pub fn current_user(cur: &people_domain::user::CurrentUser) -> CurrentUser<'_> {
 }
 
 /// A group: `{id, name, entity_id}` (plus `member_count` in lists, `members` in the detail).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct GroupJson<'a> {
     id: i32,
     name: &'a str,
@@ -325,7 +342,7 @@ pub fn group_with_members<'a>(g: &'a Group, ms: &'a [GroupMember]) -> GroupJson<
 }
 
 /// An active member as the group detail lists it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Member<'a> {
     first_name: Option<&'a str>,
     last_name: Option<&'a str>,

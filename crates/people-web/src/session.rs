@@ -31,6 +31,22 @@ pub(crate) fn session_response(
 }
 
 /// `POST /api/session`.
+#[utoipa::path(
+    post,
+    path = "/api/session",
+    tag = "session",
+    summary = "Log in",
+    request_body(content = crate::openapi::LoginBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Signed in; cookies metabase.SESSION and metabase.TIMEOUT are set", body = crate::openapi::SessionBody),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
+        (status = 401, description = "Wrong password, disabled account, or throttled", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+    security(()),
+)]
 pub(crate) async fn login(
     api: web::Data<Api>,
     req: HttpRequest,
@@ -43,6 +59,19 @@ pub(crate) async fn login(
 }
 
 /// `DELETE /api/session`.
+#[utoipa::path(
+    delete,
+    path = "/api/session",
+    tag = "session",
+    summary = "Log out",
+    responses(
+        (status = 204, description = "Signed out; session cookies cleared"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+    security(()),
+)]
 pub(crate) async fn logout(
     api: web::Data<Api>,
     token: SessionToken,
@@ -54,6 +83,18 @@ pub(crate) async fn logout(
 }
 
 /// `GET /api/session/properties`.
+#[utoipa::path(
+    get,
+    path = "/api/session/properties",
+    tag = "session",
+    summary = "Public settings, plus user-visibility when signed in",
+    responses(
+        (status = 200, description = "Settings by key", body = HashMap<String, serde_json::Value>),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+    security(()),
+)]
 pub(crate) async fn properties(
     api: web::Data<Api>,
     token: SessionToken,
@@ -67,6 +108,18 @@ pub(crate) async fn properties(
 }
 
 /// `GET /api/login-history/current`.
+#[utoipa::path(
+    get,
+    path = "/api/login-history/current",
+    tag = "session",
+    summary = "The caller's logins, newest first",
+    responses(
+        (status = 200, description = "OK", body = Vec<crate::render::Login>),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn login_history(
     api: web::Data<Api>,
     token: SessionToken,
@@ -77,6 +130,21 @@ pub(crate) async fn login_history(
 }
 
 /// `POST /api/session/forgot_password`: always 204 (unless throttled or invalid).
+#[utoipa::path(
+    post,
+    path = "/api/session/forgot_password",
+    tag = "session",
+    summary = "Email a password-reset link",
+    request_body(content = crate::openapi::ForgotBody, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Done, whether or not the address has an account"),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+    security(()),
+)]
 pub(crate) async fn forgot_password(
     api: web::Data<Api>,
     req: HttpRequest,
@@ -88,6 +156,21 @@ pub(crate) async fn forgot_password(
 }
 
 /// `POST /api/session/reset_password`.
+#[utoipa::path(
+    post,
+    path = "/api/session/reset_password",
+    tag = "session",
+    summary = "Set a new password with a reset token",
+    request_body(content = crate::openapi::ResetBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Password set and signed in", body = crate::openapi::NewSessionBody),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+    security(()),
+)]
 pub(crate) async fn reset_password(
     api: web::Data<Api>,
     req: HttpRequest,
@@ -105,6 +188,20 @@ pub(crate) async fn reset_password(
 }
 
 /// `GET /api/session/password_reset_token_valid?token=…`.
+#[utoipa::path(
+    get,
+    path = "/api/session/password_reset_token_valid",
+    tag = "session",
+    summary = "Whether a reset token can be used",
+    params(("token" = String, Query, description = "The token")),
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::ValidBody),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+    security(()),
+)]
 pub(crate) async fn reset_token_valid(
     api: web::Data<Api>,
     req: HttpRequest,

@@ -10,6 +10,19 @@ use crate::error::{json_response, ApiError};
 use crate::{run_as, Api};
 
 /// `GET /api/setting`.
+#[utoipa::path(
+    get,
+    path = "/api/setting",
+    tag = "setting",
+    summary = "Every setting (superusers)",
+    responses(
+        (status = 200, description = "OK", body = Vec<crate::openapi::SettingEntry>),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn list(
     api: web::Data<Api>,
     token: SessionToken,
@@ -31,6 +44,21 @@ pub(crate) async fn list(
 }
 
 /// `GET /api/setting/:key`.
+#[utoipa::path(
+    get,
+    path = "/api/setting/{key}",
+    tag = "setting",
+    summary = "One setting's value (superusers)",
+    params(("key" = String, Path, description = "Setting key")),
+    responses(
+        (status = 200, description = "The value (string, number, boolean or null)", body = serde_json::Value),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn get(
     api: web::Data<Api>,
     path: web::Path<String>,
@@ -42,6 +70,24 @@ pub(crate) async fn get(
 }
 
 /// `PUT /api/setting/:key` with `{"value": …}`.
+#[utoipa::path(
+    put,
+    path = "/api/setting/{key}",
+    tag = "setting",
+    summary = "Set a setting (superusers)",
+    params(("key" = String, Path, description = "Setting key")),
+    request_body(content = crate::openapi::SettingBody, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Stored"),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn put(
     api: web::Data<Api>,
     path: web::Path<String>,

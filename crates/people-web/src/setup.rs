@@ -10,6 +10,22 @@ use crate::session::session_response;
 use crate::{run_hashing, Api};
 
 /// `POST /api/setup`: the first administrator, signed in.
+#[utoipa::path(
+    post,
+    path = "/api/setup",
+    tag = "setup",
+    summary = "Create the first administrator",
+    request_body(content = crate::openapi::SetupBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Created and signed in", body = crate::openapi::SessionBody),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
+        (status = 403, description = "A user exists already", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+    security(()),
+)]
 pub(crate) async fn setup(
     api: web::Data<Api>,
     req: HttpRequest,

@@ -27,6 +27,22 @@ pub(crate) fn query_pairs(
 }
 
 /// `GET /api/user`.
+#[utoipa::path(
+    get,
+    path = "/api/user",
+    tag = "user",
+    summary = "List users (superusers and group managers)",
+    params(("status" = Option<String>, Query, description = "active (default), deactivated or all"), ("query" = Option<String>, Query, description = "Substring of first name, last name or email"), ("group_id" = Option<i64>, Query, description = "Only members of this group"), ("include_deactivated" = Option<String>, Query, description = "true or false"), ("limit" = Option<i64>, Query, description = "Page size (0-10000); with offset"), ("offset" = Option<i64>, Query, description = "Rows skipped")),
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::UserPage),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn list(
     api: web::Data<Api>,
     req: HttpRequest,
@@ -55,6 +71,19 @@ pub(crate) async fn list(
 }
 
 /// `GET /api/user/current`.
+#[utoipa::path(
+    get,
+    path = "/api/user/current",
+    tag = "user",
+    summary = "The caller",
+    responses(
+        (status = 200, description = "OK", body = crate::render::CurrentUser),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn current(
     api: web::Data<Api>,
     token: SessionToken,
@@ -64,6 +93,22 @@ pub(crate) async fn current(
 }
 
 /// `GET /api/user/recipients`.
+#[utoipa::path(
+    get,
+    path = "/api/user/recipients",
+    tag = "user",
+    summary = "Users the caller may pick as email recipients",
+    params(("limit" = Option<i64>, Query, description = "Page size (0-10000); with offset"), ("offset" = Option<i64>, Query, description = "Rows skipped")),
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::UserPage),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn recipients(
     api: web::Data<Api>,
     req: HttpRequest,
@@ -92,6 +137,22 @@ pub(crate) async fn recipients(
 }
 
 /// `GET /api/user/:id`.
+#[utoipa::path(
+    get,
+    path = "/api/user/{id}",
+    tag = "user",
+    summary = "One user",
+    params(("id" = i64, Path, description = "Id")),
+    responses(
+        (status = 200, description = "OK", body = crate::render::UserDetail),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn get(
     api: web::Data<Api>,
     path: web::Path<String>,
@@ -103,6 +164,23 @@ pub(crate) async fn get(
 }
 
 /// `POST /api/user`.
+#[utoipa::path(
+    post,
+    path = "/api/user",
+    tag = "user",
+    summary = "Create (invite) a user",
+    request_body(content = crate::openapi::CreateUserBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = crate::render::UserDetail),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn create(
     api: web::Data<Api>,
     token: SessionToken,
@@ -117,6 +195,24 @@ pub(crate) async fn create(
 }
 
 /// `PUT /api/user/:id`.
+#[utoipa::path(
+    put,
+    path = "/api/user/{id}",
+    tag = "user",
+    summary = "Update a user",
+    params(("id" = i64, Path, description = "Id")),
+    request_body(content = crate::openapi::UpdateUserBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = crate::render::UserDetail),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn update(
     api: web::Data<Api>,
     path: web::Path<String>,
@@ -132,6 +228,25 @@ pub(crate) async fn update(
 }
 
 /// `PUT /api/user/:id/password`.
+#[utoipa::path(
+    put,
+    path = "/api/user/{id}/password",
+    tag = "user",
+    summary = "Change a password",
+    params(("id" = i64, Path, description = "Id")),
+    request_body(content = crate::openapi::PasswordBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Own password changed; signed in again", body = crate::openapi::NewSessionBody),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 204, description = "Another user's password changed"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn password(
     api: web::Data<Api>,
     req: HttpRequest,
@@ -160,6 +275,22 @@ pub(crate) async fn password(
 }
 
 /// `PUT /api/user/:id/reactivate`.
+#[utoipa::path(
+    put,
+    path = "/api/user/{id}/reactivate",
+    tag = "user",
+    summary = "Reactivate a user",
+    params(("id" = i64, Path, description = "Id")),
+    responses(
+        (status = 200, description = "OK", body = crate::render::AdminUser),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn reactivate(
     api: web::Data<Api>,
     path: web::Path<String>,
@@ -171,6 +302,22 @@ pub(crate) async fn reactivate(
 }
 
 /// `DELETE /api/user/:id`.
+#[utoipa::path(
+    delete,
+    path = "/api/user/{id}",
+    tag = "user",
+    summary = "Deactivate a user",
+    params(("id" = i64, Path, description = "Id")),
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::SuccessBody),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn deactivate(
     api: web::Data<Api>,
     path: web::Path<String>,
@@ -182,6 +329,22 @@ pub(crate) async fn deactivate(
 }
 
 /// `PUT /api/user/:id/modal/:modal`.
+#[utoipa::path(
+    put,
+    path = "/api/user/{id}/modal/{modal}",
+    tag = "user",
+    summary = "Dismiss a modal (qbnewb or datasetnewb)",
+    params(("id" = i64, Path, description = "Id"), ("modal" = String, Path, description = "qbnewb or datasetnewb")),
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::SuccessBody),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn modal(
     api: web::Data<Api>,
     path: web::Path<(String, String)>,
@@ -196,6 +359,22 @@ pub(crate) async fn modal(
 }
 
 /// `POST` (and `PUT`) `/api/user/:id/send_invite`.
+#[utoipa::path(
+    post,
+    path = "/api/user/{id}/send_invite",
+    tag = "user",
+    summary = "Send the invite email again",
+    params(("id" = i64, Path, description = "Id")),
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::SuccessBody),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
 pub(crate) async fn send_invite(
     api: web::Data<Api>,
     path: web::Path<String>,
@@ -204,4 +383,29 @@ pub(crate) async fn send_invite(
     let id = path.into_inner();
     run_as(&api, token, move |p, caller| p.send_invite(caller, &id)).await?;
     Ok(ok(&json!({"success": true})))
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/user/{id}/send_invite",
+    tag = "user",
+    summary = "Send the invite email again (PUT alias)",
+    params(("id" = i64, Path, description = "Id")),
+    responses(
+        (status = 200, description = "OK", body = crate::openapi::SuccessBody),
+        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
+        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
+        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+    ),
+)]
+/// `PUT /api/user/:id/send_invite`: the alias some clients use.
+pub(crate) async fn send_invite_put(
+    api: web::Data<Api>,
+    path: web::Path<String>,
+    token: SessionToken,
+) -> Result<HttpResponse, ApiError> {
+    send_invite(api, path, token).await
 }

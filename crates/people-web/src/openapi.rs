@@ -1,0 +1,591 @@
+//! The OpenAPI 3.1 description of the API (served at `/api/docs/openapi.json`, browsable at `/api/docs`).
+//!
+//! Response schemas are the structs in `render.rs` that the handlers really serialise; the types here
+//! describe what has no struct of its own: request bodies (handlers read them as raw JSON, because
+//! validation order and messages are part of the contract), error bodies, and the responses whose shape
+//! depends on who asks.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::render;
+
+/// Every JSON error body: schema failures have `errors` and `specific-errors`, rule failures `errors`, the
+/// rest `message`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Message per field.
+    pub errors: Option<HashMap<String, String>>,
+    /// Detail per field (wording not part of the contract).
+    #[serde(rename = "specific-errors")]
+    pub specific_errors: Option<HashMap<String, Vec<String>>>,
+    /// A message without a field.
+    pub message: Option<String>,
+}
+
+/// `{"message": …}` (503 and 500).
+#[derive(Serialize, ToSchema)]
+pub struct MessageBody {
+    /// What happened.
+    pub message: String,
+}
+
+/// `/api/health`.
+#[derive(Serialize, ToSchema)]
+pub struct HealthBody {
+    /// `ok`, or why not.
+    pub status: String,
+}
+
+/// A new session.
+#[derive(Serialize, ToSchema)]
+pub struct SessionBody {
+    /// The session id (send it back as `X-Metabase-Session` or the `metabase.SESSION` cookie).
+    pub id: String,
+}
+
+/// `{"success": true}`.
+#[derive(Serialize, ToSchema)]
+pub struct SuccessBody {
+    /// Always true.
+    pub success: bool,
+}
+
+/// A password change or reset that signs the user in.
+#[derive(Serialize, ToSchema)]
+pub struct NewSessionBody {
+    /// Always true.
+    pub success: bool,
+    /// The new session.
+    pub session_id: String,
+}
+
+/// `{"valid": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct ValidBody {
+    /// Whether the reset token can be used.
+    pub valid: bool,
+}
+
+/// `POST /api/session`.
+#[derive(Serialize, ToSchema)]
+pub struct LoginBody {
+    /// Email address.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// A persistent cookie.
+    pub remember: Option<bool>,
+}
+
+/// `POST /api/setup`.
+#[derive(Serialize, ToSchema)]
+pub struct SetupBody {
+    /// The setup token from `/api/session/properties`.
+    pub token: String,
+    /// The first administrator.
+    pub user: SetupUser,
+    /// A second administrator to invite.
+    pub invite: Option<SetupInvite>,
+    /// Instance preferences.
+    pub prefs: SetupPrefs,
+}
+
+/// The first administrator.
+#[derive(Serialize, ToSchema)]
+pub struct SetupUser {
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Email.
+    pub email: String,
+    /// Password (password policy).
+    pub password: String,
+}
+
+/// An invited second administrator.
+#[derive(Serialize, ToSchema)]
+pub struct SetupInvite {
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+}
+
+/// Instance preferences.
+#[derive(Serialize, ToSchema)]
+pub struct SetupPrefs {
+    /// `site-name`.
+    pub site_name: String,
+    /// `site-locale` (`en`, `es-MX`, …).
+    pub site_locale: Option<String>,
+    /// Accepted and ignored.
+    pub allow_tracking: Option<bool>,
+}
+
+/// `POST /api/session/forgot_password`.
+#[derive(Serialize, ToSchema)]
+pub struct ForgotBody {
+    /// The account's email.
+    #[schema(format = Email)]
+    pub email: String,
+}
+
+/// `POST /api/session/reset_password`.
+#[derive(Serialize, ToSchema)]
+pub struct ResetBody {
+    /// `<user id>_<UUID>` from the email.
+    pub token: String,
+    /// The new password.
+    pub password: String,
+}
+
+/// One entry of `user_group_memberships`.
+#[derive(Serialize, ToSchema)]
+pub struct MembershipInput {
+    /// Group id.
+    pub id: i64,
+    /// Manager of the group (kept as is when absent).
+    pub is_group_manager: Option<bool>,
+}
+
+/// `POST /api/user`.
+#[derive(Serialize, ToSchema)]
+pub struct CreateUserBody {
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Email.
+    #[schema(format = Email)]
+    pub email: String,
+    /// Memberships (must include All Users, id 1).
+    pub user_group_memberships: Option<Vec<MembershipInput>>,
+    /// Legacy form of the memberships.
+    pub group_ids: Option<Vec<i64>>,
+    /// Free-form attributes.
+    #[schema(value_type = Option<Object>)]
+    pub login_attributes: Option<Value>,
+    /// Initial password (password policy); without it the user sets one through the invite.
+    pub password: Option<String>,
+}
+
+/// `PUT /api/user/:id` (every key optional; `null` clears a name or the locale).
+#[derive(Serialize, ToSchema)]
+pub struct UpdateUserBody {
+    /// Email.
+    pub email: Option<String>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Memberships (superusers and group managers).
+    pub user_group_memberships: Option<Vec<MembershipInput>>,
+    /// Legacy form of the memberships.
+    pub group_ids: Option<Vec<i64>>,
+    /// Superuser (superusers only).
+    pub is_superuser: Option<bool>,
+    /// Accepted and ignored.
+    pub is_group_manager: Option<bool>,
+    /// Free-form attributes (superusers only).
+    #[schema(value_type = Option<Object>)]
+    pub login_attributes: Option<Value>,
+    /// `en`, `es_MX`, …
+    pub locale: Option<String>,
+}
+
+/// `PUT /api/user/:id/password`.
+#[derive(Serialize, ToSchema)]
+pub struct PasswordBody {
+    /// The new password.
+    pub password: String,
+    /// The current password (not needed by superusers).
+    pub old_password: Option<String>,
+}
+
+/// `POST`/`PUT /api/permissions/group…`.
+#[derive(Serialize, ToSchema)]
+pub struct GroupBody {
+    /// Name, unique ignoring case.
+    pub name: String,
+}
+
+/// `POST /api/permissions/membership`.
+#[derive(Serialize, ToSchema)]
+pub struct AddMembershipBody {
+    /// Group.
+    pub group_id: i64,
+    /// User.
+    pub user_id: i64,
+    /// Manager of the group.
+    pub is_group_manager: Option<bool>,
+}
+
+/// `PUT /api/permissions/membership/:id`.
+#[derive(Serialize, ToSchema)]
+pub struct ManagerBody {
+    /// Manager of the group.
+    pub is_group_manager: bool,
+}
+
+/// A membership as `GET /api/permissions/membership` and `PUT …/membership/:id` give it.
+#[derive(Serialize, ToSchema)]
+pub struct MembershipEntry {
+    /// Membership id (`id` in the PUT response).
+    pub membership_id: Option<i64>,
+    /// Membership id (PUT response).
+    pub id: Option<i64>,
+    /// Group.
+    pub group_id: i64,
+    /// User.
+    pub user_id: i64,
+    /// Manager flag.
+    pub is_group_manager: bool,
+}
+
+/// `PUT /api/setting/:key`.
+#[derive(Serialize, ToSchema)]
+pub struct SettingBody {
+    /// The new value; `null` returns to the default.
+    pub value: Value,
+}
+
+/// An entry of `GET /api/setting`.
+#[derive(Serialize, ToSchema)]
+pub struct SettingEntry {
+    /// Key.
+    pub key: String,
+    /// Stored value (`null` when the default applies).
+    pub value: Value,
+    /// What it is for.
+    pub description: String,
+    /// The value without a stored one.
+    pub default: Value,
+    /// Environment variable of the default.
+    pub env_name: String,
+}
+
+/// A user in a list: the admin view has every key; group managers get fewer (see the spec's views).
+#[derive(Serialize, ToSchema)]
+pub struct ListedUser {
+    /// Id.
+    pub id: i64,
+    /// Email.
+    pub email: String,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// "first last", or the email.
+    pub common_name: String,
+    /// Creation time (admins).
+    pub date_joined: Option<render::Ts>,
+    /// Last login (admins and group managers).
+    pub last_login: Option<render::Ts>,
+    /// Superuser (admins and group managers).
+    pub is_superuser: Option<bool>,
+    /// (admins)
+    pub is_qbnewb: Option<bool>,
+    /// (admins)
+    pub sso_source: Option<String>,
+    /// (admins)
+    pub is_active: Option<bool>,
+    /// (admins)
+    pub updated_at: Option<render::Ts>,
+    /// (admins)
+    #[schema(value_type = Option<Object>)]
+    pub login_attributes: Option<Value>,
+    /// (admins)
+    pub locale: Option<String>,
+    /// Groups (lists of `GET /api/user`).
+    pub group_ids: Option<Vec<i64>>,
+    /// Always null (admins, `GET /api/user`).
+    pub personal_collection_id: Option<i64>,
+}
+
+/// A page of users.
+#[derive(Serialize, ToSchema)]
+pub struct UserPage {
+    /// The users.
+    pub data: Vec<ListedUser>,
+    /// All matching users.
+    pub total: i64,
+    /// Echo of `limit`, or null without paging.
+    pub limit: Option<i64>,
+    /// Echo of `offset`, or null without paging.
+    pub offset: Option<i64>,
+}
+
+/// The session header.
+struct SessionHeader;
+
+impl Modify for SessionHeader {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Metabase-Session"))),
+        );
+    }
+}
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "people",
+        description = "Metabase's user-management API: users, sessions, setup, groups, memberships and settings.",
+        license(name = "MIT")
+    ),
+    paths(
+        crate::health::health,
+        crate::session::login,
+        crate::session::logout,
+        crate::session::properties,
+        crate::session::forgot_password,
+        crate::session::reset_password,
+        crate::session::reset_token_valid,
+        crate::session::login_history,
+        crate::setup::setup,
+        crate::user::list,
+        crate::user::create,
+        crate::user::current,
+        crate::user::recipients,
+        crate::user::get,
+        crate::user::update,
+        crate::user::deactivate,
+        crate::user::password,
+        crate::user::reactivate,
+        crate::user::modal,
+        crate::user::send_invite,
+        crate::user::send_invite_put,
+        crate::group::list,
+        crate::group::create,
+        crate::group::get,
+        crate::group::rename,
+        crate::group::delete,
+        crate::group::memberships,
+        crate::group::add,
+        crate::group::set_manager,
+        crate::group::clear,
+        crate::group::remove,
+        crate::setting::list,
+        crate::setting::get,
+        crate::setting::put,
+    ),
+    modifiers(&SessionHeader),
+    security(("session" = [])),
+    tags(
+        (name = "user", description = "Users"),
+        (name = "session", description = "Sign-in, sessions and password resets"),
+        (name = "setup", description = "The first administrator"),
+        (name = "permissions", description = "Groups and memberships"),
+        (name = "setting", description = "Settings"),
+        (name = "health", description = "Health")
+    )
+)]
+pub struct ApiDoc;
+
+/// The API description, built once.
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = ApiDoc::openapi();
+        doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+        doc
+    })
+}
+
+/// A made-up value for a request field, for the curl examples of docs/api.md.
+fn example_value(name: &str, schema: &Value, doc: &Value) -> Value {
+    let schema = resolve(schema, doc);
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    let named = match name {
+        "email" | "username" => Some(serde_json::json!("ann@example.com")),
+        "password" => Some(serde_json::json!("Sup3r-secret1")),
+        "old_password" => Some(serde_json::json!("0ld-secret1")),
+        "first_name" => Some(serde_json::json!("Ann")),
+        "last_name" => Some(serde_json::json!("Lee")),
+        "token" => Some(serde_json::json!("<token>")),
+        "site_name" => Some(serde_json::json!("Acme")),
+        "site_locale" | "locale" => Some(serde_json::json!("en")),
+        "name" => Some(serde_json::json!("Sales")),
+        "group_id" => Some(serde_json::json!(3)),
+        "user_id" => Some(serde_json::json!(2)),
+        _ => None,
+    };
+    if let Some(v) = named {
+        return v;
+    }
+    if types.contains(&"object") || schema.get("properties").is_some() {
+        return example_object(&schema, doc);
+    }
+    if types.contains(&"array") {
+        return Value::Array(vec![example_value(name, &schema["items"], doc)]);
+    }
+    if types.contains(&"boolean") {
+        return Value::Bool(true);
+    }
+    if types.contains(&"integer") || types.contains(&"number") {
+        return serde_json::json!(1);
+    }
+    serde_json::json!("…")
+}
+
+/// An object with every required property of `schema` (and `user`, `prefs` nested ones).
+fn example_object(schema: &Value, doc: &Value) -> Value {
+    let schema = resolve(schema, doc);
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut out = serde_json::Map::new();
+    if let Some(props) = schema["properties"].as_object() {
+        for (k, v) in props {
+            if required.contains(&k.as_str()) {
+                out.insert(k.clone(), example_value(k, v, doc));
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+fn resolve<'a>(schema: &'a Value, doc: &'a Value) -> Value {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.trim_start_matches("#/components/schemas/");
+        return doc["components"]["schemas"][name].clone();
+    }
+    if let Some(one) = schema["oneOf"].as_array() {
+        if let Some(first) = one.iter().find(|s| s["type"] != "null") {
+            return resolve(first, doc);
+        }
+    }
+    schema.clone()
+}
+
+/// docs/api.md: every endpoint by tag, with a curl example, its parameters and every documented answer.
+pub fn markdown(doc: &Value) -> String {
+    let mut out = String::from(
+        "# people HTTP API\n\n\
+         Generated from the OpenAPI description (`/api/docs/openapi.json`, browsable at `/api/docs`) by the test\n\
+         `api_md_is_generated_from_the_description` in people-web; `UPDATE_DOCS=1 cargo test -p people-web --test\n\
+         openapi` rewrites it. The behaviour behind each answer is Metabase's (see `../shared/spec/API.md`).\n\n\
+         Authenticated endpoints take the session id from `POST /api/session` (or `/api/setup`) in the header\n\
+         `X-Metabase-Session` or the cookie `metabase.SESSION`. Errors: 400 with `{\"errors\": {field: message}}`\n\
+         (schema failures add `specific-errors`) or a plain-text message; 401 `Unauthenticated`; 403 `You don't\n\
+         have permissions to do that.`; 404 `Not found.`; 503 `{\"message\": \"Unable to get app-db connection\"}`.\n",
+    );
+    let tags: Vec<String> = doc["tags"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(|t| t["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+    for tag in &tags {
+        let title = doc["tags"]
+            .as_array()
+            .and_then(|t| t.iter().find(|x| x["name"] == tag.as_str()))
+            .and_then(|t| t["description"].as_str())
+            .unwrap_or(tag);
+        out.push_str(&format!("\n## {title}\n"));
+        for (path, ops) in &paths {
+            for method in ["get", "post", "put", "delete"] {
+                let Some(op) = ops.get(method) else { continue };
+                if !op["tags"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|x| x == tag.as_str()))
+                {
+                    continue;
+                }
+                let public = op["security"].as_array().is_some_and(|s| {
+                    s.iter()
+                        .all(|x| x.as_object().is_some_and(|o| o.is_empty()))
+                });
+                out.push_str(&format!(
+                    "\n### {} {}\n\n{}{}\n",
+                    method.to_uppercase(),
+                    path,
+                    op["summary"].as_str().unwrap_or(""),
+                    if public { " (no session needed)." } else { "." }
+                ));
+                let url_path = path
+                    .replace("{id}", "2")
+                    .replace("{modal}", "qbnewb")
+                    .replace("{key}", "site-name");
+                let mut curl = format!(
+                    "curl -s -X {} 'http://localhost:3000{url_path}'",
+                    method.to_uppercase()
+                );
+                if !public {
+                    curl.push_str(" -H \"X-Metabase-Session: $SESSION\"");
+                }
+                if let Some(schema) =
+                    op["requestBody"]["content"]["application/json"]["schema"].as_object()
+                {
+                    let body = example_object(&Value::Object(schema.clone()), doc);
+                    curl.push_str(&format!(" -H 'Content-Type: application/json' -d '{body}'"));
+                }
+                out.push_str(&format!("\n```sh\n{curl}\n```\n"));
+                if let Some(params) = op["parameters"].as_array() {
+                    out.push_str("\n| parameter | in | meaning |\n|---|---|---|\n");
+                    for p in params {
+                        out.push_str(&format!(
+                            "| `{}` | {} | {} |\n",
+                            p["name"].as_str().unwrap_or(""),
+                            p["in"].as_str().unwrap_or(""),
+                            p["description"].as_str().unwrap_or("")
+                        ));
+                    }
+                }
+                if let Some(responses) = op["responses"].as_object() {
+                    out.push_str("\n| status | meaning | body |\n|---|---|---|\n");
+                    for (status, r) in responses {
+                        let body = r["content"]
+                            .as_object()
+                            .map(|c| {
+                                c.iter()
+                                    .map(|(ct, v)| {
+                                        let name = v["schema"]["$ref"]
+                                            .as_str()
+                                            .map(|s| {
+                                                s.trim_start_matches("#/components/schemas/")
+                                                    .to_string()
+                                            })
+                                            .unwrap_or_else(|| {
+                                                match v["schema"]["type"].as_str() {
+                                                    Some("array") => "array".to_string(),
+                                                    Some(t) => t.to_string(),
+                                                    None => "JSON".to_string(),
+                                                }
+                                            });
+                                        format!("`{ct}` {name}")
+                                    })
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            })
+                            .unwrap_or_else(|| "none".to_string());
+                        out.push_str(&format!(
+                            "| {status} | {} | {body} |\n",
+                            r["description"].as_str().unwrap_or("")
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
