@@ -418,7 +418,7 @@ fn example_value(name: &str, schema: &Value, doc: &Value) -> Value {
         "first_name" => Some(serde_json::json!("Ann")),
         "last_name" => Some(serde_json::json!("Lee")),
         "token" => Some(serde_json::json!("<token>")),
-        "site_name" => Some(serde_json::json!("Acme")),
+        "site_name" | "value" => Some(serde_json::json!("Acme")),
         "site_locale" | "locale" => Some(serde_json::json!("en")),
         "name" => Some(serde_json::json!("Sales")),
         "group_id" => Some(serde_json::json!(3)),
