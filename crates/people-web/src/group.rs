@@ -22,13 +22,8 @@ fn ok<T: serde::Serialize + ?Sized>(body: &T) -> HttpResponse {
     summary = "List groups",
     params(("limit" = Option<i64>, Query, description = "Page size (0-10000); with offset"), ("offset" = Option<i64>, Query, description = "Rows skipped")),
     responses(
-        (status = 200, description = "Groups with member_count", body = Vec<crate::render::GroupJson>),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ApiErrors,
+        (status = 200, description = "Groups with member_count", body = Vec<crate::render::GroupJson>)
     ),
 )]
 pub(crate) async fn list(
@@ -56,13 +51,8 @@ pub(crate) async fn list(
     summary = "One group with its members",
     params(("id" = i64, Path, description = "Group id")),
     responses(
-        (status = 200, description = "The group with members", body = crate::render::GroupJson),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ApiErrors,
+        (status = 200, description = "The group with members", body = crate::render::GroupJson)
     ),
 )]
 pub(crate) async fn get(
@@ -83,14 +73,8 @@ pub(crate) async fn get(
     summary = "Create a group",
     request_body(content = crate::openapi::GroupBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "OK", body = crate::render::GroupJson),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ApiBodyErrors,
+        (status = 200, description = "OK", body = crate::render::GroupJson)
     ),
 )]
 pub(crate) async fn create(
@@ -114,14 +98,8 @@ pub(crate) async fn create(
     params(("id" = i64, Path, description = "Group id")),
     request_body(content = crate::openapi::GroupBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "OK", body = crate::render::GroupJson),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ApiBodyErrors,
+        (status = 200, description = "OK", body = crate::render::GroupJson)
     ),
 )]
 pub(crate) async fn rename(
@@ -146,13 +124,8 @@ pub(crate) async fn rename(
     summary = "Delete a group and its memberships",
     params(("id" = i64, Path, description = "Group id")),
     responses(
-        (status = 204, description = "Deleted (or did not exist)"),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ApiErrors,
+        (status = 204, description = "Deleted (or did not exist)")
     ),
 )]
 pub(crate) async fn delete(
@@ -172,12 +145,8 @@ pub(crate) async fn delete(
     tag = "permissions",
     summary = "Memberships by user id",
     responses(
-        (status = 200, description = "OK", body = HashMap<String, Vec<crate::openapi::MembershipEntry>>),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ReadErrors,
+        (status = 200, description = "OK", body = HashMap<String, Vec<crate::openapi::MembershipEntry>>)
     ),
 )]
 pub(crate) async fn memberships(
@@ -212,14 +181,8 @@ pub(crate) async fn memberships(
     summary = "Add a user to a group",
     request_body(content = crate::openapi::AddMembershipBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "The group's members", body = Vec<crate::render::Member>),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ApiBodyErrors,
+        (status = 200, description = "The group's members", body = Vec<crate::render::Member>)
     ),
 )]
 pub(crate) async fn add(
@@ -243,14 +206,8 @@ pub(crate) async fn add(
     params(("id" = i64, Path, description = "Membership id")),
     request_body(content = crate::openapi::ManagerBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::MembershipEntry),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ApiBodyErrors,
+        (status = 200, description = "OK", body = crate::openapi::MembershipEntry)
     ),
 )]
 pub(crate) async fn set_manager(
@@ -280,13 +237,8 @@ pub(crate) async fn set_manager(
     summary = "Remove every member of a group",
     params(("id" = i64, Path, description = "Group id")),
     responses(
-        (status = 204, description = "Cleared"),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ApiErrors,
+        (status = 204, description = "Cleared")
     ),
 )]
 pub(crate) async fn clear(
@@ -307,13 +259,8 @@ pub(crate) async fn clear(
     summary = "Remove a membership",
     params(("id" = i64, Path, description = "Membership id")),
     responses(
-        (status = 204, description = "Removed"),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ApiErrors,
+        (status = 204, description = "Removed")
     ),
 )]
 pub(crate) async fn remove(

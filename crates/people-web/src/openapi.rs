@@ -380,6 +380,7 @@ impl Modify for SessionHeader {
         crate::setting::get,
         crate::setting::put,
     ),
+    components(schemas(ErrorBody, MessageBody)),
     modifiers(&SessionHeader),
     security(("session" = [])),
     tags(
@@ -588,4 +589,69 @@ pub fn markdown(doc: &Value) -> String {
         }
     }
     out
+}
+
+/// The documented answer for an error status: its meaning and body.
+fn error_response(status: u16) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let text = || {
+        ContentBuilder::new()
+            .schema(Some(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String),
+            ))
+            .build()
+    };
+    let json = |name: &str| {
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name(name)))
+            .build()
+    };
+    let r = match status {
+        400 => ResponseBuilder::new()
+            .description("Invalid parameters or a broken rule: JSON `errors` (schema failures add `specific-errors`), or a plain-text message")
+            .content("application/json", json("ErrorBody"))
+            .content("text/plain", text()),
+        401 => ResponseBuilder::new().description("No valid session: `Unauthenticated`").content("text/plain", text()),
+        403 => ResponseBuilder::new().description("Not allowed").content("text/plain", text()),
+        404 => ResponseBuilder::new().description("No such object (`Not found.`), or no such endpoint").content("text/plain", text()),
+        413 => ResponseBuilder::new().description("Body over 1 MiB").content("text/plain", text()),
+        503 => ResponseBuilder::new().description("The database is unavailable").content("application/json", json("MessageBody")),
+        _ => ResponseBuilder::new().description("Unexpected failure").content("application/json", json("MessageBody")),
+    };
+    r.build().into()
+}
+
+/// Declares error-answer sets for `#[utoipa::path(responses(…))]`: each endpoint names the set its
+/// failures fall into instead of repeating them.
+macro_rules! error_sets {
+    ($($(#[$doc:meta])* $name:ident => [$($status:literal),*];)*) => {
+        $(
+            $(#[$doc])*
+            pub struct $name;
+
+            impl utoipa::IntoResponses for $name {
+                fn responses() -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+                    [$($status),*].into_iter().map(|s| (s.to_string(), error_response(s))).collect()
+                }
+            }
+        )*
+    };
+}
+
+error_sets! {
+    /// Endpoints behind a session without a body.
+    ApiErrors => [400, 401, 403, 404, 503, 500];
+    /// Endpoints behind a session with a JSON body.
+    ApiBodyErrors => [400, 401, 403, 404, 413, 503, 500];
+    /// Admin-only reads that take no parameters.
+    ReadErrors => [401, 403, 404, 503, 500];
+    /// Reads of the caller's own data: any session may make them.
+    SessionErrors => [401, 404, 503, 500];
+    /// Public endpoints without a body.
+    PublicErrors => [400, 503, 500];
+    /// Public endpoints with a JSON body.
+    PublicBodyErrors => [400, 413, 503, 500];
+    /// Endpoints that only need the database.
+    StoreErrors => [404, 503, 500];
 }

@@ -38,12 +38,9 @@ pub(crate) fn session_response(
     summary = "Log in",
     request_body(content = crate::openapi::LoginBody, content_type = "application/json"),
     responses(
+        crate::openapi::PublicBodyErrors,
         (status = 200, description = "Signed in; cookies metabase.SESSION and metabase.TIMEOUT are set", body = crate::openapi::SessionBody),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
-        (status = 401, description = "Wrong password, disabled account, or throttled", body = crate::openapi::ErrorBody),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        (status = 401, description = "Wrong password, disabled account, or throttled", body = crate::openapi::ErrorBody)
     ),
     security(()),
 )]
@@ -65,10 +62,8 @@ pub(crate) async fn login(
     tag = "session",
     summary = "Log out",
     responses(
-        (status = 204, description = "Signed out; session cookies cleared"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::StoreErrors,
+        (status = 204, description = "Signed out; session cookies cleared")
     ),
     security(()),
 )]
@@ -89,9 +84,8 @@ pub(crate) async fn logout(
     tag = "session",
     summary = "Public settings, plus user-visibility when signed in",
     responses(
-        (status = 200, description = "Settings by key", body = HashMap<String, serde_json::Value>),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::StoreErrors,
+        (status = 200, description = "Settings by key", body = HashMap<String, serde_json::Value>)
     ),
     security(()),
 )]
@@ -114,10 +108,8 @@ pub(crate) async fn properties(
     tag = "session",
     summary = "The caller's logins, newest first",
     responses(
-        (status = 200, description = "OK", body = Vec<crate::render::Login>),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::SessionErrors,
+        (status = 200, description = "OK", body = Vec<crate::render::Login>)
     ),
 )]
 pub(crate) async fn login_history(
@@ -137,11 +129,8 @@ pub(crate) async fn login_history(
     summary = "Email a password-reset link",
     request_body(content = crate::openapi::ForgotBody, content_type = "application/json"),
     responses(
-        (status = 204, description = "Done, whether or not the address has an account"),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::PublicBodyErrors,
+        (status = 204, description = "Done, whether or not the address has an account")
     ),
     security(()),
 )]
@@ -163,11 +152,8 @@ pub(crate) async fn forgot_password(
     summary = "Set a new password with a reset token",
     request_body(content = crate::openapi::ResetBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "Password set and signed in", body = crate::openapi::NewSessionBody),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::PublicBodyErrors,
+        (status = 200, description = "Password set and signed in", body = crate::openapi::NewSessionBody)
     ),
     security(()),
 )]
@@ -195,10 +181,8 @@ pub(crate) async fn reset_password(
     summary = "Whether a reset token can be used",
     params(("token" = String, Query, description = "The token")),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::ValidBody),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::PublicErrors,
+        (status = 200, description = "OK", body = crate::openapi::ValidBody)
     ),
     security(()),
 )]

@@ -16,11 +16,8 @@ use crate::{run_as, Api};
     tag = "setting",
     summary = "Every setting (superusers)",
     responses(
-        (status = 200, description = "OK", body = Vec<crate::openapi::SettingEntry>),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ReadErrors,
+        (status = 200, description = "OK", body = Vec<crate::openapi::SettingEntry>)
     ),
 )]
 pub(crate) async fn list(
@@ -51,12 +48,8 @@ pub(crate) async fn list(
     summary = "One setting's value (superusers)",
     params(("key" = String, Path, description = "Setting key")),
     responses(
-        (status = 200, description = "The value (string, number, boolean or null)", body = serde_json::Value),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ReadErrors,
+        (status = 200, description = "The value (string, number, boolean or null)", body = serde_json::Value)
     ),
 )]
 pub(crate) async fn get(
@@ -78,14 +71,8 @@ pub(crate) async fn get(
     params(("key" = String, Path, description = "Setting key")),
     request_body(content = crate::openapi::SettingBody, content_type = "application/json"),
     responses(
-        (status = 204, description = "Stored"),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ApiBodyErrors,
+        (status = 204, description = "Stored")
     ),
 )]
 pub(crate) async fn put(

@@ -17,12 +17,9 @@ use crate::{run_hashing, Api};
     summary = "Create the first administrator",
     request_body(content = crate::openapi::SetupBody, content_type = "application/json"),
     responses(
+        crate::openapi::PublicBodyErrors,
         (status = 200, description = "Created and signed in", body = crate::openapi::SessionBody),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
-        (status = 403, description = "A user exists already", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        (status = 403, description = "A user exists already", body = String, content_type = "text/plain")
     ),
     security(()),
 )]

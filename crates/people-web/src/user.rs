@@ -34,13 +34,8 @@ pub(crate) fn query_pairs(
     summary = "List users (superusers and group managers)",
     params(("status" = Option<String>, Query, description = "active (default), deactivated or all"), ("query" = Option<String>, Query, description = "Substring of first name, last name or email"), ("group_id" = Option<i64>, Query, description = "Only members of this group"), ("include_deactivated" = Option<String>, Query, description = "true or false"), ("limit" = Option<i64>, Query, description = "Page size (0-10000); with offset"), ("offset" = Option<i64>, Query, description = "Rows skipped")),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::UserPage),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ApiErrors,
+        (status = 200, description = "OK", body = crate::openapi::UserPage)
     ),
 )]
 pub(crate) async fn list(
@@ -77,11 +72,8 @@ pub(crate) async fn list(
     tag = "user",
     summary = "The caller",
     responses(
-        (status = 200, description = "OK", body = crate::render::CurrentUser),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::SessionErrors,
+        (status = 200, description = "OK", body = crate::render::CurrentUser)
     ),
 )]
 pub(crate) async fn current(
@@ -100,13 +92,8 @@ pub(crate) async fn current(
     summary = "Users the caller may pick as email recipients",
     params(("limit" = Option<i64>, Query, description = "Page size (0-10000); with offset"), ("offset" = Option<i64>, Query, description = "Rows skipped")),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::UserPage),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ApiErrors,
+        (status = 200, description = "OK", body = crate::openapi::UserPage)
     ),
 )]
 pub(crate) async fn recipients(
@@ -144,13 +131,8 @@ pub(crate) async fn recipients(
     summary = "One user",
     params(("id" = i64, Path, description = "Id")),
     responses(
-        (status = 200, description = "OK", body = crate::render::UserDetail),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ApiErrors,
+        (status = 200, description = "OK", body = crate::render::UserDetail)
     ),
 )]
 pub(crate) async fn get(
@@ -171,14 +153,8 @@ pub(crate) async fn get(
     summary = "Create (invite) a user",
     request_body(content = crate::openapi::CreateUserBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "OK", body = crate::render::UserDetail),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ApiBodyErrors,
+        (status = 200, description = "OK", body = crate::render::UserDetail)
     ),
 )]
 pub(crate) async fn create(
@@ -203,14 +179,8 @@ pub(crate) async fn create(
     params(("id" = i64, Path, description = "Id")),
     request_body(content = crate::openapi::UpdateUserBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "OK", body = crate::render::UserDetail),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ApiBodyErrors,
+        (status = 200, description = "OK", body = crate::render::UserDetail)
     ),
 )]
 pub(crate) async fn update(
@@ -236,15 +206,9 @@ pub(crate) async fn update(
     params(("id" = i64, Path, description = "Id")),
     request_body(content = crate::openapi::PasswordBody, content_type = "application/json"),
     responses(
+        crate::openapi::ApiBodyErrors,
         (status = 200, description = "Own password changed; signed in again", body = crate::openapi::NewSessionBody),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 413, description = "Body over 1 MiB", body = String, content_type = "text/plain"),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 204, description = "Another user's password changed"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        (status = 204, description = "Another user's password changed")
     ),
 )]
 pub(crate) async fn password(
@@ -282,13 +246,8 @@ pub(crate) async fn password(
     summary = "Reactivate a user",
     params(("id" = i64, Path, description = "Id")),
     responses(
-        (status = 200, description = "OK", body = crate::render::AdminUser),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ApiErrors,
+        (status = 200, description = "OK", body = crate::render::AdminUser)
     ),
 )]
 pub(crate) async fn reactivate(
@@ -309,13 +268,8 @@ pub(crate) async fn reactivate(
     summary = "Deactivate a user",
     params(("id" = i64, Path, description = "Id")),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::SuccessBody),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ApiErrors,
+        (status = 200, description = "OK", body = crate::openapi::SuccessBody)
     ),
 )]
 pub(crate) async fn deactivate(
@@ -336,13 +290,8 @@ pub(crate) async fn deactivate(
     summary = "Dismiss a modal (qbnewb or datasetnewb)",
     params(("id" = i64, Path, description = "Id"), ("modal" = String, Path, description = "qbnewb or datasetnewb")),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::SuccessBody),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ApiErrors,
+        (status = 200, description = "OK", body = crate::openapi::SuccessBody)
     ),
 )]
 pub(crate) async fn modal(
@@ -366,13 +315,8 @@ pub(crate) async fn modal(
     summary = "Send the invite email again",
     params(("id" = i64, Path, description = "Id")),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::SuccessBody),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ApiErrors,
+        (status = 200, description = "OK", body = crate::openapi::SuccessBody)
     ),
 )]
 pub(crate) async fn send_invite(
@@ -392,13 +336,8 @@ pub(crate) async fn send_invite(
     summary = "Send the invite email again (PUT alias)",
     params(("id" = i64, Path, description = "Id")),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::SuccessBody),
-        (status = 400, description = "Invalid parameters or a broken rule", content((crate::openapi::ErrorBody = "application/json"), (String = "text/plain"))),
-        (status = 401, description = "No valid session", body = String, content_type = "text/plain"),
-        (status = 403, description = "Not allowed", body = String, content_type = "text/plain"),
-        (status = 404, description = "No such object, or no such endpoint", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is unavailable", body = crate::openapi::MessageBody),
-        (status = 500, description = "Unexpected failure", body = crate::openapi::MessageBody)
+        crate::openapi::ApiErrors,
+        (status = 200, description = "OK", body = crate::openapi::SuccessBody)
     ),
 )]
 /// `PUT /api/user/:id/send_invite`: the alias some clients use.
