@@ -30,52 +30,38 @@ diesel::define_sql_function! {
     fn lower_opt(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
 }
 
-/// Metabase's columns of `core_user`, in [`UserRow`]'s order (people's own derived columns left out).
-pub(crate) type UserColumns = (
-    core_user::id,
-    core_user::email,
-    core_user::first_name,
-    core_user::last_name,
-    core_user::password,
-    core_user::password_salt,
-    core_user::date_joined,
-    core_user::last_login,
-    core_user::is_superuser,
-    core_user::is_active,
-    core_user::reset_token,
-    core_user::reset_triggered,
-    core_user::is_qbnewb,
-    core_user::is_datasetnewb,
-    core_user::login_attributes,
-    core_user::updated_at,
-    core_user::sso_source,
-    core_user::locale,
-    core_user::settings,
-    core_user::user_type,
-);
+/// Declares the column tuple type and its value from one list, so the two cannot drift apart.
+macro_rules! user_columns {
+    ($($column:ident),* $(,)?) => {
+        /// Metabase's columns of `core_user`, in [`UserRow`]'s order (people's own derived columns left out).
+        pub(crate) type UserColumns = ($(core_user::$column,)*);
 
-/// The columns every user read selects.
-pub(crate) const USER_COLUMNS: UserColumns = (
-    core_user::id,
-    core_user::email,
-    core_user::first_name,
-    core_user::last_name,
-    core_user::password,
-    core_user::password_salt,
-    core_user::date_joined,
-    core_user::last_login,
-    core_user::is_superuser,
-    core_user::is_active,
-    core_user::reset_token,
-    core_user::reset_triggered,
-    core_user::is_qbnewb,
-    core_user::is_datasetnewb,
-    core_user::login_attributes,
-    core_user::updated_at,
-    core_user::sso_source,
-    core_user::locale,
-    core_user::settings,
-    core_user::user_type,
+        /// The columns every user read selects.
+        pub(crate) const USER_COLUMNS: UserColumns = ($(core_user::$column,)*);
+    };
+}
+
+user_columns!(
+    id,
+    email,
+    first_name,
+    last_name,
+    password,
+    password_salt,
+    date_joined,
+    last_login,
+    is_superuser,
+    is_active,
+    reset_token,
+    reset_triggered,
+    is_qbnewb,
+    is_datasetnewb,
+    login_attributes,
+    updated_at,
+    sso_source,
+    locale,
+    settings,
+    user_type,
 );
 
 /// One `core_user` row, columns as [`USER_COLUMNS`].
