@@ -20,7 +20,11 @@ pub mod session;
 pub mod setting;
 pub mod setup;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod throttle;
+#[cfg(test)]
+mod use_case_tests;
 pub mod user;
 pub mod validate;
 

@@ -1,0 +1,1712 @@
+//! In-memory fakes of the ports for the domain's unit tests: [`MemoryStore`] (the storage ports, with the
+//! semantics of people-store's Diesel implementation), a trivial [`EmailTemplates`] renderer, and a
+//! [`Fixture`] that assembles a [`People`] over them with a [`ManualClock`] and a cheap bcrypt cost.
+//!
+//! The fake mirrors the real store's observable behaviour: case-insensitive unique emails and group names,
+//! the unique (user, group) membership, foreign keys (`StoreFailure::ForeignKey`), cascades (`ON DELETE SET
+//! NULL` of a login's session), the list orderings (NULL names last), `search_text` matching, the outbox's
+//! leases, and transactions (everything a failed unit of work did is rolled back). Like PostgreSQL, a
+//! transaction in which a statement failed refuses every further statement, so that a use case that swallows
+//! a store error and carries on is caught here rather than in production.
+
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::TimeZone;
+use serde_json::{Map, Value};
+
+use crate::clock::{Clock, ManualClock, Timestamp};
+use crate::error::{DomainError, Result, StoreFailure};
+use crate::group::{
+    Group, GroupMember, GroupWithCount, Membership, ADMINISTRATORS_ID, ADMINISTRATORS_NAME,
+    ALL_USERS_ID, ALL_USERS_NAME,
+};
+use crate::mail::{Email, EmailTemplates, MailContext, Rendered};
+use crate::password::Bcrypt;
+use crate::service::{Config, People};
+use crate::session::{
+    start_session, Caller, CallerRecord, ClientInfo, LoginRecord, NewLogin, NewSession,
+};
+use crate::store::{Activity, NewEmail, Page, QueuedEmail, Repo, Store, UserOrder, UserQuery};
+use crate::user::{insert_with_memberships, NewUser, User, TYPE_PERSONAL};
+
+// ----- state -----
+
+/// A `core_user` row: the domain's `User` plus the column the domain type does not carry.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StoredUser {
+    /// The user as the domain sees it.
+    pub(crate) user: User,
+    /// Earliest login (set by the first `set_last_login`).
+    pub(crate) first_login: Option<Timestamp>,
+}
+
+/// A `login_history` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoredLogin {
+    /// Row id (ties on the timestamp are broken by it, newest first).
+    pub(crate) id: i64,
+    /// The row as inserted; `session_hash` becomes `None` when the session is deleted.
+    pub(crate) login: NewLogin,
+}
+
+/// An `email_outbox` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoredEmail {
+    /// Outbox id.
+    pub(crate) id: i64,
+    /// What was queued (bodies blanked once sent).
+    pub(crate) email: NewEmail,
+    /// Delivery attempts so far.
+    pub(crate) attempts: i32,
+    /// Not due before this.
+    pub(crate) next_attempt_at: Timestamp,
+    /// Delivered at.
+    pub(crate) sent_at: Option<Timestamp>,
+    /// The last delivery error.
+    pub(crate) last_error: Option<String>,
+}
+
+/// Every table of the fake database.
+#[derive(Debug, Clone)]
+pub(crate) struct State {
+    pub(crate) users: BTreeMap<i32, StoredUser>,
+    pub(crate) groups: BTreeMap<i32, Group>,
+    pub(crate) memberships: BTreeMap<i32, Membership>,
+    pub(crate) sessions: BTreeMap<String, NewSession>,
+    pub(crate) logins: Vec<StoredLogin>,
+    pub(crate) settings: BTreeMap<String, String>,
+    pub(crate) outbox: BTreeMap<i64, StoredEmail>,
+    next_user: i32,
+    next_group: i32,
+    next_membership: i32,
+    next_login: i64,
+    next_email: i64,
+}
+
+impl Default for State {
+    /// A freshly migrated database: no rows but the two magic groups (with the migration's entity ids).
+    fn default() -> Self {
+        let mut groups = BTreeMap::new();
+        groups.insert(
+            ALL_USERS_ID,
+            Group {
+                id: ALL_USERS_ID,
+                name: ALL_USERS_NAME.to_string(),
+                entity_id: Some("allusers0000000000001".to_string()),
+            },
+        );
+        groups.insert(
+            ADMINISTRATORS_ID,
+            Group {
+                id: ADMINISTRATORS_ID,
+                name: ADMINISTRATORS_NAME.to_string(),
+                entity_id: Some("administrators0000002".to_string()),
+            },
+        );
+        State {
+            users: BTreeMap::new(),
+            groups,
+            memberships: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            logins: Vec::new(),
+            settings: BTreeMap::new(),
+            outbox: BTreeMap::new(),
+            next_user: 1,
+            next_group: 3,
+            next_membership: 1,
+            next_login: 1,
+            next_email: 1,
+        }
+    }
+}
+
+fn unique(constraint: &str) -> DomainError {
+    DomainError::Store(StoreFailure::Unique(constraint.to_string()))
+}
+
+fn foreign_key(constraint: &str) -> DomainError {
+    DomainError::Store(StoreFailure::ForeignKey(constraint.to_string()))
+}
+
+/// A client's id that does not fit the `INTEGER` column names nothing (people-store's `id32`).
+fn id32(id: i64) -> Option<i32> {
+    i32::try_from(id).ok().filter(|&i| i > 0)
+}
+
+/// SQL `lower(..)`. Unicode-aware like PostgreSQL's; SQLite's built-in `lower` folds ASCII only, so the two
+/// real back ends differ on non-ASCII letters, and this fake follows PostgreSQL.
+fn lower(s: &str) -> String {
+    s.to_lowercase()
+}
+
+/// `ORDER BY x IS NULL, lower(x)`: NULLs last, as PostgreSQL sorts them and people-store asks SQLite to.
+fn name_key(s: &Option<String>) -> (bool, String) {
+    (s.is_none(), s.as_deref().map(lower).unwrap_or_default())
+}
+
+/// `limit`/`offset` applied to an ordered list.
+fn paged<T>(rows: Vec<T>, page: Option<Page>) -> Vec<T> {
+    match page {
+        None => rows,
+        Some(p) => rows
+            .into_iter()
+            .skip(usize::try_from(p.offset.max(0)).unwrap_or(usize::MAX))
+            .take(usize::try_from(p.limit.max(0)).unwrap_or(usize::MAX))
+            .collect(),
+    }
+}
+
+impl State {
+    fn user(&self, id: i64) -> Option<User> {
+        id32(id)
+            .and_then(|id| self.users.get(&id))
+            .map(|u| u.user.clone())
+    }
+
+    fn memberships_sorted_by_group(&self, user_id: i32) -> Vec<Membership> {
+        let mut ms: Vec<Membership> = self
+            .memberships
+            .values()
+            .filter(|m| m.user_id == user_id)
+            .copied()
+            .collect();
+        ms.sort_by_key(|m| m.group_id);
+        ms
+    }
+
+    fn email_taken(&self, email: &str, except: Option<i32>) -> bool {
+        let email = lower(email);
+        self.users
+            .values()
+            .any(|u| Some(u.user.id) != except && lower(&u.user.email) == email)
+    }
+
+    fn insert_user(&mut self, new: &NewUser) -> Result<User> {
+        if self.email_taken(&new.email, None) {
+            return Err(unique("idx_core_user_email_lower"));
+        }
+        let id = self.next_user;
+        self.next_user += 1;
+        let user = User {
+            id,
+            email: new.email.clone(),
+            first_name: new.first_name.clone(),
+            last_name: new.last_name.clone(),
+            password_hash: new.password.as_ref().map(|p| p.hash.clone()),
+            password_salt: new.password.as_ref().map(|p| p.salt.clone()),
+            date_joined: new.date_joined,
+            last_login: None,
+            is_superuser: new.is_superuser,
+            is_active: true,
+            reset_token: None,
+            reset_triggered: None,
+            is_qbnewb: true,
+            is_datasetnewb: true,
+            login_attributes: new.login_attributes.clone(),
+            updated_at: new.date_joined,
+            sso_source: new.sso_source.clone(),
+            locale: new.locale.clone(),
+            settings: None,
+            user_type: TYPE_PERSONAL.to_string(),
+        };
+        self.users.insert(
+            id,
+            StoredUser {
+                user: user.clone(),
+                first_login: None,
+            },
+        );
+        Ok(user)
+    }
+
+    fn update_user(&mut self, u: &User) -> Result<()> {
+        if !self.users.contains_key(&u.id) {
+            return Ok(()); // UPDATE … WHERE id = ? matching no row
+        }
+        if self.email_taken(&u.email, Some(u.id)) {
+            return Err(unique("idx_core_user_email_lower"));
+        }
+        let stored = self.users.get_mut(&u.id).expect("checked above");
+        // Every column of `UserChanges`: all but id, date_joined and type.
+        let date_joined = stored.user.date_joined;
+        let user_type = stored.user.user_type.clone();
+        stored.user = User {
+            date_joined,
+            user_type,
+            ..u.clone()
+        };
+        Ok(())
+    }
+
+    fn set_last_login(&mut self, user_id: i32, at: Timestamp) {
+        if let Some(u) = self.users.get_mut(&user_id) {
+            u.user.last_login = Some(at);
+            u.first_login = u.first_login.or(Some(at));
+        }
+    }
+
+    /// people-store's `search_text`: lower(first ␟ last ␟ email) LIKE '%text%' with `%`, `_` and `\` literal;
+    /// a needle containing the separator is matched field by field (NULL fields never match).
+    fn matches_text(u: &User, text: &str) -> bool {
+        let needle = lower(text);
+        if needle.contains('\u{1f}') {
+            [
+                u.first_name.as_deref(),
+                u.last_name.as_deref(),
+                Some(&u.email),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|f| lower(f).contains(&needle))
+        } else {
+            let joined = format!(
+                "{}\u{1f}{}\u{1f}{}",
+                u.first_name.as_deref().unwrap_or(""),
+                u.last_name.as_deref().unwrap_or(""),
+                u.email
+            );
+            lower(&joined).contains(&needle)
+        }
+    }
+
+    fn is_member(&self, user_id: i32, group_id: i32) -> bool {
+        self.memberships
+            .values()
+            .any(|m| m.user_id == user_id && m.group_id == group_id)
+    }
+
+    fn manages(&self, user_id: i32, group_id: i32) -> bool {
+        self.memberships
+            .values()
+            .any(|m| m.user_id == user_id && m.group_id == group_id && m.is_group_manager)
+    }
+
+    fn list_users(&self, q: &UserQuery) -> (Vec<User>, i64) {
+        let shared_groups: Option<Vec<i32>> = q.shares_group_with.map(|me| {
+            self.memberships
+                .values()
+                .filter(|m| m.user_id == me && m.group_id != ALL_USERS_ID)
+                .map(|m| m.group_id)
+                .collect()
+        });
+        let mut rows: Vec<&User> = self
+            .users
+            .values()
+            .map(|s| &s.user)
+            .filter(|u| u.user_type == TYPE_PERSONAL)
+            .filter(|u| match q.activity {
+                Activity::Active => u.is_active,
+                Activity::Inactive => !u.is_active,
+                Activity::Any => true,
+            })
+            .filter(|u| q.text.as_deref().is_none_or(|t| Self::matches_text(u, t)))
+            .filter(|u| {
+                q.group_id
+                    .is_none_or(|g| self.is_member(u.id, id32(g).unwrap_or(0)))
+            })
+            .filter(|u| {
+                shared_groups
+                    .as_ref()
+                    .is_none_or(|gs| gs.iter().any(|g| self.is_member(u.id, *g)))
+            })
+            .collect();
+        let total = rows.len() as i64;
+        type Key = (bool, bool, (bool, String), (bool, String), i32);
+        let key = |u: &User| -> Key {
+            let (rank_admin, rank_manager) = match q.order {
+                // DESC on booleans: true first.
+                UserOrder::GroupRank(g) => (!u.is_superuser, !self.manages(u.id, g)),
+                _ => (false, false),
+            };
+            match q.order {
+                UserOrder::LastName => (
+                    rank_admin,
+                    rank_manager,
+                    name_key(&u.last_name),
+                    name_key(&u.first_name),
+                    u.id,
+                ),
+                _ => (
+                    rank_admin,
+                    rank_manager,
+                    name_key(&u.first_name),
+                    name_key(&u.last_name),
+                    u.id,
+                ),
+            }
+        };
+        rows.sort_by_cached_key(|u| key(u));
+        let page = paged(rows, q.page).into_iter().cloned().collect();
+        (page, total)
+    }
+
+    fn insert_group(&mut self, name: &str, entity_id: &str) -> Result<Group> {
+        let lname = lower(name);
+        if self.groups.values().any(|g| lower(&g.name) == lname) {
+            return Err(unique("idx_permissions_group_name_lower"));
+        }
+        if self
+            .groups
+            .values()
+            .any(|g| g.entity_id.as_deref() == Some(entity_id))
+        {
+            return Err(unique("idx_permissions_group_entity_id"));
+        }
+        let id = self.next_group;
+        self.next_group += 1;
+        let g = Group {
+            id,
+            name: name.to_string(),
+            entity_id: Some(entity_id.to_string()),
+        };
+        self.groups.insert(id, g.clone());
+        Ok(g)
+    }
+
+    fn active_members(&self, group_id: i32) -> impl Iterator<Item = (&Membership, &User)> {
+        self.memberships
+            .values()
+            .filter(move |m| m.group_id == group_id)
+            .filter_map(|m| self.users.get(&m.user_id).map(|u| (m, &u.user)))
+            .filter(|(_, u)| u.is_active)
+    }
+
+    fn insert_membership(
+        &mut self,
+        user_id: i32,
+        group_id: i32,
+        manager: bool,
+    ) -> Result<Membership> {
+        if self.is_member(user_id, group_id) {
+            return Err(unique("idx_membership_user_group"));
+        }
+        if !self.users.contains_key(&user_id) || !self.groups.contains_key(&group_id) {
+            return Err(foreign_key("FOREIGN KEY constraint failed"));
+        }
+        let id = self.next_membership;
+        self.next_membership += 1;
+        let m = Membership {
+            id,
+            user_id,
+            group_id,
+            is_group_manager: manager,
+        };
+        self.memberships.insert(id, m);
+        Ok(m)
+    }
+
+    /// Deletes sessions matching `doomed`; logins that named them keep a NULL session (`ON DELETE SET NULL`).
+    fn delete_sessions(&mut self, doomed: impl Fn(&NewSession) -> bool) -> usize {
+        let gone: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| doomed(s))
+            .map(|s| s.id_hash.clone())
+            .collect();
+        for id in &gone {
+            self.sessions.remove(id);
+        }
+        for l in &mut self.logins {
+            if l.login
+                .session_hash
+                .as_ref()
+                .is_some_and(|h| gone.contains(h))
+            {
+                l.login.session_hash = None;
+            }
+        }
+        gone.len()
+    }
+
+    fn all_memberships(&self, filter: impl Fn(&Membership) -> bool) -> Vec<Membership> {
+        let mut ms: Vec<Membership> = self
+            .memberships
+            .values()
+            .filter(|m| filter(m))
+            .copied()
+            .collect();
+        ms.sort_by_key(|m| (m.user_id, m.group_id));
+        ms
+    }
+}
+
+// ----- the store -----
+
+thread_local! {
+    /// Set while this thread runs a unit of work, to catch a unit of work started inside another.
+    static IN_UNIT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks this thread as inside a unit of work until dropped (also when the work panics).
+struct InUnit;
+
+impl InUnit {
+    fn enter() -> Self {
+        IN_UNIT.with(|f| f.set(true));
+        InUnit
+    }
+}
+
+impl Drop for InUnit {
+    fn drop(&mut self) {
+        IN_UNIT.with(|f| f.set(false));
+    }
+}
+
+/// The storage ports over in-memory tables behind one mutex (units of work run one at a time).
+#[derive(Debug, Default)]
+pub(crate) struct MemoryStore {
+    state: Mutex<State>,
+    failures: Mutex<HashMap<&'static str, StoreFailure>>,
+    units: Mutex<(usize, usize)>,
+}
+
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl MemoryStore {
+    /// An empty, "migrated" database.
+    pub(crate) fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    /// A copy of every table.
+    pub(crate) fn snapshot(&self) -> State {
+        locked(&self.state).clone()
+    }
+
+    /// Makes every later call of the `Repo` method named `op` fail with `failure` (until [`Self::heal`]).
+    pub(crate) fn fail_on(&self, op: &'static str, failure: StoreFailure) {
+        locked(&self.failures).insert(op, failure);
+    }
+
+    /// Removes every injected failure.
+    pub(crate) fn heal(&self) {
+        locked(&self.failures).clear();
+    }
+
+    /// Units of work run so far: (reads, transactions).
+    pub(crate) fn units(&self) -> (usize, usize) {
+        *locked(&self.units)
+    }
+
+    /// The stored user `id`, if any.
+    pub(crate) fn user(&self, id: i32) -> Option<User> {
+        locked(&self.state).users.get(&id).map(|u| u.user.clone())
+    }
+
+    /// Group ids of `user_id`'s memberships, ascending.
+    pub(crate) fn group_ids(&self, user_id: i32) -> Vec<i32> {
+        locked(&self.state)
+            .memberships_sorted_by_group(user_id)
+            .iter()
+            .map(|m| m.group_id)
+            .collect()
+    }
+
+    /// Number of sessions of `user_id`.
+    pub(crate) fn session_count(&self, user_id: i32) -> usize {
+        locked(&self.state)
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user_id)
+            .count()
+    }
+
+    /// Every outbox row, by id.
+    pub(crate) fn outbox(&self) -> Vec<StoredEmail> {
+        locked(&self.state).outbox.values().cloned().collect()
+    }
+
+    /// A stored setting.
+    pub(crate) fn setting(&self, key: &str) -> Option<String> {
+        locked(&self.state).settings.get(key).cloned()
+    }
+}
+
+impl Store for MemoryStore {
+    fn run(
+        &self,
+        transaction: bool,
+        work: &mut dyn FnMut(&mut dyn Repo) -> Result<()>,
+    ) -> Result<()> {
+        if IN_UNIT.with(Cell::get) {
+            return Err(DomainError::Internal(
+                "MemoryStore: a unit of work was started inside another one".into(),
+            ));
+        }
+        {
+            let mut units = locked(&self.units);
+            if transaction {
+                units.1 += 1;
+            } else {
+                units.0 += 1;
+            }
+        }
+        let failures = locked(&self.failures).clone();
+        let mut state = locked(&self.state);
+        let before = transaction.then(|| state.clone());
+        let result = {
+            let _in_unit = InUnit::enter();
+            let mut repo = MemRepo {
+                state: &mut state,
+                failures: &failures,
+                transaction,
+                aborted: false,
+            };
+            work(&mut repo)
+        };
+        if result.is_err() {
+            if let Some(before) = before {
+                *state = before;
+            }
+        }
+        result
+    }
+
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+}
+
+/// One unit of work's view of the tables.
+struct MemRepo<'a> {
+    state: &'a mut State,
+    failures: &'a HashMap<&'static str, StoreFailure>,
+    transaction: bool,
+    /// A statement of this transaction failed: like PostgreSQL, refuse the rest.
+    aborted: bool,
+}
+
+impl MemRepo<'_> {
+    fn exec<T>(&mut self, op: &'static str, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+        if self.aborted {
+            return Err(DomainError::Store(StoreFailure::Other(format!(
+                "{op}: current transaction is aborted, commands ignored until end of transaction block"
+            ))));
+        }
+        let result = match self.failures.get(op) {
+            Some(f) => Err(DomainError::Store(f.clone())),
+            None => f(self.state),
+        };
+        if self.transaction && matches!(result, Err(DomainError::Store(_))) {
+            self.aborted = true;
+        }
+        result
+    }
+}
+
+impl Repo for MemRepo<'_> {
+    fn ping(&mut self) -> Result<()> {
+        self.exec("ping", |_| Ok(()))
+    }
+
+    fn insert_user(&mut self, user: &NewUser) -> Result<User> {
+        self.exec("insert_user", |s| s.insert_user(user))
+    }
+
+    fn user_by_id(&mut self, id: i64) -> Result<Option<User>> {
+        self.exec("user_by_id", |s| Ok(s.user(id)))
+    }
+
+    fn user_with_memberships(&mut self, id: i64) -> Result<Option<(User, Vec<Membership>)>> {
+        self.exec("user_with_memberships", |s| {
+            Ok(s.user(id).map(|u| {
+                let ms = s.memberships_sorted_by_group(u.id);
+                (u, ms)
+            }))
+        })
+    }
+
+    fn lock_user(&mut self, id: i64) -> Result<Option<User>> {
+        self.exec("lock_user", |s| Ok(s.user(id)))
+    }
+
+    fn user_by_email(&mut self, email: &str) -> Result<Option<User>> {
+        self.exec("user_by_email", |s| {
+            let email = lower(email);
+            Ok(s.users
+                .values()
+                .find(|u| lower(&u.user.email) == email)
+                .map(|u| u.user.clone()))
+        })
+    }
+
+    fn update_user(&mut self, user: &User) -> Result<()> {
+        self.exec("update_user", |s| s.update_user(user))
+    }
+
+    fn set_last_login(&mut self, user_id: i32, at: Timestamp) -> Result<()> {
+        self.exec("set_last_login", |s| {
+            s.set_last_login(user_id, at);
+            Ok(())
+        })
+    }
+
+    fn count_users(&mut self, at_most: i64) -> Result<i64> {
+        self.exec("count_users", |s| {
+            Ok((s.users.len() as i64).min(at_most.max(0)))
+        })
+    }
+
+    fn list_users(&mut self, query: &UserQuery) -> Result<(Vec<User>, i64)> {
+        self.exec("list_users", |s| Ok(s.list_users(query)))
+    }
+
+    fn active_superusers(&mut self) -> Result<Vec<User>> {
+        self.exec("active_superusers", |s| {
+            Ok(s.users
+                .values()
+                .map(|u| &u.user)
+                .filter(|u| u.is_superuser && u.is_active)
+                .cloned()
+                .collect())
+        })
+    }
+
+    fn insert_group(&mut self, name: &str, entity_id: &str) -> Result<Group> {
+        self.exec("insert_group", |s| s.insert_group(name, entity_id))
+    }
+
+    fn group_by_id(&mut self, id: i64) -> Result<Option<Group>> {
+        self.exec("group_by_id", |s| {
+            Ok(id32(id).and_then(|id| s.groups.get(&id)).cloned())
+        })
+    }
+
+    fn group_by_name(&mut self, name: &str) -> Result<Option<Group>> {
+        self.exec("group_by_name", |s| {
+            let name = lower(name);
+            Ok(s.groups.values().find(|g| lower(&g.name) == name).cloned())
+        })
+    }
+
+    fn groups_by_ids(&mut self, ids: &[i64]) -> Result<Vec<Group>> {
+        self.exec("groups_by_ids", |s| {
+            let ids: Vec<i32> = ids.iter().filter_map(|&i| id32(i)).collect();
+            Ok(s.groups
+                .values()
+                .filter(|g| ids.contains(&g.id))
+                .cloned()
+                .collect())
+        })
+    }
+
+    fn lock_group(&mut self, _id: i32) -> Result<()> {
+        // Units of work already run one at a time.
+        self.exec("lock_group", |_| Ok(()))
+    }
+
+    fn rename_group(&mut self, id: i32, name: &str) -> Result<()> {
+        self.exec("rename_group", |s| {
+            if !s.groups.contains_key(&id) {
+                return Ok(());
+            }
+            let lname = lower(name);
+            if s.groups
+                .values()
+                .any(|g| g.id != id && lower(&g.name) == lname)
+            {
+                return Err(unique("idx_permissions_group_name_lower"));
+            }
+            if let Some(g) = s.groups.get_mut(&id) {
+                g.name = name.to_string();
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_group(&mut self, id: i32) -> Result<bool> {
+        self.exec("delete_group", |s| {
+            s.memberships.retain(|_, m| m.group_id != id);
+            Ok(s.groups.remove(&id).is_some())
+        })
+    }
+
+    fn list_groups(
+        &mut self,
+        only: Option<&[i32]>,
+        page: Option<Page>,
+    ) -> Result<Vec<GroupWithCount>> {
+        self.exec("list_groups", |s| {
+            let mut groups: Vec<&Group> = s
+                .groups
+                .values()
+                .filter(|g| only.is_none_or(|ids| ids.contains(&g.id)))
+                .collect();
+            groups.sort_by_cached_key(|g| (lower(&g.name), g.id));
+            Ok(paged(groups, page)
+                .into_iter()
+                .map(|g| GroupWithCount {
+                    group: g.clone(),
+                    member_count: s.active_members(g.id).count() as i64,
+                })
+                .collect())
+        })
+    }
+
+    fn group_members(&mut self, group_id: i32) -> Result<Vec<GroupMember>> {
+        self.exec("group_members", |s| {
+            let mut rows: Vec<(&Membership, &User)> = s.active_members(group_id).collect();
+            rows.sort_by_cached_key(|(_, u)| {
+                (name_key(&u.first_name), name_key(&u.last_name), u.id)
+            });
+            Ok(rows
+                .into_iter()
+                .map(|(m, u)| GroupMember {
+                    user_id: u.id,
+                    membership_id: m.id,
+                    first_name: u.first_name.clone(),
+                    last_name: u.last_name.clone(),
+                    email: u.email.clone(),
+                    is_group_manager: m.is_group_manager,
+                })
+                .collect())
+        })
+    }
+
+    fn count_active_members(&mut self, group_id: i32) -> Result<i64> {
+        self.exec("count_active_members", |s| {
+            Ok(s.active_members(group_id).count() as i64)
+        })
+    }
+
+    fn memberships_of(&mut self, user_ids: &[i32]) -> Result<Vec<Membership>> {
+        self.exec("memberships_of", |s| {
+            Ok(s.all_memberships(|m| user_ids.contains(&m.user_id)))
+        })
+    }
+
+    fn all_memberships(&mut self, groups: Option<&[i32]>) -> Result<Vec<Membership>> {
+        self.exec("all_memberships", |s| {
+            Ok(s.all_memberships(|m| groups.is_none_or(|g| g.contains(&m.group_id))))
+        })
+    }
+
+    fn membership_by_id(&mut self, id: i64) -> Result<Option<Membership>> {
+        self.exec("membership_by_id", |s| {
+            Ok(id32(id).and_then(|id| s.memberships.get(&id)).copied())
+        })
+    }
+
+    fn insert_membership(
+        &mut self,
+        user_id: i32,
+        group_id: i32,
+        is_group_manager: bool,
+    ) -> Result<Membership> {
+        self.exec("insert_membership", |s| {
+            s.insert_membership(user_id, group_id, is_group_manager)
+        })
+    }
+
+    fn set_group_manager(&mut self, membership_id: i32, is_group_manager: bool) -> Result<()> {
+        self.exec("set_group_manager", |s| {
+            if let Some(m) = s.memberships.get_mut(&membership_id) {
+                m.is_group_manager = is_group_manager;
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_membership(&mut self, membership_id: i32) -> Result<bool> {
+        self.exec("delete_membership", |s| {
+            Ok(s.memberships.remove(&membership_id).is_some())
+        })
+    }
+
+    fn delete_group_memberships(&mut self, group_id: i32) -> Result<usize> {
+        self.exec("delete_group_memberships", |s| {
+            let before = s.memberships.len();
+            s.memberships.retain(|_, m| m.group_id != group_id);
+            Ok(before - s.memberships.len())
+        })
+    }
+
+    fn insert_session(&mut self, session: &NewSession) -> Result<()> {
+        self.exec("insert_session", |s| {
+            if s.sessions.contains_key(&session.id_hash) {
+                return Err(unique("core_session_pkey"));
+            }
+            if !s.users.contains_key(&session.user_id) {
+                return Err(foreign_key("FOREIGN KEY constraint failed"));
+            }
+            s.sessions.insert(session.id_hash.clone(), session.clone());
+            Ok(())
+        })
+    }
+
+    fn caller_by_session(&mut self, id_hash: &str) -> Result<Option<CallerRecord>> {
+        self.exec("caller_by_session", |s| {
+            let Some(session) = s.sessions.get(id_hash) else {
+                return Ok(None);
+            };
+            let Some(stored) = s.users.get(&session.user_id) else {
+                return Ok(None);
+            };
+            Ok(Some(CallerRecord {
+                user: stored.user.clone(),
+                memberships: s.memberships_sorted_by_group(stored.user.id),
+                session_created_at: session.created_at,
+                first_login: stored.first_login,
+            }))
+        })
+    }
+
+    fn delete_session(&mut self, id_hash: &str) -> Result<bool> {
+        self.exec("delete_session", |s| {
+            Ok(s.delete_sessions(|x| x.id_hash == id_hash) > 0)
+        })
+    }
+
+    fn delete_user_sessions(&mut self, user_id: i32, keep: Option<&str>) -> Result<usize> {
+        self.exec("delete_user_sessions", |s| {
+            Ok(s.delete_sessions(|x| x.user_id == user_id && Some(x.id_hash.as_str()) != keep))
+        })
+    }
+
+    fn insert_login(&mut self, login: &NewLogin) -> Result<()> {
+        self.exec("insert_login", |s| {
+            let session_known = login
+                .session_hash
+                .as_ref()
+                .is_none_or(|h| s.sessions.contains_key(h));
+            if !s.users.contains_key(&login.user_id) || !session_known {
+                return Err(foreign_key("FOREIGN KEY constraint failed"));
+            }
+            let id = s.next_login;
+            s.next_login += 1;
+            s.logins.push(StoredLogin {
+                id,
+                login: login.clone(),
+            });
+            Ok(())
+        })
+    }
+
+    fn logins_of(&mut self, user_id: i32) -> Result<Vec<LoginRecord>> {
+        self.exec("logins_of", |s| {
+            let mut rows: Vec<&StoredLogin> = s
+                .logins
+                .iter()
+                .filter(|l| l.login.user_id == user_id)
+                .collect();
+            rows.sort_by_key(|l| std::cmp::Reverse((l.login.timestamp, l.id)));
+            Ok(rows
+                .into_iter()
+                .map(|l| LoginRecord {
+                    timestamp: l.login.timestamp,
+                    device_id: l.login.device_id.clone(),
+                    device_description: l.login.device_description.clone(),
+                    ip_address: l.login.ip_address.clone(),
+                    active: l.login.session_hash.is_some(),
+                })
+                .collect())
+        })
+    }
+
+    fn setting(&mut self, key: &str) -> Result<Option<String>> {
+        self.exec("setting", |s| Ok(s.settings.get(key).cloned()))
+    }
+
+    fn settings(&mut self) -> Result<Vec<(String, String)>> {
+        self.exec("settings", |s| {
+            Ok(s.settings
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect())
+        })
+    }
+
+    fn put_setting(&mut self, key: &str, value: Option<&str>) -> Result<()> {
+        self.exec("put_setting", |s| {
+            match value {
+                Some(v) => s.settings.insert(key.to_string(), v.to_string()),
+                None => s.settings.remove(key),
+            };
+            Ok(())
+        })
+    }
+
+    fn insert_setting_if_absent(&mut self, key: &str, value: &str) -> Result<bool> {
+        self.exec("insert_setting_if_absent", |s| {
+            if s.settings.contains_key(key) {
+                return Ok(false);
+            }
+            s.settings.insert(key.to_string(), value.to_string());
+            Ok(true)
+        })
+    }
+
+    fn take_setting(&mut self, key: &str, expected: &str) -> Result<bool> {
+        self.exec("take_setting", |s| {
+            if s.settings.get(key).map(String::as_str) == Some(expected) {
+                s.settings.remove(key);
+                Ok(true)
+            } else {
+                Ok(false)
+            }
+        })
+    }
+
+    fn enqueue_email(&mut self, email: &NewEmail) -> Result<i64> {
+        self.exec("enqueue_email", |s| {
+            let id = s.next_email;
+            s.next_email += 1;
+            s.outbox.insert(
+                id,
+                StoredEmail {
+                    id,
+                    email: email.clone(),
+                    attempts: 0,
+                    next_attempt_at: email.created_at,
+                    sent_at: None,
+                    last_error: None,
+                },
+            );
+            Ok(id)
+        })
+    }
+
+    fn claim_emails(
+        &mut self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<QueuedEmail>> {
+        self.exec("claim_emails", |s| {
+            let mut due: Vec<(Timestamp, i64)> = s
+                .outbox
+                .values()
+                .filter(|e| e.sent_at.is_none() && e.next_attempt_at <= now)
+                .map(|e| (e.next_attempt_at, e.id))
+                .collect();
+            due.sort();
+            due.truncate(usize::try_from(limit.max(0)).unwrap_or(usize::MAX));
+            let mut out = Vec::new();
+            for (_, id) in due {
+                let Some(e) = s.outbox.get_mut(&id) else {
+                    continue;
+                };
+                e.attempts += 1;
+                e.next_attempt_at = lease_until;
+                out.push(QueuedEmail {
+                    id: e.id,
+                    recipients: e.email.recipients.clone(),
+                    subject: e.email.subject.clone(),
+                    body_text: e.email.body_text.clone(),
+                    body_html: e.email.body_html.clone(),
+                    attempts: e.attempts,
+                });
+            }
+            out.sort_by_key(|e| e.id);
+            Ok(out)
+        })
+    }
+
+    fn mark_email_sent(&mut self, id: i64, at: Timestamp) -> Result<()> {
+        self.exec("mark_email_sent", |s| {
+            if let Some(e) = s.outbox.get_mut(&id) {
+                e.email.body_text.clear();
+                e.email.body_html.clear();
+                e.sent_at = Some(at);
+                e.last_error = None;
+            }
+            Ok(())
+        })
+    }
+
+    fn mark_email_failed(
+        &mut self,
+        id: i64,
+        error: &str,
+        next_attempt_at: Timestamp,
+    ) -> Result<()> {
+        self.exec("mark_email_failed", |s| {
+            if let Some(e) = s.outbox.get_mut(&id) {
+                e.last_error = Some(error.to_string());
+                e.next_attempt_at = next_attempt_at;
+            }
+            Ok(())
+        })
+    }
+}
+
+// ----- other fakes -----
+
+/// Renders an email as data: the subject is the `Debug` form of the [`Email`], the text part its link (the
+/// join or reset URL, empty for emails without one), the HTML part the `Debug` form of the context.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct DebugTemplates;
+
+impl EmailTemplates for DebugTemplates {
+    fn render(&self, email: &Email, ctx: &MailContext) -> Rendered {
+        let link = match email {
+            Email::Invite { join_url, .. } => join_url.clone(),
+            Email::PasswordReset { reset_url, .. } => reset_url.clone(),
+            _ => String::new(),
+        };
+        Rendered {
+            subject: format!("{email:?}"),
+            text: link,
+            html: format!("{ctx:?}"),
+        }
+    }
+}
+
+/// The token inside a queued join or reset link (`…/auth/reset_password/<token>[#new]`).
+pub(crate) fn token_in_link(body_text: &str) -> Option<String> {
+    let (_, rest) = body_text.split_once("/auth/reset_password/")?;
+    Some(rest.trim_end_matches("#new").to_string())
+}
+
+// ----- the fixture -----
+
+/// A password every policy accepts (and the default one, `normal`).
+pub(crate) const PASSWORD: &str = "unc0mmonpw";
+
+/// Where the clock starts.
+pub(crate) fn t0() -> Timestamp {
+    chrono::Utc.with_ymd_and_hms(2024, 1, 1, 12, 0, 0).unwrap()
+}
+
+/// A client at `ip`.
+pub(crate) fn client(ip: &str) -> ClientInfo {
+    ClientInfo {
+        ip: ip.to_string(),
+        user_agent: "test-agent".to_string(),
+        device_id: "device-1".to_string(),
+    }
+}
+
+/// A JSON object from a `json!` literal.
+pub(crate) fn body(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+/// A `People` over a [`MemoryStore`], bcrypt cost 4, [`DebugTemplates`] and a [`ManualClock`] at [`t0`].
+pub(crate) struct Fixture {
+    pub(crate) people: People,
+    pub(crate) store: Arc<MemoryStore>,
+    pub(crate) clock: Arc<ManualClock>,
+}
+
+/// Who [`Fixture::user`] creates.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct UserSpec<'a> {
+    pub(crate) email: &'a str,
+    pub(crate) first_name: Option<&'a str>,
+    pub(crate) last_name: Option<&'a str>,
+    /// `None`: no password (cannot log in).
+    pub(crate) password: Option<&'a str>,
+    /// Groups besides All Users, with the manager flag; Administrators makes a superuser.
+    pub(crate) groups: &'a [(i32, bool)],
+    pub(crate) sso_source: Option<&'a str>,
+}
+
+impl Fixture {
+    /// The default configuration.
+    pub(crate) fn new() -> Self {
+        Fixture::with_config(Config::default())
+    }
+
+    /// A given configuration.
+    pub(crate) fn with_config(config: Config) -> Self {
+        let store = Arc::new(MemoryStore::new());
+        let clock = Arc::new(ManualClock::new(t0()));
+        let people = People::new(
+            store.clone(),
+            Arc::new(Bcrypt::new(4).expect("cost 4 is valid")),
+            Arc::new(DebugTemplates),
+            config,
+        )
+        .with_clock(clock.clone());
+        Fixture {
+            people,
+            store,
+            clock,
+        }
+    }
+
+    /// Now, by the fixture's clock.
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Creates a user directly in the store (All Users plus `spec.groups`), bypassing the use cases.
+    pub(crate) fn user(&self, spec: UserSpec<'_>) -> User {
+        let password = spec
+            .password
+            .map(|p| self.people.hasher.hash(p).expect("hash"));
+        let admin = spec.groups.iter().any(|(g, _)| *g == ADMINISTRATORS_ID);
+        let new = NewUser {
+            email: spec.email.to_lowercase(),
+            first_name: spec.first_name.map(str::to_string),
+            last_name: spec.last_name.map(str::to_string),
+            password,
+            is_superuser: admin,
+            login_attributes: None,
+            locale: None,
+            sso_source: spec.sso_source.map(str::to_string),
+            date_joined: self.now(),
+        };
+        self.people
+            .store
+            .write(|repo| {
+                let user = insert_with_memberships(repo, &new)?;
+                for (g, manager) in spec.groups {
+                    if *g == ADMINISTRATORS_ID {
+                        continue;
+                    }
+                    repo.insert_membership(user.id, *g, *manager)?;
+                }
+                Ok(user)
+            })
+            .expect("create user")
+    }
+
+    /// A user with a password, a name and memberships.
+    pub(crate) fn member(&self, email: &str, first: &str, groups: &[(i32, bool)]) -> User {
+        self.user(UserSpec {
+            email,
+            first_name: Some(first),
+            password: Some(PASSWORD),
+            groups,
+            ..UserSpec::default()
+        })
+    }
+
+    /// A superuser with a password.
+    pub(crate) fn admin(&self, email: &str) -> User {
+        self.member(email, "Admin", &[(ADMINISTRATORS_ID, false)])
+    }
+
+    /// A new session for `user_id` (as a login makes, without the password check); returns its token.
+    pub(crate) fn session(&self, user_id: i32) -> String {
+        let now = self.now();
+        self.people
+            .store
+            .write(|repo| start_session(repo, user_id, now, &ClientInfo::default(), true))
+            .expect("start session")
+            .expose()
+            .to_string()
+    }
+
+    /// The caller behind a fresh session of `user_id`, as `authenticate` builds it.
+    pub(crate) fn caller(&self, user_id: i32) -> Caller {
+        let token = self.session(user_id);
+        self.people
+            .authenticate(Some(&token))
+            .expect("authenticate")
+    }
+
+    /// Signs in with email and password through the login use case; returns the session token.
+    pub(crate) fn login(&self, email: &str, password: &str) -> Result<String> {
+        self.people
+            .login(
+                &body(serde_json::json!({"username": email, "password": password})),
+                &client("10.0.0.1"),
+            )
+            .map(|g| g.token.expose().to_string())
+    }
+
+    /// Creates a group directly in the store.
+    pub(crate) fn group(&self, name: &str) -> Group {
+        self.people
+            .store
+            .write(|r| r.insert_group(name, &crate::group::new_entity_id()))
+            .expect("create group")
+    }
+
+    /// Moves the clock.
+    pub(crate) fn advance(&self, by: chrono::Duration) {
+        self.clock.advance(by);
+    }
+}
+
+// ----- tests of the fake itself -----
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn new_user(email: &str) -> NewUser {
+        NewUser {
+            email: email.to_string(),
+            first_name: None,
+            last_name: None,
+            password: None,
+            is_superuser: false,
+            login_attributes: None,
+            locale: None,
+            sso_source: None,
+            date_joined: t0(),
+        }
+    }
+
+    fn store() -> Arc<dyn Store> {
+        Arc::new(MemoryStore::new())
+    }
+
+    #[test]
+    fn magic_groups_exist_from_the_start() {
+        let s = store();
+        let groups = s
+            .read(|r| r.groups_by_ids(&[2, 1, 3, -1, i64::MAX]))
+            .unwrap();
+        assert_eq!(
+            groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+            vec![ALL_USERS_NAME, ADMINISTRATORS_NAME]
+        );
+        let g = s.write(|r| r.insert_group("Sales", "e1")).unwrap();
+        assert_eq!(g.id, 3);
+    }
+
+    #[test]
+    fn emails_and_group_names_are_unique_ignoring_case() {
+        let s = store();
+        let a = s.write(|r| r.insert_user(&new_user("ann@x.com"))).unwrap();
+        assert_eq!(a.id, 1);
+        assert!(s
+            .write(|r| r.insert_user(&new_user("ANN@x.com")))
+            .unwrap_err()
+            .is_unique_violation());
+        let b = s.write(|r| r.insert_user(&new_user("bob@x.com"))).unwrap();
+        let mut b2 = b.clone();
+        b2.email = "Ann@X.com".into();
+        assert!(s
+            .write(|r| r.update_user(&b2))
+            .unwrap_err()
+            .is_unique_violation());
+        let found = s.read(|r| r.user_by_email("ANN@X.COM")).unwrap().unwrap();
+        assert_eq!(found.id, a.id);
+
+        s.write(|r| r.insert_group("Sales", "e1")).unwrap();
+        let dup = s.write(|r| r.insert_group("sALES", "e2")).unwrap_err();
+        assert!(dup.is_unique_violation());
+        let mkt = s.write(|r| r.insert_group("Marketing", "e3")).unwrap();
+        assert!(s
+            .write(|r| r.rename_group(mkt.id, "SALES"))
+            .unwrap_err()
+            .is_unique_violation());
+        s.write(|r| r.rename_group(mkt.id, "MARKETING")).unwrap();
+        assert_eq!(
+            s.read(|r| r.group_by_name("marketing"))
+                .unwrap()
+                .unwrap()
+                .name,
+            "MARKETING"
+        );
+    }
+
+    #[test]
+    fn memberships_are_unique_and_need_their_user_and_group() {
+        let s = store();
+        let u = s.write(|r| r.insert_user(&new_user("a@x.com"))).unwrap();
+        s.write(|r| r.insert_membership(u.id, 1, false)).unwrap();
+        assert_eq!(
+            s.write(|r| r.insert_membership(u.id, 1, true)).unwrap_err(),
+            DomainError::Store(StoreFailure::Unique("idx_membership_user_group".into()))
+        );
+        assert!(matches!(
+            s.write(|r| r.insert_membership(u.id, 99, false)),
+            Err(DomainError::Store(StoreFailure::ForeignKey(_)))
+        ));
+        assert!(matches!(
+            s.write(|r| r.insert_membership(42, 1, false)),
+            Err(DomainError::Store(StoreFailure::ForeignKey(_)))
+        ));
+        let g = s.write(|r| r.insert_group("G", "e")).unwrap();
+        s.write(|r| r.insert_membership(u.id, g.id, true)).unwrap();
+        assert!(s.write(|r| r.delete_group(g.id)).unwrap());
+        assert!(!s.write(|r| r.delete_group(g.id)).unwrap());
+        let left = s.read(|r| r.memberships_of(&[u.id])).unwrap();
+        assert_eq!(left.iter().map(|m| m.group_id).collect::<Vec<_>>(), vec![1]);
+    }
+
+    #[test]
+    fn a_failed_transaction_leaves_nothing_and_refuses_further_statements() {
+        let mem = Arc::new(MemoryStore::new());
+        let s: Arc<dyn Store> = mem.clone();
+        let err = s
+            .write(|r| {
+                r.insert_user(&new_user("a@x.com"))?;
+                r.put_setting("k", Some("v"))?;
+                let dup = r.insert_user(&new_user("A@x.com"));
+                assert!(dup.unwrap_err().is_unique_violation());
+                // Swallowing the error does not help: the transaction is aborted.
+                r.count_users(10)
+            })
+            .unwrap_err();
+        assert!(
+            matches!(err, DomainError::Store(StoreFailure::Other(ref m)) if m.contains("aborted"))
+        );
+        let state = mem.snapshot();
+        assert!(state.users.is_empty() && state.settings.is_empty());
+
+        // Without a transaction each statement stands on its own.
+        let _ = s.read(|r| {
+            r.insert_user(&new_user("a@x.com"))?;
+            r.insert_user(&new_user("a@x.com"))
+        });
+        assert_eq!(mem.snapshot().users.len(), 1);
+        assert_eq!(mem.units(), (1, 1));
+    }
+
+    #[test]
+    fn injected_failures_and_nested_units() {
+        let mem = Arc::new(MemoryStore::new());
+        let s: Arc<dyn Store> = mem.clone();
+        mem.fail_on("ping", StoreFailure::Unavailable("down".into()));
+        assert_eq!(
+            s.read(|r| r.ping()).unwrap_err(),
+            DomainError::Store(StoreFailure::Unavailable("down".into()))
+        );
+        mem.heal();
+        s.read(|r| r.ping()).unwrap();
+        let nested = s.read(|_| s.read(|r| r.ping())).unwrap_err();
+        assert!(matches!(nested, DomainError::Internal(_)));
+    }
+
+    #[test]
+    fn last_login_sets_first_login_once() {
+        let s = store();
+        let u = s.write(|r| r.insert_user(&new_user("a@x.com"))).unwrap();
+        let later = t0() + Duration::hours(1);
+        s.write(|r| {
+            r.insert_session(&NewSession {
+                id_hash: "h".into(),
+                user_id: u.id,
+                created_at: t0(),
+            })?;
+            r.set_last_login(u.id, t0())?;
+            r.set_last_login(u.id, later)
+        })
+        .unwrap();
+        let rec = s.read(|r| r.caller_by_session("h")).unwrap().unwrap();
+        assert_eq!(rec.user.last_login, Some(later));
+        assert_eq!(rec.first_login, Some(t0()));
+        assert!(s.read(|r| r.caller_by_session("nope")).unwrap().is_none());
+    }
+
+    #[test]
+    fn sessions_and_login_history() {
+        let s = store();
+        let u = s.write(|r| r.insert_user(&new_user("a@x.com"))).unwrap();
+        let session = |h: &str| NewSession {
+            id_hash: h.into(),
+            user_id: u.id,
+            created_at: t0(),
+        };
+        let login = |h: Option<&str>, at: Timestamp| NewLogin {
+            timestamp: at,
+            user_id: u.id,
+            session_hash: h.map(str::to_string),
+            device_id: "d".into(),
+            device_description: "ua".into(),
+            ip_address: "ip".into(),
+        };
+        assert!(matches!(
+            s.write(|r| r.insert_session(&NewSession {
+                user_id: 9,
+                ..session("x")
+            })),
+            Err(DomainError::Store(StoreFailure::ForeignKey(_)))
+        ));
+        assert!(matches!(
+            s.write(|r| r.insert_login(&login(Some("unknown"), t0()))),
+            Err(DomainError::Store(StoreFailure::ForeignKey(_)))
+        ));
+        s.write(|r| {
+            for h in ["a", "b", "c"] {
+                r.insert_session(&session(h))?;
+            }
+            r.insert_login(&login(Some("a"), t0()))?;
+            r.insert_login(&login(Some("b"), t0()))?;
+            r.insert_login(&login(Some("c"), t0() + Duration::seconds(1)))
+        })
+        .unwrap();
+        assert_eq!(
+            s.write(|r| r.delete_user_sessions(u.id, Some("b")))
+                .unwrap(),
+            2
+        );
+        assert!(!s.write(|r| r.delete_session("a")).unwrap());
+        let logins = s.read(|r| r.logins_of(u.id)).unwrap();
+        // Newest first, ties by id descending; deleted sessions leave inactive logins.
+        assert_eq!(
+            logins.iter().map(|l| l.active).collect::<Vec<_>>(),
+            vec![false, true, false]
+        );
+        assert_eq!(logins[0].timestamp, t0() + Duration::seconds(1));
+    }
+
+    #[test]
+    fn counting_is_capped() {
+        let s = store();
+        for i in 0..5 {
+            s.write(|r| r.insert_user(&new_user(&format!("u{i}@x.com"))))
+                .unwrap();
+        }
+        let counts = s
+            .read(|r| Ok((r.count_users(0)?, r.count_users(2)?, r.count_users(100)?)))
+            .unwrap();
+        assert_eq!(counts, (0, 2, 5));
+    }
+
+    #[test]
+    fn user_lists_order_filter_and_search_like_the_real_store() {
+        let mem = Arc::new(MemoryStore::new());
+        let s: Arc<dyn Store> = mem.clone();
+        let mk = |email: &str, first: Option<&str>, last: Option<&str>| {
+            s.write(|r| {
+                r.insert_user(&NewUser {
+                    first_name: first.map(str::to_string),
+                    last_name: last.map(str::to_string),
+                    ..new_user(email)
+                })
+            })
+            .unwrap()
+        };
+        let zed = mk("zed@x.com", Some("zed"), Some("Alpha"));
+        let nameless = mk("none@x.com", None, None);
+        let ann = mk("ann@x.com", Some("Ann"), Some("Zulu"));
+        let ann2 = mk("ann2@x.com", Some("ann"), None);
+        let pct = mk("pct@x.com", Some("50%_off"), Some("Deal"));
+        let ids = |q: &UserQuery| -> (Vec<i32>, i64) {
+            let (users, total) = s.read(|r| r.list_users(q)).unwrap();
+            (users.iter().map(|u| u.id).collect(), total)
+        };
+        let q = UserQuery::default();
+        assert_eq!(
+            ids(&q).0,
+            vec![pct.id, ann.id, ann2.id, zed.id, nameless.id]
+        );
+        let by_last = UserQuery {
+            order: UserOrder::LastName,
+            ..UserQuery::default()
+        };
+        assert_eq!(
+            ids(&by_last).0,
+            vec![zed.id, pct.id, ann.id, ann2.id, nameless.id]
+        );
+        let paged_q = UserQuery {
+            page: Some(Page {
+                limit: 2,
+                offset: 1,
+            }),
+            ..UserQuery::default()
+        };
+        assert_eq!(ids(&paged_q), (vec![ann.id, ann2.id], 5));
+        let search = |t: &str| {
+            ids(&UserQuery {
+                text: Some(t.into()),
+                ..UserQuery::default()
+            })
+        };
+        assert_eq!(search("ANN").0, vec![ann.id, ann2.id]);
+        assert_eq!(search("%").0, vec![pct.id]);
+        assert_eq!(search("%_O").0, vec![pct.id]);
+        assert_eq!(search("_").0, vec![pct.id]);
+        assert_eq!(search("a%n").1, 0, "% is no wildcard");
+        assert_eq!(search("a_n").1, 0, "_ is no wildcard");
+        assert_eq!(search("NONE@").0, vec![nameless.id]);
+        // A needle spanning two fields matches nothing.
+        assert_eq!(search("zedalpha").1, 0);
+        assert_eq!(search("zed\u{1f}alpha").1, 0);
+
+        // Inactive users and the group filter.
+        s.write(|r| {
+            let mut u = r.user_by_id(i64::from(zed.id))?.unwrap();
+            u.is_active = false;
+            r.update_user(&u)?;
+            let g = r.insert_group("G", "e")?;
+            r.insert_membership(ann2.id, g.id, true)?;
+            r.insert_membership(ann.id, g.id, false)?;
+            let mut admin = r.user_by_id(i64::from(pct.id))?.unwrap();
+            admin.is_superuser = true;
+            r.update_user(&admin)?;
+            r.insert_membership(pct.id, g.id, false)?;
+            Ok(())
+        })
+        .unwrap();
+        let inactive = UserQuery {
+            activity: Activity::Inactive,
+            ..UserQuery::default()
+        };
+        assert_eq!(ids(&inactive).0, vec![zed.id]);
+        let ranked = UserQuery {
+            group_id: Some(3),
+            order: UserOrder::GroupRank(3),
+            ..UserQuery::default()
+        };
+        assert_eq!(ids(&ranked).0, vec![pct.id, ann2.id, ann.id]);
+        let sharing = UserQuery {
+            shares_group_with: Some(ann.id),
+            ..UserQuery::default()
+        };
+        assert_eq!(ids(&sharing).0, vec![pct.id, ann.id, ann2.id]);
+        let sharing_nothing = UserQuery {
+            shares_group_with: Some(nameless.id),
+            ..UserQuery::default()
+        };
+        assert_eq!(ids(&sharing_nothing).1, 0);
+        assert_eq!(
+            ids(&UserQuery {
+                group_id: Some(i64::MAX),
+                ..UserQuery::default()
+            })
+            .1,
+            0
+        );
+    }
+
+    #[test]
+    fn groups_list_with_active_member_counts() {
+        let s = store();
+        s.write(|r| {
+            let a = r.insert_user(&new_user("a@x.com"))?;
+            let b = r.insert_user(&new_user("b@x.com"))?;
+            r.insert_membership(a.id, 1, false)?;
+            r.insert_membership(b.id, 1, false)?;
+            let mut b = b;
+            b.is_active = false;
+            r.update_user(&b)?;
+            r.insert_group("beta", "e1")?;
+            r.insert_group("Alpha", "e2")?;
+            Ok(())
+        })
+        .unwrap();
+        let groups = s.read(|r| r.list_groups(None, None)).unwrap();
+        let names: Vec<(&str, i64)> = groups
+            .iter()
+            .map(|g| (g.group.name.as_str(), g.member_count))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("Administrators", 0),
+                ("All Users", 1),
+                ("Alpha", 0),
+                ("beta", 0)
+            ]
+        );
+        let some = s
+            .read(|r| {
+                r.list_groups(
+                    Some(&[1, 3]),
+                    Some(Page {
+                        limit: 1,
+                        offset: 1,
+                    }),
+                )
+            })
+            .unwrap();
+        assert_eq!(some[0].group.name, "beta");
+        assert_eq!(s.read(|r| r.count_active_members(1)).unwrap(), 1);
+        assert_eq!(s.read(|r| r.group_members(1)).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn settings_claims_and_defaults() {
+        let s = store();
+        s.write(|r| {
+            assert!(r.insert_setting_if_absent("b", "1")?);
+            assert!(!r.insert_setting_if_absent("b", "2")?);
+            r.put_setting("a", Some("x"))?;
+            r.put_setting("a", Some("y"))?;
+            assert!(!r.take_setting("a", "x")?);
+            assert!(r.take_setting("a", "y")?);
+            assert!(!r.take_setting("a", "y")?);
+            r.put_setting("c", Some("z"))?;
+            r.put_setting("c", None)?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            s.read(|r| r.settings()).unwrap(),
+            vec![("b".to_string(), "1".to_string())]
+        );
+    }
+
+    #[test]
+    fn outbox_claims_lease_and_blank_sent_bodies() {
+        let mem = Arc::new(MemoryStore::new());
+        let s: Arc<dyn Store> = mem.clone();
+        let email = |n: &str, at: Timestamp| NewEmail {
+            recipients: vec![format!("{n}@x.com")],
+            subject: n.into(),
+            body_text: "text".into(),
+            body_html: "html".into(),
+            created_at: at,
+        };
+        let first = s.write(|r| r.enqueue_email(&email("a", t0()))).unwrap();
+        let second = s
+            .write(|r| r.enqueue_email(&email("b", t0() - Duration::seconds(5))))
+            .unwrap();
+        s.write(|r| r.enqueue_email(&email("c", t0() + Duration::hours(1))))
+            .unwrap();
+        let lease = t0() + Duration::minutes(5);
+        let claimed = s.write(|r| r.claim_emails(t0(), lease, 1)).unwrap();
+        // The earliest due is claimed first; results come back by id.
+        assert_eq!(
+            claimed.iter().map(|e| e.id).collect::<Vec<_>>(),
+            vec![second]
+        );
+        let claimed = s.write(|r| r.claim_emails(t0(), lease, 10)).unwrap();
+        assert_eq!(
+            claimed.iter().map(|e| e.id).collect::<Vec<_>>(),
+            vec![first]
+        );
+        assert!(s
+            .write(|r| r.claim_emails(t0(), lease, 10))
+            .unwrap()
+            .is_empty());
+        let again = s
+            .write(|r| r.claim_emails(lease, lease + Duration::minutes(5), 10))
+            .unwrap();
+        assert_eq!(again.len(), 2);
+        assert!(again.iter().all(|e| e.attempts == 2));
+        s.write(|r| {
+            r.mark_email_failed(first, "smtp down", t0() + Duration::hours(2))?;
+            r.mark_email_sent(second, t0())
+        })
+        .unwrap();
+        let rows = mem.outbox();
+        let sent = rows.iter().find(|e| e.id == second).unwrap();
+        assert_eq!(sent.sent_at, Some(t0()));
+        assert!(sent.email.body_text.is_empty() && sent.email.body_html.is_empty());
+        let failed = rows.iter().find(|e| e.id == first).unwrap();
+        assert_eq!(failed.last_error.as_deref(), Some("smtp down"));
+        let later = t0() + Duration::hours(3);
+        let claimed = s.write(|r| r.claim_emails(later, later, 10)).unwrap();
+        assert_eq!(
+            claimed.len(),
+            2,
+            "the failed one and the one due later; never the sent one"
+        );
+    }
+
+    #[test]
+    fn updates_keep_the_identity_columns() {
+        let s = store();
+        let u = s.write(|r| r.insert_user(&new_user("a@x.com"))).unwrap();
+        let mut changed = u.clone();
+        changed.date_joined = t0() + Duration::days(1);
+        changed.user_type = "api-key".into();
+        changed.password_hash = Some("h".into());
+        changed.password_salt = Some("s".into());
+        s.write(|r| r.update_user(&changed)).unwrap();
+        let back = s.read(|r| r.user_by_id(i64::from(u.id))).unwrap().unwrap();
+        assert_eq!(back.date_joined, u.date_joined);
+        assert_eq!(back.user_type, TYPE_PERSONAL);
+        assert_eq!(back.password_hash.as_deref(), Some("h"));
+    }
+}
