@@ -77,7 +77,9 @@ pub struct CallerRecord {
     pub memberships: Vec<Membership>,
     /// When the session was created.
     pub session_created_at: Timestamp,
-    /// Earliest login-history entry of the user.
+    /// When the user first signed in: kept in `core_user.first_login` by every sign-in that sets
+    /// `last_login` (so setup's own session counts, where Metabase, without a history row, would answer
+    /// "now"); `None` before any.
     pub first_login: Option<Timestamp>,
 }
 
