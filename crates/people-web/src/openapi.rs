@@ -394,13 +394,19 @@ impl Modify for SessionHeader {
 )]
 pub struct ApiDoc;
 
-/// The API description, built once.
-pub fn document() -> &'static utoipa::openapi::OpenApi {
-    static DOC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
-    DOC.get_or_init(|| {
-        let mut doc = ApiDoc::openapi();
-        doc.info.version = env!("CARGO_PKG_VERSION").to_string();
-        doc
+/// The API description, built afresh (for tools and tests; the server serves [`document_json`]).
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    doc
+}
+
+/// The API description as served at `/api/docs/openapi.json`: serialised once, shared by every worker.
+pub fn document_json() -> &'static str {
+    static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    JSON.get_or_init(|| {
+        // Serialising plain data (string keys, no non-finite floats) cannot fail.
+        serde_json::to_string(&document()).unwrap_or_default()
     })
 }
 
