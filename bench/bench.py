@@ -86,15 +86,19 @@ class Database:
 
 
 def clone_users(db: Database, template_id: int, n: int):
-    """n copies of the template user (same password hash and salt), 1 % with last name Zebra."""
+    """n copies of the template user (same password hash and salt): 1 % with last name Zebra (a match count that
+    grows with n) and 100 with first name Quokka whatever n is (a match count that does not), so that the cost
+    growth of the list query can be measured both ways."""
     cols = ("password, password_salt, date_joined, last_login, is_superuser, is_active, is_qbnewb, "
             "is_datasetnewb, login_attributes, updated_at, sso_source, locale, settings, type")
+    step = max(n // 100, 1)
+    first = f"CASE WHEN g % {step} = 3 THEN 'Quokka' ELSE 'First' || {{pad}} END"
     if db.backend == "postgres":
         series = f"generate_series(1, {n}) AS s(g)"
         pad = "lpad(g::text, 7, '0')"
         db.sql(f"""
             INSERT INTO core_user (email, first_name, last_name, {cols})
-            SELECT 'user' || {pad} || '@example.com', 'First' || {pad},
+            SELECT 'user' || {pad} || '@example.com', {first.format(pad=pad)},
                    CASE WHEN g % 100 = 7 THEN 'Zebra' ELSE 'Last' || {pad} END, {cols}
             FROM core_user t CROSS JOIN {series} WHERE t.id = {template_id};
             INSERT INTO permissions_group_membership (user_id, group_id)
@@ -107,7 +111,7 @@ def clone_users(db: Database, template_id: int, n: int):
         db.sql(f"""
             WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {n})
             INSERT INTO core_user (email, first_name, last_name, {cols})
-            SELECT 'user' || {pad} || '@example.com', 'First' || {pad},
+            SELECT 'user' || {pad} || '@example.com', {first.format(pad=pad)},
                    CASE WHEN g % 100 = 7 THEN 'Zebra' ELSE 'Last' || {pad} END, {cols}
             FROM core_user t CROSS JOIN s WHERE t.id = {template_id};
             INSERT INTO permissions_group_membership (user_id, group_id)
@@ -167,7 +171,10 @@ def main():
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--port", type=int, default=18091)
     ap.add_argument("--scenarios", default="a,b,c,d,e")
-    ap.add_argument("--query", default="zebra")
+    ap.add_argument("--query", default="zebra", help="scenario c's search; a comma-separated list runs c once per query "
+                    "(zebra matches 1 %% of the users, quokka 100 whatever --users is)")
+    ap.add_argument("--c-connections", help="scenario c's connection counts, comma-separated (default: --connections); "
+                    "1 measures the latency of one client alone")
     ap.add_argument("--json-out")
     ap.add_argument("--keep-db", action="store_true", help="leave the database behind (its name is printed)")
     args = ap.parse_args()
@@ -208,25 +215,32 @@ def main():
         scen = {
             "a": ("GET /api/user/current", lua("GET", "/api/user/current", h)),
             "b": ("GET /api/user/:id (admin)", lua("GET", "/api/user/", h, request_fn="local ids = {" + ",".join(ids) + "}\nlocal n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, '/api/user/' .. ids[(n % #ids) + 1])\nend")),
-            "c": (f"GET /api/user?query={args.query}&limit=50", lua("GET", f"/api/user?limit=50&offset=0&query={args.query}", h)),
             "d": ("POST /api/session (bcrypt verify)", lua("POST", "/api/session", {"Content-Type": "application/json"},
                   request_fn="math.randomseed(os.time())\nrequest = function()\n  local i = math.random(1, %d)\n  return wrk.format(nil, nil, nil, string.format('{\"username\": \"user%%0%dd@example.com\", \"password\": \"%s\"}', i))\nend" % (args.users, width, PASSWORD))),
             "e": ("POST /api/user with a password", lua("POST", "/api/user", dict(h, **{"Content-Type": "application/json"}),
                   request_fn="local n = 0\nlocal tag = tostring(os.time())\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, nil, nil, string.format('{\"email\": \"new-%%s-%%d@example.com\", \"password\": \"%s\", \"first_name\": \"New\", \"last_name\": \"Person\"}', tag, n))\nend" % PASSWORD)),
         }
-        wanted = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+        c_conns = [int(c) for c in (args.c_connections or str(args.connections)).split(",")]
+        for q in [q.strip() for q in args.query.split(",") if q.strip()]:
+            for c in c_conns:
+                key = f"c:{q}:{c}"
+                scen[key] = (f"GET /api/user?query={q}&limit=50" + (f" ({c} conn)" if c != args.connections else ""),
+                             lua("GET", f"/api/user?limit=50&offset=0&query={q}", h), c)
+        wanted = []
+        for s in [s.strip() for s in args.scenarios.split(",") if s.strip()]:
+            wanted += [k for k in scen if k.startswith("c:")] if s == "c" else [s]
         print(f"{'scenario':38} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>9} {'errors':>7}")
         for key in wanted:
             if key == "storm":
                 run_storm(base, scen, args, tmp, results, proc.pid)
                 continue
-            title, script = scen[key]
+            title, script, conns = (scen[key] + (args.connections,))[:3]
             duration = args.bcrypt_duration if key in ("d", "e") else args.duration
-            wrk(base, script, 2, args.connections, tmp)  # warm-up
+            wrk(base, script, 2, conns, tmp)  # warm-up
             wait_idle(proc.pid)
-            r = wrk(base, script, duration, args.connections, tmp)
+            r = wrk(base, script, duration, conns, tmp)
             results[key] = r
-            print(f"{key}) {title:35} {r['rps']:9.1f} {r['p50_us'] / 1000:8.2f} {r['p99_us'] / 1000:9.2f} {r['non2xx'] + r['socket_errors']:7d}", flush=True)
+            print(f"{key[0]}) {title:35} {r['rps']:9.1f} {r['p50_us'] / 1000:8.2f} {r['p99_us'] / 1000:9.2f} {r['non2xx'] + r['socket_errors']:7d}", flush=True)
         rss = int(open(f"/proc/{proc.pid}/status").read().split("VmRSS:")[1].split()[0]) / 1024
         print(f"RSS after the run: {rss:.1f} MiB")
         results["rss_mib_after"] = rss

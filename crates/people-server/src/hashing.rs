@@ -3,8 +3,8 @@
 //! bcrypt costs ~80 ms of CPU per password at cost 10. Run on request threads, a burst of 64 logins would
 //! put 64 CPU-bound threads in front of every other request; here at most one hash per core runs at a time,
 //! so other requests compete with a bounded amount of hashing, and waiting callers queue in arrival order
-//! (the latency of a burst of logins is fair instead of random). Measured in docs/performance.md: during 64
-//! concurrent logins the p99 of `GET /api/user/current` stays within 2.5x of its idle value.
+//! (the latency of a burst of logins is fair instead of random). docs/performance.md ("Bcrypt storm") has
+//! what this does and does not buy for reads during 64 concurrent logins.
 
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
