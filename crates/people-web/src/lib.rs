@@ -230,11 +230,7 @@ where
     T: Send + 'static,
     F: FnOnce(&People, &Caller) -> Result<T, DomainError> + Send + 'static,
 {
-    run(api, move |p| {
-        let caller = p.authenticate(token.as_deref())?;
-        f(p, &caller)
-    })
-    .await
+    run(api, as_caller(token, f)).await
 }
 
 /// [`run_as`] for use cases that hash a password (see [`run_hashing`]).
@@ -247,11 +243,18 @@ where
     T: Send + 'static,
     F: FnOnce(&People, &Caller) -> Result<T, DomainError> + Send + 'static,
 {
-    run_hashing(api, move |p| {
+    run_hashing(api, as_caller(token, f)).await
+}
+
+/// `f` preceded by authenticating `token`: the caller it needs, or `Unauthenticated`.
+fn as_caller<T, F>(token: SessionToken, f: F) -> impl FnOnce(&People) -> Result<T, DomainError>
+where
+    F: FnOnce(&People, &Caller) -> Result<T, DomainError>,
+{
+    move |p| {
         let caller = p.authenticate(token.as_deref())?;
         f(p, &caller)
-    })
-    .await
+    }
 }
 
 /// Runs a use case on the worker thread that received the request. Its database work takes well under a
