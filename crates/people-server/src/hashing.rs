@@ -7,24 +7,33 @@
 //! The hashing threads also run under `SCHED_IDLE` on Linux: the kernel then gives a core to any waking
 //! request thread (or database backend) at once instead of letting a hash finish its time slice, so a burst
 //! of logins only uses the CPU that requests leave idle and reads keep their latency. On a host saturated by
-//! other work such threads could wait for a very long time, so a guard thread at normal priority takes
-//! queued hashes itself whenever the hashing threads have made no progress for ten hashes' worth of time:
-//! logins slow down, they never stop. docs/performance.md ("Bcrypt storm") has the measurements.
+//! other work such threads could wait for a very long time, so a guard thread at normal priority steps in
+//! when the hashing threads have finished nothing for twenty-five hashes' worth of time (2 s at cost 10):
+//! it takes the oldest job that has waited that long, queued or already started by a starved thread (a
+//! started job then runs twice and its caller keeps the first answer). Logins slow down, they never stop.
+//! docs/performance.md ("Bcrypt storm") has the measurements.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, Sender, SyncSender};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use people_domain::password::{Bcrypt, PasswordHash, PasswordHasher};
 use people_domain::{DomainError, Result};
 
-type Job = Box<dyn FnOnce(&Bcrypt) + Send>;
+/// One hash to compute. It may run twice (by a starved hashing thread and by the guard): the work is a
+/// `Fn` and its caller keeps the first answer.
+struct Job {
+    work: Box<dyn Fn(&Bcrypt) + Send + Sync>,
+    /// When it was queued.
+    queued: Instant,
+    /// Set once the guard has taken it, so that the guard never runs it twice.
+    guarded: AtomicBool,
+}
 
 /// What the hashing threads, the guard and the callers share.
 struct Shared {
-    /// Jobs in arrival order, each with the time it was queued.
     queue: Mutex<Queue>,
     /// Signalled when a job is queued or the pool closes.
     ready: Condvar,
@@ -34,7 +43,10 @@ struct Shared {
 
 #[derive(Default)]
 struct Queue {
-    jobs: VecDeque<(Instant, Job)>,
+    /// Jobs in arrival order.
+    waiting: VecDeque<Arc<Job>>,
+    /// The job each hashing thread is running and since when, by thread index.
+    running: Vec<Option<(Instant, Arc<Job>)>>,
     closed: bool,
 }
 
@@ -56,7 +68,10 @@ impl HashPool {
     /// Starts `threads` low-priority hashing threads and the guard, all using `cost`.
     pub fn start(cost: u32, threads: usize) -> Result<HashPool> {
         let shared = Arc::new(Shared {
-            queue: Mutex::new(Queue::default()),
+            queue: Mutex::new(Queue {
+                running: vec![None; threads],
+                ..Queue::default()
+            }),
             ready: Condvar::new(),
             done: AtomicU64::new(0),
         });
@@ -65,7 +80,7 @@ impl HashPool {
             let bcrypt = Bcrypt::new(cost)?;
             spawn(format!("people-bcrypt-{i}"), move || {
                 lower_priority();
-                hashing_thread(&shared, &bcrypt)
+                hashing_thread(&shared, i, &bcrypt)
             })?;
         }
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
@@ -81,25 +96,31 @@ impl HashPool {
         })
     }
 
-    /// Runs `f` on the pool and waits for its result.
-    fn run<T: Send + 'static>(&self, f: impl FnOnce(&Bcrypt) -> T + Send + 'static) -> Option<T> {
-        let (reply, result) = mpsc::sync_channel::<T>(1);
-        let job: Job = Box::new(move |b| reply_with(&reply, f(b)));
+    /// Runs `f` on the pool and waits for its first result.
+    fn run<T: Send + 'static>(
+        &self,
+        f: impl Fn(&Bcrypt) -> T + Send + Sync + 'static,
+    ) -> Option<T> {
+        // Room for both answers of a job that runs twice, so that neither runner ever blocks.
+        let (reply, result) = mpsc::sync_channel::<T>(2);
+        let job = Arc::new(Job {
+            work: Box::new(move |b| {
+                // The caller may have gone (its request was dropped, or it took the other answer).
+                let _ = reply.send(f(b));
+            }),
+            queued: Instant::now(),
+            guarded: AtomicBool::new(false),
+        });
         {
             let mut q = self.shared.lock();
             if q.closed {
                 return None;
             }
-            q.jobs.push_back((Instant::now(), job));
+            q.waiting.push_back(job);
         }
         self.shared.ready.notify_one();
         result.recv().ok()
     }
-}
-
-fn reply_with<T>(reply: &SyncSender<T>, value: T) {
-    // The caller may have gone (its request was dropped); the result is then of no use to anyone.
-    let _ = reply.send(value);
 }
 
 impl Drop for HashPool {
@@ -117,13 +138,14 @@ fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> Result<()> {
         .map_err(|e| DomainError::Internal(format!("cannot start a hashing thread: {e}")))
 }
 
-/// Takes jobs in order until the pool closes and its queue is empty.
-fn hashing_thread(shared: &Shared, bcrypt: &Bcrypt) {
+/// Takes jobs in order until the pool closes and its queue is empty; `index` is its slot in `running`.
+fn hashing_thread(shared: &Shared, index: usize, bcrypt: &Bcrypt) {
     loop {
         let job = {
             let mut q = shared.lock();
             loop {
-                if let Some((_, job)) = q.jobs.pop_front() {
+                if let Some(job) = q.waiting.pop_front() {
+                    q.running[index] = Some((Instant::now(), Arc::clone(&job)));
                     break job;
                 }
                 if q.closed {
@@ -132,13 +154,15 @@ fn hashing_thread(shared: &Shared, bcrypt: &Bcrypt) {
                 q = shared.ready.wait(q).unwrap_or_else(|p| p.into_inner());
             }
         };
-        job(bcrypt);
+        (job.work)(bcrypt);
+        shared.lock().running[index] = None;
         shared.done.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-/// Runs queued jobs at normal priority while the hashing threads make no progress and the oldest job has
-/// waited `stall`; otherwise only looks, four times per `stall`.
+/// Every quarter of `stall`, and at once after each job it runs: if the hashing threads have finished
+/// nothing for `stall`, runs at normal priority the oldest job that has waited `stall` (queued first, then
+/// started by a hashing thread and not yet taken by the guard).
 fn guard_thread(shared: &Shared, bcrypt: &Bcrypt, stall: Duration, stop: &mpsc::Receiver<()>) {
     let mut seen = shared.done.load(Ordering::Relaxed);
     let mut progress_at = Instant::now();
@@ -149,18 +173,14 @@ fn guard_thread(shared: &Shared, bcrypt: &Bcrypt, stall: Duration, stop: &mpsc::
             progress_at = Instant::now();
         }
         let starved = if progress_at.elapsed() >= stall {
-            let mut q = shared.lock();
-            match q.jobs.front() {
-                Some((queued, _)) if queued.elapsed() >= stall => q.jobs.pop_front(),
-                _ => None,
-            }
+            stalled_job(&mut shared.lock(), stall)
         } else {
             None
         };
         match starved {
-            Some((_, job)) => {
-                log::debug!("hashing threads starved for {stall:?}: the guard hashes");
-                job(bcrypt);
+            Some(job) => {
+                log::debug!("hashing threads made no progress for {stall:?}: the guard hashes");
+                (job.work)(bcrypt);
             }
             None => match stop.recv_timeout(stall / 4) {
                 Err(RecvTimeoutError::Timeout) => {}
@@ -170,11 +190,27 @@ fn guard_thread(shared: &Shared, bcrypt: &Bcrypt, stall: Duration, stop: &mpsc::
     }
 }
 
-/// Ten hashes' worth of time at `cost` (one hash at cost 10 is ~80 ms), at least 50 ms.
+/// The job the guard should take, if one has waited `stall`: queued ones first (taken off the queue),
+/// then ones a hashing thread started (left there, marked so that the guard takes each once).
+fn stalled_job(q: &mut Queue, stall: Duration) -> Option<Arc<Job>> {
+    if q.waiting
+        .front()
+        .is_some_and(|j| j.queued.elapsed() >= stall)
+    {
+        return q.waiting.pop_front();
+    }
+    q.running
+        .iter()
+        .flatten()
+        .find(|(started, j)| started.elapsed() >= stall && !j.guarded.swap(true, Ordering::Relaxed))
+        .map(|(_, j)| Arc::clone(j))
+}
+
+/// Twenty-five hashes' worth of time at `cost` (one hash at cost 10 is ~80 ms: 2 s), at least 50 ms.
 fn stall_after(cost: u32) -> Duration {
     let one_hash_us = 80_000u64 >> 10u32.saturating_sub(cost).min(20);
     let one_hash_us = one_hash_us << cost.saturating_sub(10).min(20);
-    Duration::from_micros(one_hash_us.saturating_mul(10)).max(Duration::from_millis(50))
+    Duration::from_micros(one_hash_us.saturating_mul(25)).max(Duration::from_millis(50))
 }
 
 /// Moves the calling thread to `SCHED_IDLE` where the platform has it; hashing still works without.
@@ -280,6 +316,61 @@ mod tests {
         assert!(policies.iter().all(|p| p == "5"), "{policies:?}");
     }
 
+    fn job_replying_to(reply: mpsc::SyncSender<bool>, queued: Instant) -> Arc<Job> {
+        Arc::new(Job {
+            work: Box::new(move |b| {
+                let _ = reply.send(b.verify("pw", "salt", "not-a-hash"));
+            }),
+            queued,
+            guarded: AtomicBool::new(false),
+        })
+    }
+
+    #[test]
+    fn the_guard_takes_old_jobs_queued_first_then_started_once() {
+        let stall = Duration::from_millis(50);
+        let (tx, _rx) = mpsc::sync_channel(8);
+        let now = Instant::now();
+        let old = now.checked_sub(stall * 2).unwrap();
+        let mut q = Queue::default();
+        q.waiting.push_back(job_replying_to(tx.clone(), now));
+        q.running = vec![None, Some((old, job_replying_to(tx.clone(), old)))];
+        // The queued job is too young; the started one is old: taken once.
+        assert!(stalled_job(&mut q, stall).is_some());
+        assert_eq!(q.waiting.len(), 1);
+        assert!(stalled_job(&mut q, stall).is_none());
+        // An old queued job comes before any started one, and leaves the queue.
+        q.waiting.push_front(job_replying_to(tx, old));
+        assert!(stalled_job(&mut q, stall).is_some());
+        assert_eq!(q.waiting.len(), 1);
+    }
+
+    /// A job a hashing thread started and never finishes (a thread starved by the scheduler) is answered by
+    /// the guard.
+    #[test]
+    fn the_guard_answers_for_a_starved_hashing_thread() {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+            done: AtomicU64::new(0),
+        });
+        let (tx, rx) = mpsc::sync_channel(2);
+        shared.lock().running = vec![Some((Instant::now(), job_replying_to(tx, Instant::now())))];
+        let (stop_tx, stop_rx) = mpsc::channel();
+        let guard_shared = Arc::clone(&shared);
+        let guard = std::thread::spawn(move || {
+            guard_thread(
+                &guard_shared,
+                &Bcrypt::new(4).unwrap(),
+                stall_after(4),
+                &stop_rx,
+            )
+        });
+        assert_eq!(rx.recv_timeout(Duration::from_secs(30)), Ok(false));
+        drop(stop_tx);
+        guard.join().unwrap();
+    }
+
     #[test]
     fn a_closed_pool_answers_instead_of_hanging() {
         let pool = HashPool::start(4, 1).unwrap();
@@ -289,10 +380,10 @@ mod tests {
     }
 
     #[test]
-    fn the_guard_waits_ten_hashes_worth_of_time() {
-        assert_eq!(stall_after(10), Duration::from_millis(800));
-        assert_eq!(stall_after(12), Duration::from_millis(3200));
+    fn the_guard_waits_twenty_five_hashes_worth_of_time() {
+        assert_eq!(stall_after(10), Duration::from_secs(2));
+        assert_eq!(stall_after(12), Duration::from_secs(8));
         assert_eq!(stall_after(4), Duration::from_millis(50));
-        assert_eq!(stall_after(31), Duration::from_micros(80_000 << 20) * 10);
+        assert_eq!(stall_after(31), Duration::from_micros(80_000 << 20) * 25);
     }
 }
