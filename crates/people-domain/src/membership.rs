@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{DomainError, Result};
-use crate::group::{Membership, ADMINISTRATORS_ID, ALL_USERS_ID};
+use crate::group::{Membership, ADMINISTRATORS_ID, ADMIN_NOT_MANAGER, ALL_USERS_ID};
 use crate::permission::NOT_ALLOWED_MEMBERSHIPS;
 use crate::session::Caller;
 use crate::store::Repo;
@@ -118,6 +118,14 @@ pub(crate) fn replace(
         }
     }
 
+    // Whoever asks and whatever the path: an administrator never becomes a group manager (as on
+    // /api/permissions/membership).
+    let admin_after = want.contains_key(&ADMINISTRATORS_ID);
+    let makes_manager =
+        added.iter().any(|(_, flag)| *flag) || changed.iter().any(|(_, flag)| *flag);
+    if admin_after && makes_manager {
+        return Err(DomainError::Refused(ADMIN_NOT_MANAGER.to_string()));
+    }
     if !want.contains_key(&ALL_USERS_ID) && have.contains_key(&ALL_USERS_ID) {
         return Err(DomainError::Refused(ALL_USERS_RULE.to_string()));
     }

@@ -15,6 +15,9 @@ use crate::validate;
 /// 400 text for a token that is malformed, unknown, used, expired or of an inactive user.
 pub const INVALID_TOKEN: &str = "Invalid reset token";
 
+/// `reset-token-ttl-hours` when nothing (valid) is set.
+const DEFAULT_TTL_HOURS: i64 = 48;
+
 /// The user id a token names, when it has the `<digits>_<rest>` form.
 fn token_user_id(token: &str) -> Option<i64> {
     let (id, rest) = token.split_once('_')?;
@@ -39,15 +42,27 @@ impl People {
         if !digests_equal(stored, &sha256_hex(token)) {
             return Ok(None);
         }
-        let ttl_hours: i64 = self
+        match self.reset_token_ttl(repo)? {
+            Some(ttl)
+                if self.clock.now().timestamp_millis().saturating_sub(issued)
+                    >= ttl.num_milliseconds() =>
+            {
+                Ok(None)
+            }
+            _ => Ok(Some(user)),
+        }
+    }
+
+    /// How long a reset or invite link lives (`reset-token-ttl-hours`); `None` when the setting is beyond
+    /// what a time span can hold, which means the links do not expire. A stored value that is not a number
+    /// counts as the default.
+    pub(crate) fn reset_token_ttl(&self, repo: &mut dyn Repo) -> Result<Option<Duration>> {
+        let hours: i64 = self
             .setting_value(repo, "reset-token-ttl-hours")?
             .and_then(|v| v.parse().ok())
-            .unwrap_or(48);
-        let age = self.clock.now().timestamp_millis() - issued;
-        if age >= Duration::hours(ttl_hours).num_milliseconds() {
-            return Ok(None);
-        }
-        Ok(Some(user))
+            .filter(|h| *h >= 0)
+            .unwrap_or(DEFAULT_TTL_HOURS);
+        Ok(Duration::try_hours(hours))
     }
 
     /// `POST /api/session/forgot_password`: throttled; then, whether or not the address has an account,

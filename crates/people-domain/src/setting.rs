@@ -25,8 +25,8 @@ pub enum Kind {
     Email,
     /// One of a fixed set of lower-case words.
     Choice(&'static [&'static str]),
-    /// An integer greater than zero.
-    PositiveInt,
+    /// A whole number, zero or more (up to the largest 64-bit integer).
+    NonNegativeInt,
     /// A boolean that cannot be changed.
     ReadOnlyBool,
 }
@@ -92,7 +92,7 @@ pub const SETTINGS: &[SettingDef] = &[
         key: "reset-token-ttl-hours",
         env_name: "MB_RESET_TOKEN_TTL_HOURS",
         description: "Number of hours a password reset is considered valid.",
-        kind: Kind::PositiveInt,
+        kind: Kind::NonNegativeInt,
         default: Some("48"),
     },
     SettingDef {
@@ -172,7 +172,7 @@ fn bad_value(def: &SettingDef) -> DomainError {
         }
         Kind::Email => "a valid email address".to_string(),
         Kind::Choice(c) => format!("one of {}", c.join(", ")),
-        Kind::PositiveInt => "an integer greater than zero".to_string(),
+        Kind::NonNegativeInt => "an integer greater than or equal to zero".to_string(),
         Kind::ReadOnlyBool => "unchanged".to_string(),
     };
     DomainError::Refused(format!(
@@ -193,7 +193,7 @@ pub fn normalize(def: &SettingDef, value: &Value) -> Result<Option<String>> {
     let text = match value {
         Value::Null => return Ok(None),
         Value::String(s) => s.clone(),
-        Value::Number(n) if def.kind == Kind::PositiveInt => n.to_string(),
+        Value::Number(n) if def.kind == Kind::NonNegativeInt => n.to_string(),
         _ => return Err(bad_value(def)),
     };
     let stored = match def.kind {
@@ -212,7 +212,13 @@ pub fn normalize(def: &SettingDef, value: &Value) -> Result<Option<String>> {
             let l = text.to_ascii_lowercase();
             options.contains(&l.as_str()).then_some(l)
         }
-        Kind::PositiveInt => validate::parse_positive_int(text.trim()).map(|i| i.to_string()),
+        Kind::NonNegativeInt => {
+            let t = text.trim();
+            (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| t.parse::<i64>().ok())
+                .flatten()
+                .map(|i| i.to_string())
+        }
         Kind::ReadOnlyBool => None,
     };
     stored.map(Some).ok_or_else(|| bad_value(def))
@@ -222,7 +228,7 @@ pub fn normalize(def: &SettingDef, value: &Value) -> Result<Option<String>> {
 pub fn render(def: &SettingDef, stored: Option<&str>) -> Value {
     match (def.kind, stored) {
         (_, None) => Value::Null,
-        (Kind::PositiveInt, Some(s)) => s
+        (Kind::NonNegativeInt, Some(s)) => s
             .parse::<i64>()
             .map(Value::from)
             .unwrap_or_else(|_| Value::String(s.to_string())),
@@ -255,6 +261,17 @@ impl crate::People {
             Some(v) => Some(v),
             None => def(key).and_then(|d| self.config.settings.default_of(d)),
         })
+    }
+
+    /// The effective `site-url` (stored, else the environment, else built in), without a trailing slash: the
+    /// base of links in emails and an origin the API accepts cookie-authenticated requests from.
+    pub fn site_url(&self) -> Result<String> {
+        Ok(self
+            .store
+            .read(|r| self.setting_value(r, "site-url"))?
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_string())
     }
 
     /// Generates the setup token if no user exists and none is stored yet; returns the current token (`None`
@@ -412,6 +429,12 @@ mod tests {
             Some("12")
         );
         assert_eq!(
+            normalize(d("reset-token-ttl-hours"), &json!(0))
+                .unwrap()
+                .as_deref(),
+            Some("0")
+        );
+        assert_eq!(
             normalize(d("user-visibility"), &json!("GROUP"))
                 .unwrap()
                 .as_deref(),
@@ -427,7 +450,9 @@ mod tests {
         for (k, v) in [
             ("site-url", json!("ftp://x")),
             ("site-locale", json!("xx")),
-            ("reset-token-ttl-hours", json!(0)),
+            ("reset-token-ttl-hours", json!(-1)),
+            ("reset-token-ttl-hours", json!(1.5)),
+            ("reset-token-ttl-hours", json!("99999999999999999999")),
             ("user-visibility", json!("some")),
             ("session-cookie-samesite", json!(true)),
             ("site-name", json!("  ")),

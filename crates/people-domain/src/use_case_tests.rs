@@ -609,6 +609,19 @@ fn create_user_with_administrators_makes_a_superuser_and_queues_an_invite() {
     let f = Fixture::new();
     let (_, admin) = with_admin(&f);
     let sales = f.group("Sales");
+    // An administrator cannot be a group manager, on this path as on /api/permissions/membership.
+    let refused = f.people.create_user(
+        &admin,
+        &body(json!({
+            "email": "Bob@x.com",
+            "user_group_memberships": [{"id": 1}, {"id": 2}, {"id": sales.id, "is_group_manager": true}]
+        })),
+    );
+    assert_eq!(
+        refused.unwrap_err(),
+        DomainError::Refused("Admin cant be a group manager.".into())
+    );
+    assert!(user_by_email(&f, "bob@x.com").is_none());
     let created = f
         .people
         .create_user(
@@ -616,7 +629,7 @@ fn create_user_with_administrators_makes_a_superuser_and_queues_an_invite() {
             &body(json!({
                 "email": "Bob@x.com", "first_name": "Bob", "last_name": "B",
                 "login_attributes": {"team": "red"},
-                "user_group_memberships": [{"id": 1}, {"id": 2}, {"id": sales.id, "is_group_manager": true}]
+                "user_group_memberships": [{"id": 1}, {"id": 2}, {"id": sales.id}]
             })),
         )
         .unwrap();
@@ -634,7 +647,7 @@ fn create_user_with_administrators_makes_a_superuser_and_queues_an_invite() {
             .iter()
             .map(|m| (m.group_id, m.is_group_manager))
             .collect::<Vec<_>>(),
-        vec![(1, false), (2, false), (sales.id, true)]
+        vec![(1, false), (2, false), (sales.id, false)]
     );
     assert!(f.store.user(bob.id).unwrap().is_superuser);
 

@@ -87,6 +87,19 @@ impl User {
         )
     }
 
+    /// Sets a new email address. An outstanding reset or invite token is cleared with it, so that a link sent
+    /// to the old address (a typo, a former owner) stops working; sessions are kept. Returns whether the
+    /// address changed.
+    pub fn change_email(&mut self, email: &str) -> bool {
+        if self.email == email {
+            return false;
+        }
+        self.email = email.to_string();
+        self.reset_token = None;
+        self.reset_triggered = None;
+        true
+    }
+
     /// True for ordinary accounts (not internal or API-key users).
     pub fn is_personal(&self) -> bool {
         self.user_type == TYPE_PERSONAL
@@ -642,8 +655,7 @@ impl People {
                     changed = true;
                 }
                 if let Some(e) = &email {
-                    target.email = e.clone();
-                    changed = true;
+                    changed |= target.change_email(e);
                 }
                 if caller.is_superuser() {
                     if let Some(v) = attributes.as_update() {

@@ -137,6 +137,10 @@ pub struct Options {
     /// Header holding the client address [default: X-Forwarded-For]
     #[arg(long, global = true, env = "MB_SOURCE_ADDRESS_HEADER")]
     pub source_address_header: Option<String>,
+    /// Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses and CIDR ranges,
+    /// comma-separated; empty for none [default: 127.0.0.0/8,::1]
+    #[arg(long, global = true, env = "PEOPLE_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
 }
 
 /// A configuration value that cannot be used.
@@ -363,6 +367,10 @@ impl Options {
                 format!("not an email address: {from_address:?}"),
             ));
         }
+        let trusted_proxies = match self.trusted_proxies.as_deref() {
+            None => people_web::TrustedProxies::default(),
+            Some(s) => s.parse().map_err(|m| bad("PEOPLE_TRUSTED_PROXIES", m))?,
+        };
         Ok(ServerConfig {
             database_url,
             host,
@@ -390,6 +398,7 @@ impl Options {
                     .map(|h| h.trim().to_string())
                     .filter(|h| !h.is_empty())
                     .unwrap_or_else(|| "X-Forwarded-For".to_string()),
+                trusted_proxies,
             },
             smtp: smtp.map(|s| SmtpSettings {
                 from: from_address,
@@ -510,6 +519,13 @@ mod tests {
                     ..opts()
                 },
                 "MB_EMAIL_SMTP_SECURITY",
+            ),
+            (
+                Options {
+                    trusted_proxies: Some("10.0.0.0/8,proxy.internal".into()),
+                    ..opts()
+                },
+                "PEOPLE_TRUSTED_PROXIES",
             ),
         ];
         for (o, var) in cases {

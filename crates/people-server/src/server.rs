@@ -151,14 +151,18 @@ impl Server {
         let smtp_configured = self.worker.is_some();
         let worker: Option<WorkerHandle> = self.worker.map(OutboxWorker::spawn).transpose()?;
         let api = self.api;
-        let server = HttpServer::new(move || App::new().configure(api.mount()))
-            .listen(self.listener)?
-            .workers(self.workers)
-            // Workers run database work inline; during a database outage one may be held up to the pool's
-            // checkout timeout, which must not turn a slow-to-be-read request into a 408.
-            .client_request_timeout(std::time::Duration::from_secs(15))
-            .shutdown_timeout(30)
-            .run();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(actix_web::middleware::from_fn(people_web::security_headers))
+                .configure(api.mount())
+        })
+        .listen(self.listener)?
+        .workers(self.workers)
+        // Workers run database work inline; during a database outage one may be held up to the pool's
+        // checkout timeout, which must not turn a slow-to-be-read request into a 408.
+        .client_request_timeout(std::time::Duration::from_secs(15))
+        .shutdown_timeout(30)
+        .run();
         log::info!(
             "people {} listening on http://{addr} (database: {}, SMTP {})",
             env!("CARGO_PKG_VERSION"),

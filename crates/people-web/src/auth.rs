@@ -9,6 +9,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use people_domain::session::ClientInfo;
 
+use crate::client::Origin;
 use crate::error::ApiError;
 use crate::Api;
 
@@ -59,21 +60,18 @@ impl FromRequest for SessionToken {
 #[derive(Debug, Clone)]
 struct IssuedDevice(String);
 
-/// True when the request came over HTTPS (directly, or as a proxy reports with `X-Forwarded-Proto`).
-pub fn is_https(req: &HttpRequest) -> bool {
-    req.connection_info().scheme().eq_ignore_ascii_case("https")
+/// Where the request came from, read with this API's forwarding header and trusted proxies.
+pub fn origin(req: &HttpRequest, api: &Api) -> Origin {
+    Origin::of(
+        req,
+        &api.config.source_address_header,
+        &api.config.trusted_proxies,
+    )
 }
 
-/// Client address: the first entry of the source-address header when present, else the socket's address.
-pub fn client_ip(req: &HttpRequest, header: &str) -> String {
-    req.headers()
-        .get(header)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-        .or_else(|| req.peer_addr().map(|a| a.ip().to_string()))
-        .unwrap_or_else(|| "unknown".to_string())
+/// True when the request came over HTTPS (directly, or as a trusted proxy reports with `X-Forwarded-Proto`).
+pub fn is_https(req: &HttpRequest, api: &Api) -> bool {
+    origin(req, api).https
 }
 
 /// What login history and throttling need to know about the client.
@@ -90,20 +88,20 @@ pub fn client_info(req: &HttpRequest, api: &Api) -> ClientInfo {
         .and_then(|v| String::from_utf8(v.as_bytes().to_vec()).ok())
         .unwrap_or_default();
     ClientInfo {
-        ip: client_ip(req, &api.config.source_address_header),
+        ip: origin(req, api).ip_text(),
         user_agent,
         device_id,
     }
 }
 
 /// Middleware body: gives a request without a device cookie a new device id, and its response the cookie.
-pub(crate) fn device_cookie_for(req: &HttpRequest) -> Option<Cookie<'static>> {
+pub(crate) fn device_cookie_for(req: &HttpRequest, api: &Api) -> Option<Cookie<'static>> {
     if req.cookie(DEVICE_COOKIE).is_some() {
         return None;
     }
     let id = uuid::Uuid::new_v4().to_string();
     req.extensions_mut().insert(IssuedDevice(id.clone()));
-    let secure = is_https(req);
+    let secure = is_https(req, api);
     Some(
         Cookie::build(DEVICE_COOKIE, id)
             .path("/")

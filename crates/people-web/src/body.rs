@@ -14,8 +14,9 @@ use crate::error::ApiError;
 /// Bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
-/// The parameters of a JSON body. A body that is absent, empty, not JSON-typed, or JSON but not an object
-/// has no parameters (each required one then fails its validation, as in Metabase); unparsable JSON is 400.
+/// The parameters of a JSON body. A body that is absent, empty, or JSON but not an object has no parameters
+/// (each required one then fails its validation, as in Metabase); unparsable JSON is 400; a non-empty body
+/// that is not declared as JSON is 415 (a browser can send such a body cross-site without asking first).
 #[derive(Debug, Clone, Default)]
 pub struct JsonBody(pub Map<String, Value>);
 
@@ -31,20 +32,6 @@ impl JsonBody {
     }
 }
 
-fn is_json(req: &HttpRequest) -> bool {
-    match req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    {
-        None => true,
-        Some(ct) => {
-            let ct = ct.to_ascii_lowercase();
-            ct.starts_with("application/json") || ct.contains("+json")
-        }
-    }
-}
-
 impl FromRequest for JsonBody {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
@@ -55,7 +42,7 @@ impl FromRequest for JsonBody {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
-        let json = is_json(req);
+        let json = crate::guard::declares_json(req.headers());
         let mut payload = payload.take();
         Box::pin(async move {
             if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
@@ -69,7 +56,13 @@ impl FromRequest for JsonBody {
                 }
                 bytes.extend_from_slice(&chunk);
             }
-            if !json || bytes.iter().all(u8::is_ascii_whitespace) {
+            if bytes.is_empty() {
+                return Ok(JsonBody::default());
+            }
+            if !json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(JsonBody::default());
             }
             match serde_json::from_slice::<Value>(&bytes) {

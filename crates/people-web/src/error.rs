@@ -27,7 +27,18 @@ pub enum ApiError {
     /// No route matches an `/api/…` path.
     #[error("no such endpoint")]
     NoEndpoint,
+    /// A non-empty body that is not declared as JSON (415, before anything else).
+    #[error("request body is not JSON-typed")]
+    UnsupportedMediaType,
+    /// A state-changing request from another site, authenticated only by the session cookie (403).
+    #[error("cross-site request refused")]
+    CrossSite,
 }
+
+/// 415 text for a body that is not declared as JSON.
+pub const NOT_JSON: &str = "Content-Type must be application/json.";
+/// 403 text for a cross-site request authenticated by the session cookie.
+pub const CROSS_SITE: &str = "Cross-site request refused.";
 
 impl ApiError {
     /// A broken invariant in the web layer.
@@ -94,6 +105,8 @@ impl ResponseError for ApiError {
             ApiError::MalformedJson => StatusCode::BAD_REQUEST,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NoEndpoint => StatusCode::NOT_FOUND,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::CrossSite => StatusCode::FORBIDDEN,
         }
     }
 
@@ -135,6 +148,10 @@ impl ResponseError for ApiError {
             ApiError::MalformedJson => plain(status, MALFORMED_JSON),
             ApiError::TooLarge => plain(status, "Request body too large."),
             ApiError::NoEndpoint => plain(status, NO_ENDPOINT),
+            ApiError::UnsupportedMediaType => {
+                json_response(status, &json!({ "message": NOT_JSON }))
+            }
+            ApiError::CrossSite => plain(status, CROSS_SITE),
         }
     }
 }
@@ -237,5 +254,21 @@ mod tests {
         assert_eq!(render(ApiError::MalformedJson).0, 400);
         assert_eq!(render(ApiError::TooLarge).0, 413);
         assert_eq!(render(ApiError::NoEndpoint).2, NO_ENDPOINT);
+        assert_eq!(
+            render(ApiError::UnsupportedMediaType),
+            (
+                415,
+                "application/json; charset=utf-8".to_string(),
+                r#"{"message":"Content-Type must be application/json."}"#.to_string()
+            )
+        );
+        assert_eq!(
+            render(ApiError::CrossSite),
+            (
+                403,
+                "text/plain; charset=utf-8".to_string(),
+                CROSS_SITE.to_string()
+            )
+        );
     }
 }

@@ -8,9 +8,8 @@
 
 use std::sync::Arc;
 
-use actix_web::dev::{Service, ServiceRequest};
 use actix_web::http::Method;
-use actix_web::middleware::{DefaultHeaders, NormalizePath, TrailingSlash};
+use actix_web::middleware::{from_fn, DefaultHeaders, NormalizePath, TrailingSlash};
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use people_domain::session::Caller;
@@ -18,9 +17,11 @@ use people_domain::{DomainError, People};
 
 pub mod auth;
 pub mod body;
+pub mod client;
 pub mod cookies;
 pub mod error;
 mod group;
+pub mod guard;
 mod health;
 pub mod openapi;
 pub mod render;
@@ -31,7 +32,9 @@ mod user;
 
 use auth::SessionToken;
 
+pub use client::TrustedProxies;
 pub use error::ApiError;
+pub use guard::security_headers;
 
 /// The version tag people reports (`X-Metabase-Version`, the `version` property).
 pub const VERSION_TAG: &str = concat!("v", env!("CARGO_PKG_VERSION"));
@@ -41,12 +44,15 @@ pub const VERSION_TAG: &str = concat!("v", env!("CARGO_PKG_VERSION"));
 pub struct WebConfig {
     /// Header naming the client address (`MB_SOURCE_ADDRESS_HEADER`, default `X-Forwarded-For`).
     pub source_address_header: String,
+    /// Peers whose forwarding headers are believed (`PEOPLE_TRUSTED_PROXIES`, default this machine).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
         WebConfig {
             source_address_header: "X-Forwarded-For".to_string(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -103,17 +109,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     );
     cfg.service(
         web::scope("/api")
-            .wrap_fn(|req: ServiceRequest, srv| {
-                let device = auth::device_cookie_for(req.request());
-                let fut = srv.call(req);
-                async move {
-                    let mut res = fut.await?;
-                    if let Some(cookie) = device {
-                        let _ = res.response_mut().add_cookie(&cookie);
-                    }
-                    Ok(res)
-                }
-            })
+            .wrap(from_fn(guard::api_guard))
             .wrap(DefaultHeaders::new().add(("X-Metabase-Version", VERSION_TAG)))
             .wrap(NormalizePath::new(TrailingSlash::Trim))
             .route("/health", web::get().to(health::health))

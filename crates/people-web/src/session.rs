@@ -22,7 +22,7 @@ pub(crate) fn session_response(
     set_session_cookies(
         &mut resp,
         grant,
-        is_https(req),
+        is_https(req, api),
         config.max_session_age.num_minutes(),
         config.session_cookies,
     );

@@ -163,6 +163,7 @@ web_tests! {
         t.setup().await;
         let u = t.add_user("Rasta@Metabase.com", Some("Rasta"), Some("Toucan"), false);
         let r = t.send(TestRequest::post().uri("/api/session")
+            .peer_addr("127.0.0.1:40000".parse().unwrap())
             .insert_header(("User-Agent", "people-tests/1.0"))
             .insert_header(("X-Forwarded-For", "10.1.2.3, 10.0.0.1"))
             .set_json(json!({"username": "rasta@METABASE.com", "password": PASSWORD}))).await;
@@ -184,7 +185,7 @@ web_tests! {
         let e = &list[0];
         assert_eq!(e["device_id"], json!(device_id));
         assert_eq!(e["device_description"], json!("people-tests/1.0"));
-        assert_eq!(e["ip_address"], json!("10.1.2.3"), "first address of X-Forwarded-For");
+        assert_eq!(e["ip_address"], json!("10.0.0.1"), "the right-most address no trusted proxy vouches beyond");
         assert_eq!(e["active"], json!(true));
         assert!(e["timestamp"].as_str().unwrap().ends_with('Z'));
     }
@@ -241,7 +242,9 @@ web_tests! {
         let r = t.send(TestRequest::post().uri("/api/session").insert_header(("Content-Type", "application/json")).set_payload(big)).await;
         assert_eq!(r.status, 413);
         let r = t.send(TestRequest::post().uri("/api/session").insert_header(("Content-Type", "text/plain")).set_payload("username=a")).await;
-        assert_eq!(r.status, 400, "a non-JSON body carries no parameters");
+        assert_eq!((r.status, r.json()), (415, json!({"message": "Content-Type must be application/json."})), "a non-JSON body is refused");
+        let r = t.send(TestRequest::post().uri("/api/session").insert_header(("Content-Type", "application/json"))).await;
+        assert_eq!(r.status, 400, "an empty body carries no parameters");
         assert_eq!(r.json()["errors"]["username"], json!("value must be a non-blank string."));
     }
 
@@ -261,10 +264,16 @@ web_tests! {
         t.add_user("c@x.com", None, None, false);
         t.store().write(|r| r.put_setting("session-cookie-samesite", Some("strict"))).unwrap();
         let r = t.send(TestRequest::post().uri("/api/session")
+            .peer_addr("127.0.0.1:40000".parse().unwrap())
             .insert_header(("X-Forwarded-Proto", "https"))
             .set_json(json!({"username": "c@x.com", "password": PASSWORD}))).await;
         let cookie = r.cookie("metabase.SESSION").unwrap();
         assert!(cookie.contains("Secure") && cookie.contains("SameSite=Strict"), "{cookie}");
+        let r = t.send(TestRequest::post().uri("/api/session")
+            .peer_addr("203.0.113.5:40000".parse().unwrap())
+            .insert_header(("X-Forwarded-Proto", "https"))
+            .set_json(json!({"username": "c@x.com", "password": PASSWORD}))).await;
+        assert!(!r.cookie("metabase.SESSION").unwrap().contains("Secure"), "only a trusted proxy reports HTTPS");
         let plain = t.post("/api/session", None, json!({"username": "c@x.com", "password": PASSWORD})).await;
         assert!(!plain.cookie("metabase.SESSION").unwrap().contains("Secure"));
     }
@@ -368,6 +377,7 @@ web_tests! {
         t.setup().await;
         t.add_user("ok@x.com", None, None, false);
         let from = |ip: &str, user: String| t.send(TestRequest::post().uri("/api/session")
+            .peer_addr("127.0.0.1:40000".parse().unwrap())
             .insert_header(("X-Forwarded-For", ip.to_string()))
             .set_json(json!({"username": user, "password": "wrong-pw-1"})));
         for i in 0..50 {
@@ -375,7 +385,7 @@ web_tests! {
         }
         let r = from("192.0.2.7", "fresh@x.com".into()).await;
         assert_eq!(r.json(), json!({"errors": {"username": "Too many attempts! You must wait 15 seconds before trying again."}}));
-        let r = t.send(TestRequest::post().uri("/api/session").insert_header(("X-Forwarded-For", "198.51.100.1"))
+        let r = t.send(TestRequest::post().uri("/api/session").peer_addr("127.0.0.1:40000".parse().unwrap()).insert_header(("X-Forwarded-For", "198.51.100.1"))
             .set_json(json!({"username": "ok@x.com", "password": PASSWORD}))).await;
         assert_eq!(r.status, 200, "another address is not throttled");
     }

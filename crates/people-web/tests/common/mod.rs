@@ -312,6 +312,9 @@ macro_rules! web_tests {
         mod sqlite {
             #[allow(unused_imports)]
             use super::*;
+            /// This module's back end, for tests that start an app of their own.
+            #[allow(dead_code)]
+            const BACKEND: people_store::testing::Backend = people_store::testing::Backend::Sqlite;
             $(
                 $(#[$meta])*
                 #[actix_rt::test]
@@ -324,6 +327,9 @@ macro_rules! web_tests {
         mod postgres {
             #[allow(unused_imports)]
             use super::*;
+            /// This module's back end, for tests that start an app of their own.
+            #[allow(dead_code)]
+            const BACKEND: people_store::testing::Backend = people_store::testing::Backend::Postgres;
             $(
                 $(#[$meta])*
                 #[actix_rt::test]
