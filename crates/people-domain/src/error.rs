@@ -75,6 +75,13 @@ pub enum DomainError {
     /// The object does not exist (404 `Not found.`).
     #[error("Not found.")]
     NotFound,
+    /// Too much work of this kind is already waiting (the password-hashing queue is full): 503 with
+    /// `Retry-After`.
+    #[error("busy: retry in {retry_after_secs} s")]
+    Busy {
+        /// Seconds after which a retry can expect room.
+        retry_after_secs: u64,
+    },
     /// The storage layer failed.
     #[error("{0}")]
     Store(StoreFailure),

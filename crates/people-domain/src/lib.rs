@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod background;
 pub mod clock;
 pub mod error;
 pub mod group;

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
+use crate::clock::Timestamp;
 use crate::error::Result;
 use crate::service::People;
 use crate::session::Secret;
-use crate::store::{NewEmail, Repo};
+use crate::store::{EmailLink, NewEmail, Repo};
 use crate::user::User;
 
 /// An email people sends, before rendering.
@@ -92,6 +93,19 @@ pub struct Rendered {
     pub html: String,
 }
 
+/// The latest moment both databases and chrono can hold (the end of the year 9999).
+fn far_future() -> Timestamp {
+    chrono::DateTime::from_timestamp(253_402_300_799, 0)
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+}
+
+/// When a link queued at `queued` expires given the link lifetime `ttl`; `None` (never) for no lifetime or
+/// one that reaches past what a database can store.
+pub fn link_expiry(queued: Timestamp, ttl: Option<chrono::Duration>) -> Option<Timestamp> {
+    ttl.and_then(|ttl| queued.checked_add_signed(ttl))
+        .filter(|at| *at <= far_future())
+}
+
 /// Turns an [`Email`] into subject and bodies. Implemented by people-mailer.
 pub trait EmailTemplates: Send + Sync {
     /// Renders `email` for the instance described by `ctx`.
@@ -131,17 +145,45 @@ impl People {
         })
     }
 
-    /// Renders `email` and queues it in the outbox, inside the current transaction.
-    pub(crate) fn enqueue(&self, repo: &mut dyn Repo, email: &Email) -> Result<()> {
+    /// Renders `email` and queues it in the outbox, inside the current transaction. An email carrying
+    /// `user`'s reset or invite link (`token`) is tied to it: it is sent only while that token is theirs and
+    /// has not expired.
+    pub(crate) fn enqueue(
+        &self,
+        repo: &mut dyn Repo,
+        email: &Email,
+        link: Option<(&User, &Secret)>,
+    ) -> Result<()> {
         let ctx = self.mail_context(repo)?;
         let rendered = self.templates.render(email, &ctx);
+        let now = self.clock.now();
+        let link = match link {
+            Some((user, token)) => Some(EmailLink {
+                user_id: user.id,
+                token_hash: token.digest(),
+                expires_at: link_expiry(now, self.reset_token_ttl(repo)?),
+            }),
+            None => None,
+        };
         repo.enqueue_email(&NewEmail {
             recipients: email.recipients(),
             subject: rendered.subject,
             body_text: rendered.text,
             body_html: rendered.html,
-            created_at: self.clock.now(),
+            created_at: now,
+            link,
         })?;
+        Ok(())
+    }
+
+    /// Gives every unsent link email the expiry the current `reset-token-ttl-hours` gives its link (after
+    /// the setting changed).
+    pub(crate) fn retime_links(&self, repo: &mut dyn Repo) -> Result<()> {
+        let ttl = self.reset_token_ttl(repo)?;
+        for (id, queued) in repo.unsent_links()? {
+            repo.set_link_expiry(id, link_expiry(queued, ttl))?;
+        }
+        repo.void_dead_links(self.clock.now())?;
         Ok(())
     }
 
@@ -162,15 +204,17 @@ impl People {
             join_url: format!("{site_url}/auth/reset_password/{}#new", token.expose()),
             from_setup,
         };
-        self.enqueue(repo, &email)
+        self.enqueue(repo, &email, Some((user, &token)))
     }
 
-    /// Stores a new reset token for `user` (its SHA-256 only) and returns the token to put in a link.
+    /// Stores a new reset token for `user` (its SHA-256 only) and returns the token to put in a link. Emails
+    /// still waiting with an earlier link are blanked.
     pub(crate) fn issue_reset_token(&self, repo: &mut dyn Repo, user: &mut User) -> Result<Secret> {
         let token = Secret::new(format!("{}_{}", user.id, uuid::Uuid::new_v4()));
         user.reset_token = Some(token.digest());
         user.reset_triggered = Some(self.clock.now().timestamp_millis());
         repo.update_user(user)?;
+        repo.void_links(user.id, self.clock.now())?;
         Ok(token)
     }
 

@@ -206,11 +206,12 @@ impl fmt::Debug for PasswordHash {
 pub trait PasswordHasher: Send + Sync {
     /// Hashes `password` with a fresh salt.
     fn hash(&self, password: &str) -> Result<PasswordHash>;
-    /// True when `password` matches; any malformed stored value is "no match".
-    fn verify(&self, password: &str, salt: &str, hash: &str) -> bool;
+    /// True when `password` matches; any malformed stored value is "no match". `Busy` when the hasher
+    /// cannot take more work now.
+    fn verify(&self, password: &str, salt: &str, hash: &str) -> Result<bool>;
     /// Runs one verification against a fixed hash of the configured cost, so that an unknown email costs
     /// the same time as a wrong password (spec §2.2).
-    fn dummy_verify(&self, password: &str);
+    fn dummy_verify(&self, password: &str) -> Result<()>;
 }
 
 /// Metabase's bcrypt scheme, computed on the calling thread.
@@ -256,17 +257,18 @@ impl PasswordHasher for Bcrypt {
         })
     }
 
-    fn verify(&self, password: &str, salt: &str, hash: &str) -> bool {
-        bcrypt::verify(format!("{salt}{password}"), hash).unwrap_or(false)
+    fn verify(&self, password: &str, salt: &str, hash: &str) -> Result<bool> {
+        Ok(bcrypt::verify(format!("{salt}{password}"), hash).unwrap_or(false))
     }
 
-    fn dummy_verify(&self, password: &str) {
+    fn dummy_verify(&self, password: &str) -> Result<()> {
         let dummy = self.dummy.get_or_init(|| {
             bcrypt::hash_with_result("people-dummy-password", self.cost)
                 .map(|p| p.format_for_version(bcrypt::Version::TwoA))
                 .unwrap_or_default()
         });
         let _ = bcrypt::verify(password, dummy);
+        Ok(())
     }
 }
 
@@ -401,10 +403,10 @@ mod tests {
         let b = Bcrypt::new(4).unwrap();
         let h = b.hash("unc0mmonpw").unwrap();
         assert!(h.hash.starts_with("$2a$04$"));
-        assert!(b.verify("unc0mmonpw", &h.salt, &h.hash));
-        assert!(!b.verify("unc0mmonpw", "other-salt", &h.hash));
-        assert!(!b.verify("wrong", &h.salt, &h.hash));
-        assert!(!b.verify("unc0mmonpw", &h.salt, "not a hash"));
+        assert!(b.verify("unc0mmonpw", &h.salt, &h.hash).unwrap());
+        assert!(!b.verify("unc0mmonpw", "other-salt", &h.hash).unwrap());
+        assert!(!b.verify("wrong", &h.salt, &h.hash).unwrap());
+        assert!(!b.verify("unc0mmonpw", &h.salt, "not a hash").unwrap());
         let again = b.hash("unc0mmonpw").unwrap();
         assert_ne!(h.salt, again.salt);
         assert_eq!(format!("{h:?}"), "PasswordHash(<redacted>)");
@@ -416,7 +418,7 @@ mod tests {
         let salt = "9e6a6e0b-1c1d-4a59-9f6b-3c0f2d7e1a11";
         let hash = "$2a$04$VBQp3yw15k1PhQFIZ/ftg.YXORnlR5DznehUayDApEv7VdG4wRJnG";
         let b = Bcrypt::new(4).unwrap();
-        assert!(b.verify("unc0mmonpw", salt, hash));
-        assert!(!b.verify("unc0mmonpW", salt, hash));
+        assert!(b.verify("unc0mmonpw", salt, hash).unwrap());
+        assert!(!b.verify("unc0mmonpW", salt, hash).unwrap());
     }
 }

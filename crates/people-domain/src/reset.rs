@@ -9,6 +9,7 @@ use crate::mail::Email;
 use crate::service::People;
 use crate::session::{digests_equal, sha256_hex, ClientInfo, SessionGrant};
 use crate::store::Repo;
+use crate::throttle::Verdict;
 use crate::user::{set_password, User};
 use crate::validate;
 
@@ -65,9 +66,9 @@ impl People {
         Ok(Duration::try_hours(hours))
     }
 
-    /// `POST /api/session/forgot_password`: throttled; then, whether or not the address has an account,
-    /// nothing is revealed. An account gets a reset link (or, when deactivated or signing in through SSO, an
-    /// email without one).
+    /// `POST /api/session/forgot_password`: throttled; then the ask is only recorded, whether or not the
+    /// address has an account, so that the answer takes the same time for every address (docs/api.md). The
+    /// background worker handles it ([`People::handle_reset_requests`]).
     pub fn forgot_password(&self, body: &Map<String, Value>, client: &ClientInfo) -> Result<()> {
         let email = validate::email("email", body.get("email"), false)?.unwrap_or_default();
         let th = &self.throttles;
@@ -76,39 +77,68 @@ impl People {
             (&th.forgot_email, email.as_str()),
         ];
         let now = self.clock.now();
-        th.check(&pairs, now)
-            .map_err(|m| DomainError::rule("email", m))?;
-        th.record(&pairs, now);
-        let queued = self.store.write(|repo| {
-            let Some(mut user) = repo.user_by_email(&email)? else {
-                return Ok(false);
-            };
-            let message = if let Some(source) = user.sso_source.clone() {
-                Email::ResetSso {
-                    to: user.email.clone(),
-                    sso_source: source,
-                }
-            } else if !user.is_active {
-                // A token is still issued, as Metabase does, but it will not validate for an inactive user.
-                self.issue_reset_token(repo, &mut user)?;
-                Email::ResetDeactivated {
-                    to: user.email.clone(),
-                }
-            } else {
-                let token = self.issue_reset_token(repo, &mut user)?;
-                let site_url = self.mail_context(repo)?.site_url;
-                Email::PasswordReset {
-                    to: user.email.clone(),
-                    reset_url: format!("{site_url}/auth/reset_password/{}", token.expose()),
-                }
-            };
-            self.enqueue(repo, &message)?;
-            Ok(true)
+        let verdict = self.store.write(|repo| {
+            let verdict = th.attempt(repo, &pairs, now)?;
+            if verdict == Verdict::Allowed {
+                repo.insert_reset_request(&email, now)?;
+            }
+            Ok(verdict)
         })?;
-        if queued {
+        if let Verdict::Refused(message) = verdict {
+            return Err(DomainError::rule("email", message));
+        }
+        self.work_queued();
+        Ok(())
+    }
+
+    /// Handles up to `limit` recorded password-reset asks: an account gets a reset link (or, when
+    /// deactivated or signing in through SSO, an email without one); an unknown address gets nothing.
+    /// Returns how many asks were handled.
+    pub fn handle_reset_requests(&self, limit: i64) -> Result<usize> {
+        let (asks, queued) = self.store.write(|repo| {
+            let asks = repo.take_reset_requests(limit)?;
+            let mut queued = 0;
+            for email in &asks {
+                if self.answer_reset_request(repo, email)? {
+                    queued += 1;
+                }
+            }
+            Ok((asks.len(), queued))
+        })?;
+        if queued > 0 {
             self.mail_queued();
         }
-        Ok(())
+        Ok(asks)
+    }
+
+    /// Queues the answer to one ask, inside the caller's transaction; false for an unknown address.
+    fn answer_reset_request(&self, repo: &mut dyn Repo, email: &str) -> Result<bool> {
+        let Some(mut user) = repo.user_by_email(email)? else {
+            return Ok(false);
+        };
+        if let Some(source) = user.sso_source.clone() {
+            let message = Email::ResetSso {
+                to: user.email.clone(),
+                sso_source: source,
+            };
+            self.enqueue(repo, &message, None)?;
+        } else if !user.is_active {
+            // A token is still issued, as Metabase does, but it will not validate for an inactive user.
+            self.issue_reset_token(repo, &mut user)?;
+            let message = Email::ResetDeactivated {
+                to: user.email.clone(),
+            };
+            self.enqueue(repo, &message, None)?;
+        } else {
+            let token = self.issue_reset_token(repo, &mut user)?;
+            let site_url = self.mail_context(repo)?.site_url;
+            let message = Email::PasswordReset {
+                to: user.email.clone(),
+                reset_url: format!("{site_url}/auth/reset_password/{}", token.expose()),
+            };
+            self.enqueue(repo, &message, Some((&user, &token)))?;
+        }
+        Ok(true)
     }
 
     /// `POST /api/session/reset_password`: a valid token sets the password, ends every session, tells the
@@ -126,9 +156,9 @@ impl People {
         let th = &self.throttles;
         let pairs = [(&th.reset_ip, client.ip.as_str())];
         let now = self.clock.now();
-        th.check(&pairs, now)
-            .map_err(|m| DomainError::rule("password", m))?;
-        th.record(&pairs, now);
+        if let Verdict::Refused(message) = self.store.write(|r| th.attempt(r, &pairs, now))? {
+            return Err(DomainError::rule("password", message));
+        }
         let invalid = || DomainError::rule("password", INVALID_TOKEN);
         // Cheap rejection before paying for a bcrypt hash.
         self.store
@@ -140,6 +170,7 @@ impl People {
             let accepted_invite = user.last_login.is_none();
             set_password(&mut user, hash.clone(), self.clock.now());
             repo.update_user(&user)?;
+            repo.void_links(user.id, self.clock.now())?;
             repo.delete_user_sessions(user.id, None)?;
             if accepted_invite {
                 let mut to: Vec<String> =
@@ -155,7 +186,7 @@ impl People {
                         name: user.common_name(),
                         email: user.email.clone(),
                     };
-                    self.enqueue(repo, &email)?;
+                    self.enqueue(repo, &email, None)?;
                 }
             }
             let grant = self.grant(repo, user.id, client, true, false)?;

@@ -52,6 +52,8 @@ pub struct People {
     pub(crate) throttles: Throttles,
     pub(crate) templates: Arc<dyn EmailTemplates>,
     pub(crate) signal: Arc<dyn OutboxSignal>,
+    /// Told when background work is waiting (a password-reset ask).
+    pub(crate) work: Arc<dyn OutboxSignal>,
     /// Once a second user exists it always will (users are deactivated, never deleted): remembered so that
     /// the installer's `/api/user/current` stops counting users. Safe across replicas because it never
     /// turns false again.
@@ -73,6 +75,7 @@ impl People {
             throttles: Throttles::metabase(config.throttle),
             templates,
             signal: Arc::new(NoSignal),
+            work: Arc::new(NoSignal),
             second_user_exists: std::sync::atomic::AtomicBool::new(false),
             config,
         }
@@ -81,6 +84,12 @@ impl People {
     /// Sets who is told when email has been queued (the delivery worker).
     pub fn with_outbox_signal(mut self, signal: Arc<dyn OutboxSignal>) -> Self {
         self.signal = signal;
+        self
+    }
+
+    /// Sets who is told when background work is waiting (see [`People::background_pass`]).
+    pub fn with_work_signal(mut self, signal: Arc<dyn OutboxSignal>) -> Self {
+        self.work = signal;
         self
     }
 

@@ -11,6 +11,7 @@ use crate::error::{DomainError, Result};
 use crate::group::Membership;
 use crate::service::People;
 use crate::store::Repo;
+use crate::throttle::{Settlement, Throttler, Verdict};
 use crate::user::User;
 use crate::validate;
 
@@ -192,6 +193,20 @@ pub struct SessionGrant {
     pub same_site: String,
 }
 
+/// First pause of a sign-in waiting for attempts being checked; it doubles up to [`ADMIT_MAX_PAUSE`].
+const ADMIT_FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+/// Longest pause between two looks at the throttles.
+const ADMIT_MAX_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+/// How long a sign-in waits for attempts being checked before it is answered as busy: longer than the
+/// hashing queue may take.
+const ADMIT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// A sign-in attempt admitted by the throttles: the keys it was counted under and when.
+struct Attempt<'a> {
+    pairs: &'a [(&'a Throttler, &'a str)],
+    at: Timestamp,
+}
+
 /// Login failure for an unknown email or a wrong password.
 pub const BAD_PASSWORD: &str = "did not match stored password";
 /// Login failure for a correct password on a deactivated account.
@@ -285,7 +300,9 @@ impl People {
     }
 
     /// `POST /api/session`: checks `username` and `password` (and `remember`), throttles by client address
-    /// and user name, and creates a session.
+    /// and user name, and creates a session. The attempt is admitted by the throttles before the password is
+    /// checked (waiting, when attempts still being checked could reach a threshold), so that concurrent
+    /// attempts cannot pass it; it is settled as a failure or forgiven once judged.
     pub fn login(&self, body: &Map<String, Value>, client: &ClientInfo) -> Result<SessionGrant> {
         let username =
             validate::non_blank("username", body.get("username"), false)?.unwrap_or_default();
@@ -293,21 +310,51 @@ impl People {
             validate::non_blank("password", body.get("password"), false)?.unwrap_or_default();
         let remember = validate::boolean("remember", body.get("remember"), true)?.unwrap_or(false);
         let th = &self.throttles;
-        let name_key = username.to_lowercase();
         let pairs = [
             (&th.login_ip, client.ip.as_str()),
-            (&th.login_username, name_key.as_str()),
+            (&th.login_username, username.as_str()),
         ];
-        let now = self.clock.now();
-        if let Err(message) = th.check(&pairs, now) {
-            th.record(&pairs, now);
-            return Err(login_failed("username", &message));
-        }
-        let result = self.check_password_and_start(&username, &password, client, remember);
-        if let Err(DomainError::LoginFailed { .. }) = &result {
-            th.record(&pairs, self.clock.now());
+        let at = self.admit(&pairs)?;
+        let attempt = Attempt { pairs: &pairs, at };
+        let result =
+            self.check_password_and_start(&username, &password, client, remember, &attempt);
+        if let Err(e) = &result {
+            // A wrong password counts; an attempt never judged (the hashing queue was full, the database
+            // failed) does not.
+            let how = match e {
+                DomainError::LoginFailed { .. } => Settlement::Failed,
+                _ => Settlement::Forgiven,
+            };
+            let now = self.clock.now();
+            if let Err(e) = self.store.write(|r| th.settle(r, &pairs, at, how, now)) {
+                log::warn!("cannot settle a sign-in attempt: {e}");
+            }
         }
         result
+    }
+
+    /// Admits a sign-in attempt through `pairs`, waiting while attempts still being checked could reach a
+    /// threshold; returns when it was admitted. A refusal is the throttle's 401; waiting longer than a client
+    /// would is `Busy`.
+    fn admit(&self, pairs: &[(&Throttler, &str)]) -> Result<Timestamp> {
+        let started = std::time::Instant::now();
+        let mut pause = ADMIT_FIRST_PAUSE;
+        loop {
+            let at = self.clock.now();
+            match self.store.write(|r| self.throttles.attempt(r, pairs, at))? {
+                Verdict::Allowed => return Ok(at),
+                Verdict::Refused(message) => return Err(login_failed("username", &message)),
+                Verdict::Wait if started.elapsed() >= ADMIT_PATIENCE => {
+                    return Err(DomainError::Busy {
+                        retry_after_secs: 1,
+                    })
+                }
+                Verdict::Wait => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(ADMIT_MAX_PAUSE);
+                }
+            }
+        }
     }
 
     fn check_password_and_start(
@@ -316,27 +363,32 @@ impl People {
         password: &str,
         client: &ClientInfo,
         remember: bool,
+        attempt: &Attempt<'_>,
     ) -> Result<SessionGrant> {
         let user = self.store.read(|r| r.user_by_email(username))?;
         let Some(user) = user else {
-            self.hasher.dummy_verify(password);
+            self.hasher.dummy_verify(password)?;
             return Err(login_failed("password", BAD_PASSWORD));
         };
         let Some(hash) = user.password_hash.as_deref() else {
-            self.hasher.dummy_verify(password);
+            self.hasher.dummy_verify(password)?;
             return Err(login_failed("password", BAD_PASSWORD));
         };
         if !self
             .hasher
-            .verify(password, user.password_salt.as_deref().unwrap_or(""), hash)
+            .verify(password, user.password_salt.as_deref().unwrap_or(""), hash)?
         {
             return Err(login_failed("password", BAD_PASSWORD));
         }
         if !user.is_active {
             return Err(login_failed("_error", DISABLED));
         }
-        self.store
-            .write(|repo| self.grant(repo, user.id, client, true, remember))
+        self.store.write(|repo| {
+            let now = self.clock.now();
+            self.throttles
+                .settle(repo, attempt.pairs, attempt.at, Settlement::Forgiven, now)?;
+            self.grant(repo, user.id, client, true, remember)
+        })
     }
 
     /// `DELETE /api/session`: deletes the presented session (expired ones too); `NotFound` when there is none.

@@ -394,8 +394,14 @@ impl crate::People {
         caller.require_superuser()?;
         let d = def(key).ok_or(DomainError::NotFound)?;
         let stored = normalize(d, body.get("value").unwrap_or(&Value::Null))?;
-        self.store
-            .write(|r| r.put_setting(d.key, stored.as_deref()))
+        self.store.write(|r| {
+            r.put_setting(d.key, stored.as_deref())?;
+            if d.key == "reset-token-ttl-hours" {
+                // Queued links follow their new lifetime.
+                self.retime_links(r)?;
+            }
+            Ok(())
+        })
     }
 }
 

@@ -59,6 +59,18 @@ pub struct UserQuery {
     pub page: Option<Page>,
 }
 
+/// The reset or invite link an email carries: the email may be sent only while that token is the user's
+/// and has not expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailLink {
+    /// Whose token.
+    pub user_id: i32,
+    /// SHA-256 of the token in the link.
+    pub token_hash: String,
+    /// When the link expires; `None` when it does not.
+    pub expires_at: Option<Timestamp>,
+}
+
 /// An email to queue in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEmail {
@@ -72,6 +84,8 @@ pub struct NewEmail {
     pub body_html: String,
     /// Queued at (and first due at).
     pub created_at: Timestamp,
+    /// The link it carries, if any.
+    pub link: Option<EmailLink>,
 }
 
 /// An email claimed from the outbox for one delivery attempt.
@@ -197,11 +211,46 @@ pub trait Repo {
     /// one gets true, which makes it a claim (the setup token).
     fn take_setting(&mut self, key: &str, expected: &str) -> Result<bool>;
 
+    // ----- throttles -----
+    /// The attempts recorded under `throttle` for `key` (epoch milliseconds, in any order). The key is folded
+    /// to lower case by the database, exactly as the email lookup folds. The key is locked until the end of
+    /// the transaction (its row is created when absent), so that concurrent attempts on one key, on any
+    /// replica, take turns.
+    fn lock_attempts(&mut self, throttle: &str, key: &str, now: Timestamp) -> Result<Vec<i64>>;
+    /// Replaces the attempts of a key locked by [`Repo::lock_attempts`]; the key may be deleted from
+    /// `expires_at` on.
+    fn save_attempts(
+        &mut self,
+        throttle: &str,
+        key: &str,
+        attempts: &[i64],
+        expires_at: Timestamp,
+    ) -> Result<()>;
+    /// Deletes the keys whose attempts all expired before `now`; returns how many.
+    fn prune_attempts(&mut self, now: Timestamp) -> Result<usize>;
+
+    // ----- password-reset asks -----
+    /// Records that a reset link was asked for `email` (whether or not it has an account).
+    fn insert_reset_request(&mut self, email: &str, at: Timestamp) -> Result<()>;
+    /// Takes up to `limit` asks, oldest first: they are deleted when the transaction commits. Asks another
+    /// worker has taken are skipped, not waited for.
+    fn take_reset_requests(&mut self, limit: i64) -> Result<Vec<String>>;
+
     // ----- email outbox -----
     /// Queues an email; returns its id.
     fn enqueue_email(&mut self, email: &NewEmail) -> Result<i64>;
+    /// Blanks every unsent email carrying a link of `user_id` (whose token has just changed); they are never
+    /// sent. Returns how many.
+    fn void_links(&mut self, user_id: i32, now: Timestamp) -> Result<usize>;
+    /// Blanks every unsent email whose link expired at `now` or whose token is no longer its user's.
+    fn void_dead_links(&mut self, now: Timestamp) -> Result<usize>;
+    /// Unsent emails carrying a link, as (id, queued at): their expiry follows the link lifetime setting.
+    fn unsent_links(&mut self) -> Result<Vec<(i64, Timestamp)>>;
+    /// Sets when the link of unsent email `id` expires.
+    fn set_link_expiry(&mut self, id: i64, expires_at: Option<Timestamp>) -> Result<()>;
     /// Claims up to `limit` unsent emails due at `now` for one attempt each: their attempt count goes up and
-    /// they are not due again before `lease_until`, so that no other worker takes them meanwhile.
+    /// they are not due again before `lease_until`, so that no other worker takes them meanwhile. An email
+    /// whose link has died is never claimed.
     fn claim_emails(
         &mut self,
         now: Timestamp,

@@ -66,6 +66,8 @@ pub(crate) struct StoredEmail {
     pub(crate) sent_at: Option<Timestamp>,
     /// The last delivery error.
     pub(crate) last_error: Option<String>,
+    /// Blanked unsent because its link died.
+    pub(crate) voided_at: Option<Timestamp>,
 }
 
 /// Every table of the fake database.
@@ -78,6 +80,10 @@ pub(crate) struct State {
     pub(crate) logins: Vec<StoredLogin>,
     pub(crate) settings: BTreeMap<String, String>,
     pub(crate) outbox: BTreeMap<i64, StoredEmail>,
+    /// `throttle`: (throttle, lower(key)) → (attempts, expires_at).
+    pub(crate) throttles: BTreeMap<(String, String), (Vec<i64>, Timestamp)>,
+    /// `password_reset_request`: the asked addresses, oldest first.
+    pub(crate) reset_requests: Vec<String>,
     next_user: i32,
     next_group: i32,
     next_membership: i32,
@@ -113,6 +119,8 @@ impl Default for State {
             logins: Vec::new(),
             settings: BTreeMap::new(),
             outbox: BTreeMap::new(),
+            throttles: BTreeMap::new(),
+            reset_requests: Vec::new(),
             next_user: 1,
             next_group: 3,
             next_membership: 1,
@@ -163,6 +171,24 @@ impl State {
         id32(id)
             .and_then(|id| self.users.get(&id))
             .map(|u| u.user.clone())
+    }
+
+    /// Blanks the unsent, live emails for which `dead` holds; returns how many.
+    fn void_where(
+        &mut self,
+        now: Timestamp,
+        dead: impl Fn(&StoredEmail, Timestamp) -> bool,
+    ) -> usize {
+        let mut n = 0;
+        for e in self.outbox.values_mut() {
+            if e.sent_at.is_none() && e.voided_at.is_none() && dead(e, now) {
+                e.email.body_text.clear();
+                e.email.body_html.clear();
+                e.voided_at = Some(now);
+                n += 1;
+            }
+        }
+        n
     }
 
     fn memberships_sorted_by_group(&self, user_id: i32) -> Vec<Membership> {
@@ -965,9 +991,102 @@ impl Repo for MemRepo<'_> {
                     next_attempt_at: email.created_at,
                     sent_at: None,
                     last_error: None,
+                    voided_at: None,
                 },
             );
             Ok(id)
+        })
+    }
+
+    fn void_links(&mut self, user_id: i32, now: Timestamp) -> Result<usize> {
+        self.exec("void_links", |s| {
+            Ok(s.void_where(now, |e, _| {
+                e.email.link.as_ref().is_some_and(|l| l.user_id == user_id)
+            }))
+        })
+    }
+
+    fn void_dead_links(&mut self, now: Timestamp) -> Result<usize> {
+        self.exec("void_dead_links", |s| {
+            let users = s.users.clone();
+            Ok(s.void_where(now, |e, now| {
+                e.email.link.as_ref().is_some_and(|l| {
+                    l.expires_at.is_some_and(|x| x <= now)
+                        || users
+                            .get(&l.user_id)
+                            .and_then(|u| u.user.reset_token.as_deref())
+                            != Some(l.token_hash.as_str())
+                })
+            }))
+        })
+    }
+
+    fn unsent_links(&mut self) -> Result<Vec<(i64, Timestamp)>> {
+        self.exec("unsent_links", |s| {
+            Ok(s.outbox
+                .values()
+                .filter(|e| e.sent_at.is_none() && e.voided_at.is_none() && e.email.link.is_some())
+                .map(|e| (e.id, e.email.created_at))
+                .collect())
+        })
+    }
+
+    fn set_link_expiry(&mut self, id: i64, expires_at: Option<Timestamp>) -> Result<()> {
+        self.exec("set_link_expiry", |s| {
+            if let Some(link) = s.outbox.get_mut(&id).and_then(|e| e.email.link.as_mut()) {
+                link.expires_at = expires_at;
+            }
+            Ok(())
+        })
+    }
+
+    fn lock_attempts(&mut self, throttle: &str, key: &str, now: Timestamp) -> Result<Vec<i64>> {
+        self.exec("lock_attempts", |s| {
+            Ok(s.throttles
+                .entry((throttle.to_string(), lower(key)))
+                .or_insert_with(|| (Vec::new(), now))
+                .0
+                .clone())
+        })
+    }
+
+    fn save_attempts(
+        &mut self,
+        throttle: &str,
+        key: &str,
+        attempts: &[i64],
+        expires_at: Timestamp,
+    ) -> Result<()> {
+        self.exec("save_attempts", |s| {
+            s.throttles.insert(
+                (throttle.to_string(), lower(key)),
+                (attempts.to_vec(), expires_at),
+            );
+            Ok(())
+        })
+    }
+
+    fn prune_attempts(&mut self, now: Timestamp) -> Result<usize> {
+        self.exec("prune_attempts", |s| {
+            let before = s.throttles.len();
+            s.throttles.retain(|_, (_, expires)| *expires >= now);
+            Ok(before - s.throttles.len())
+        })
+    }
+
+    fn insert_reset_request(&mut self, email: &str, _at: Timestamp) -> Result<()> {
+        self.exec("insert_reset_request", |s| {
+            s.reset_requests.push(email.to_string());
+            Ok(())
+        })
+    }
+
+    fn take_reset_requests(&mut self, limit: i64) -> Result<Vec<String>> {
+        self.exec("take_reset_requests", |s| {
+            let n = usize::try_from(limit.max(0))
+                .unwrap_or(usize::MAX)
+                .min(s.reset_requests.len());
+            Ok(s.reset_requests.drain(..n).collect())
         })
     }
 
@@ -977,11 +1096,20 @@ impl Repo for MemRepo<'_> {
         lease_until: Timestamp,
         limit: i64,
     ) -> Result<Vec<QueuedEmail>> {
+        self.void_dead_links(now)?;
         self.exec("claim_emails", |s| {
             let mut due: Vec<(Timestamp, i64)> = s
                 .outbox
                 .values()
-                .filter(|e| e.sent_at.is_none() && e.next_attempt_at <= now)
+                .filter(|e| {
+                    e.sent_at.is_none()
+                        && e.voided_at.is_none()
+                        && e.next_attempt_at <= now
+                        && e.email
+                            .link
+                            .as_ref()
+                            .is_none_or(|l| l.expires_at.is_none_or(|x| x > now))
+                })
                 .map(|e| (e.next_attempt_at, e.id))
                 .collect();
             due.sort();
@@ -1646,6 +1774,7 @@ mod tests {
             body_text: "text".into(),
             body_html: "html".into(),
             created_at: at,
+            link: None,
         };
         let first = s.write(|r| r.enqueue_email(&email("a", t0()))).unwrap();
         let second = s

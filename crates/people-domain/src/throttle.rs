@@ -1,91 +1,48 @@
-//! Brute-force throttling exactly as Metabase's throttle library behaves (spec §3.5).
+//! Brute-force throttling as Metabase's throttle library counts (spec §3.5), with what Metabase lacks: an
+//! attempt is admitted *before* its password is checked, and the counters live in the database, so neither
+//! concurrent requests nor several replicas multiply the limits (docs/operations.md, "Limits").
 //!
-//! Two styles share one attempt log: *failure counting* (login: only failed attempts are recorded, and a
-//! refused attempt counts as a failure) and *rate checking* (password reset: every accepted request is
-//! recorded, refused ones are not). Attempts live in an [`AttemptLog`]; the in-memory one is per process, and
-//! a shared store can replace it behind the trait.
-
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+//! Two styles: *failure counting* (sign-in) and *rate checking* (password reset: every accepted request is
+//! recorded, refused ones are not). A sign-in attempt is recorded as *pending* when admitted, and settled
+//! once its password has been judged: a failure stays (as in Metabase, a refusal counts as one too), a
+//! success or an attempt that was never judged is removed. Pending attempts count against the threshold:
+//! when failures and pending attempts together reach it, a further attempt waits for them to settle instead
+//! of being checked, so N concurrent wrong passwords cost at most `threshold` checks, while concurrent
+//! correct ones (many users behind one address) only wait their turn. Each key keeps a bounded number of
+//! its newest attempts within the window: past that the wait no longer grows (it is then already longer
+//! than the window).
 
 use chrono::Duration;
 
 use crate::clock::Timestamp;
+use crate::error::Result;
+use crate::store::Repo;
 
-/// Where attempts are remembered.
-pub trait AttemptLog: Send + Sync {
-    /// Attempts recorded for `key` at or after `since`, newest first.
-    fn attempts(&self, key: &str, since: Timestamp) -> Vec<Timestamp>;
-    /// Records an attempt for `key`.
-    fn record(&self, key: &str, at: Timestamp);
-}
-
-/// Keys longer than this are cut, so that a huge user name cannot grow the log without bound.
+/// Keys longer than this are cut, so that a huge user name cannot make a huge row.
 const MAX_KEY_CHARS: usize = 256;
-/// Past this many keys, keys with no recent attempt are dropped on the next write.
-const PRUNE_ABOVE_KEYS: usize = 10_000;
-
-/// An in-process attempt log.
-#[derive(Debug)]
-pub struct MemoryAttemptLog {
-    window: Duration,
-    entries: Mutex<HashMap<String, VecDeque<Timestamp>>>,
-}
-
-impl MemoryAttemptLog {
-    /// A log that forgets attempts older than `window`.
-    pub fn new(window: Duration) -> Self {
-        MemoryAttemptLog {
-            window,
-            entries: Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-fn cut(key: &str) -> &str {
-    match key.char_indices().nth(MAX_KEY_CHARS) {
-        Some((i, _)) => &key[..i],
-        None => key,
-    }
-}
-
-impl AttemptLog for MemoryAttemptLog {
-    fn attempts(&self, key: &str, since: Timestamp) -> Vec<Timestamp> {
-        let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(cut(key))
-            .map(|q| q.iter().rev().copied().filter(|t| *t >= since).collect())
-            .unwrap_or_default()
-    }
-
-    fn record(&self, key: &str, at: Timestamp) {
-        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let horizon = at - self.window;
-        if map.len() > PRUNE_ABOVE_KEYS {
-            map.retain(|_, q| q.back().is_some_and(|t| *t >= horizon));
-        }
-        let q = map.entry(cut(key).to_string()).or_default();
-        while q.front().is_some_and(|t| *t < horizon) {
-            q.pop_front();
-        }
-        q.push_back(at);
-    }
-}
+/// Attempts kept per key beyond the threshold.
+const KEPT_BEYOND_THRESHOLD: usize = 100;
+/// A pending attempt older than this counts as a failure: the process that made it died before settling it.
+const PENDING_TIMEOUT_MS: i64 = 60_000;
 
 /// How a throttler counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
-    /// Only failures are recorded; at `threshold` failures every attempt is refused until they age out.
+    /// Attempts are pending until settled; failures (and refusals) count; at `threshold` every attempt is
+    /// refused until they age out.
     FailureCounting,
     /// Every accepted request is recorded; past `threshold`, requests are refused for a back-off delay.
     RateCheck,
 }
 
 /// One throttle: a threshold of attempts per key within a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Throttler {
+    /// Names its keys in storage.
+    name: &'static str,
     threshold: usize,
     window: Duration,
     style: Style,
-    log: Arc<dyn AttemptLog>,
 }
 
 /// Metabase's initial delay: 15 s, growing as k^1.5.
@@ -103,34 +60,76 @@ pub fn must_wait(ms: f64) -> String {
     )
 }
 
+fn cut(key: &str) -> &str {
+    match key.char_indices().nth(MAX_KEY_CHARS) {
+        Some((i, _)) => &key[..i],
+        None => key,
+    }
+}
+
+/// A key's attempts within the window. Stored as epoch milliseconds, pending ones negated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Recent {
+    /// Every attempt as stored, newest first.
+    stored: Vec<i64>,
+}
+
+impl Recent {
+    /// Failures (settled attempts, and pending ones older than the timeout), newest first.
+    fn failures(&self, now_ms: i64) -> Vec<i64> {
+        self.stored
+            .iter()
+            .filter(|t| **t > 0 || now_ms + **t > PENDING_TIMEOUT_MS)
+            .map(|t| t.abs())
+            .collect()
+    }
+
+    /// Attempts admitted and not yet settled.
+    fn pending(&self, now_ms: i64) -> usize {
+        self.stored
+            .iter()
+            .filter(|t| **t < 0 && now_ms + **t <= PENDING_TIMEOUT_MS)
+            .count()
+    }
+
+    fn push(&mut self, stored: i64) {
+        self.stored.insert(0, stored);
+    }
+
+    /// Removes one occurrence of `stored`; true when there was one.
+    fn remove(&mut self, stored: i64) -> bool {
+        match self.stored.iter().position(|t| *t == stored) {
+            Some(i) => {
+                self.stored.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 impl Throttler {
-    /// A throttler with an in-memory log.
-    pub fn new(style: Style, threshold: usize, window: Duration) -> Self {
+    /// A throttler named `name` (unique among throttlers: it names the keys in storage).
+    pub const fn new(name: &'static str, style: Style, threshold: usize, window: Duration) -> Self {
         Throttler {
+            name,
             threshold,
             window,
             style,
-            log: Arc::new(MemoryAttemptLog::new(window)),
         }
     }
 
-    /// The same throttler over another log (a store shared by replicas).
-    pub fn with_log(mut self, log: Arc<dyn AttemptLog>) -> Self {
-        self.log = log;
-        self
-    }
-
-    /// `Err(message)` when an attempt for `key` must be refused now.
-    pub fn check(&self, key: &str, now: Timestamp) -> Result<(), String> {
-        let attempts = self.log.attempts(key, now - self.window);
+    /// `Err(message)` when an attempt must be refused given the key's counted `attempts` within the window
+    /// (epoch milliseconds, newest first).
+    pub fn judge(&self, attempts: &[i64], now: Timestamp) -> Result<(), String> {
         let n = attempts.len();
         if n < self.threshold {
             return Ok(());
         }
         let k = (n + 1 - self.threshold) as f64;
         let delay_ms = INITIAL_DELAY_MS * k.powf(DELAY_EXPONENT);
-        let latest = attempts.first().copied().unwrap_or(now);
-        let remaining_ms = (latest - now).num_milliseconds() as f64 + delay_ms;
+        let latest = attempts.first().copied().unwrap_or(now.timestamp_millis());
+        let remaining_ms = (latest - now.timestamp_millis()) as f64 + delay_ms;
         match self.style {
             Style::FailureCounting if remaining_ms > 0.0 => Err(must_wait(remaining_ms)),
             Style::FailureCounting => Err(TRY_LATER.to_string()),
@@ -139,22 +138,61 @@ impl Throttler {
         }
     }
 
-    /// Records an attempt for `key` (a failure, or for rate checks an accepted request).
-    pub fn record(&self, key: &str, now: Timestamp) {
-        self.log.record(key, now);
-    }
-
     /// The style.
     pub fn style(&self) -> Style {
         self.style
     }
+
+    /// Locks `key` and returns its attempts within the window.
+    fn recent(&self, repo: &mut dyn Repo, key: &str, now: Timestamp) -> Result<Recent> {
+        let since = (now - self.window).timestamp_millis();
+        let mut stored = repo.lock_attempts(self.name, cut(key), now)?;
+        stored.retain(|t| t.abs() >= since);
+        stored.sort_unstable_by_key(|t| std::cmp::Reverse(t.abs()));
+        Ok(Recent { stored })
+    }
+
+    /// Stores `recent`, keeping a bounded number of attempts.
+    fn save(&self, repo: &mut dyn Repo, key: &str, mut recent: Recent) -> Result<()> {
+        recent
+            .stored
+            .truncate(self.threshold + KEPT_BEYOND_THRESHOLD);
+        let newest = recent
+            .stored
+            .first()
+            .and_then(|ms| chrono::DateTime::from_timestamp_millis(ms.abs()))
+            .unwrap_or(chrono::DateTime::UNIX_EPOCH);
+        repo.save_attempts(self.name, cut(key), &recent.stored, newest + self.window)
+    }
+}
+
+/// The outcome of an attempt on every throttle it passes through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Go ahead (a sign-in attempt is now pending: settle it).
+    Allowed,
+    /// Refused with this message (the first refusing throttle's).
+    Refused(String),
+    /// Attempts still being checked could reach the threshold: try again once they are settled. Nothing
+    /// was recorded.
+    Wait,
+}
+
+/// How a pending sign-in attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    /// The password was wrong (or the account disabled): the attempt counts as a failure.
+    Failed,
+    /// The password was right, or it was never judged: the attempt does not count.
+    Forgiven,
 }
 
 /// Every throttle people applies (spec §3.5).
+#[derive(Debug, Clone)]
 pub struct Throttles {
-    /// Login failures per client address (50 per hour).
+    /// Login attempts per client address (50 per hour).
     pub login_ip: Throttler,
-    /// Login failures per user name (10 per hour).
+    /// Login attempts per user name (10 per hour).
     pub login_username: Throttler,
     /// Forgot-password requests per client address (50 per hour).
     pub forgot_ip: Throttler,
@@ -171,135 +209,329 @@ impl Throttles {
     pub fn metabase(enabled: bool) -> Self {
         let hour = Duration::hours(1);
         Throttles {
-            login_ip: Throttler::new(Style::FailureCounting, 50, hour),
-            login_username: Throttler::new(Style::FailureCounting, 10, hour),
-            forgot_ip: Throttler::new(Style::RateCheck, 50, hour),
-            forgot_email: Throttler::new(Style::RateCheck, 3, Duration::seconds(1)),
-            reset_ip: Throttler::new(Style::RateCheck, 10, hour),
+            login_ip: Throttler::new("login-ip", Style::FailureCounting, 50, hour),
+            login_username: Throttler::new("login-username", Style::FailureCounting, 10, hour),
+            forgot_ip: Throttler::new("forgot-ip", Style::RateCheck, 50, hour),
+            forgot_email: Throttler::new("forgot-email", Style::RateCheck, 3, Duration::seconds(1)),
+            reset_ip: Throttler::new("reset-ip", Style::RateCheck, 10, hour),
             enabled,
         }
     }
 
-    /// Checks `pairs` in order; the first refusal wins.
-    pub fn check(&self, pairs: &[(&Throttler, &str)], now: Timestamp) -> Result<(), String> {
+    /// One attempt through `pairs` (throttler, key) at `now`, inside the caller's transaction: every key is
+    /// locked (so concurrent attempts on a key take turns, on every replica) and the first refusal in order
+    /// wins. A refusal is recorded as a failure by failure-counting throttles; an admitted attempt is
+    /// recorded as pending by them and as an attempt by rate checks.
+    pub fn attempt(
+        &self,
+        repo: &mut dyn Repo,
+        pairs: &[(&Throttler, &str)],
+        now: Timestamp,
+    ) -> Result<Verdict> {
+        if !self.enabled {
+            return Ok(Verdict::Allowed);
+        }
+        let now_ms = now.timestamp_millis();
+        let mut seen = Vec::with_capacity(pairs.len());
+        let mut refusal = None;
+        let mut busy = false;
+        for (t, key) in pairs {
+            let recent = t.recent(repo, key, now)?;
+            if refusal.is_none() {
+                let counted = match t.style {
+                    Style::FailureCounting => recent.failures(now_ms),
+                    Style::RateCheck => recent.stored.clone(),
+                };
+                match t.judge(&counted, now) {
+                    Err(message) => refusal = Some(message),
+                    Ok(()) if t.style == Style::FailureCounting => {
+                        busy |= counted.len() + recent.pending(now_ms) >= t.threshold;
+                    }
+                    Ok(()) => {}
+                }
+            }
+            seen.push(recent);
+        }
+        let verdict = match (refusal, busy) {
+            (Some(message), _) => Verdict::Refused(message),
+            (None, true) => Verdict::Wait,
+            (None, false) => Verdict::Allowed,
+        };
+        if verdict == Verdict::Wait {
+            return Ok(verdict);
+        }
+        for ((t, key), mut recent) in pairs.iter().zip(seen) {
+            match (t.style, &verdict) {
+                (Style::FailureCounting, Verdict::Refused(_)) => recent.push(now_ms),
+                (Style::FailureCounting, _) => recent.push(-now_ms),
+                (Style::RateCheck, Verdict::Allowed) => recent.push(now_ms),
+                (Style::RateCheck, _) => continue,
+            }
+            t.save(repo, key, recent)?;
+        }
+        Ok(verdict)
+    }
+
+    /// Settles a sign-in attempt admitted at `at` through `pairs`.
+    pub fn settle(
+        &self,
+        repo: &mut dyn Repo,
+        pairs: &[(&Throttler, &str)],
+        at: Timestamp,
+        how: Settlement,
+        now: Timestamp,
+    ) -> Result<()> {
         if !self.enabled {
             return Ok(());
         }
+        let at_ms = at.timestamp_millis();
         for (t, key) in pairs {
-            t.check(key, now)?;
+            if t.style != Style::FailureCounting {
+                continue;
+            }
+            let mut recent = t.recent(repo, key, now)?;
+            if recent.remove(-at_ms) {
+                if how == Settlement::Failed {
+                    recent.push(at_ms);
+                    recent
+                        .stored
+                        .sort_unstable_by_key(|t| std::cmp::Reverse(t.abs()));
+                }
+                t.save(repo, key, recent)?;
+            }
         }
         Ok(())
-    }
-
-    /// Records an attempt on every pair.
-    pub fn record(&self, pairs: &[(&Throttler, &str)], now: Timestamp) {
-        if !self.enabled {
-            return;
-        }
-        for (t, key) in pairs {
-            t.record(key, now);
-        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
+    use crate::testing::MemoryStore;
     use chrono::{TimeZone, Utc};
 
     fn t0() -> Timestamp {
         Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()
     }
 
-    #[test]
-    fn failure_counting_blocks_at_the_threshold_with_growing_delays() {
-        let t = Throttler::new(Style::FailureCounting, 10, Duration::hours(1));
-        let now = t0();
-        for _ in 0..9 {
-            t.record("ann", now);
+    fn attempt(
+        store: &MemoryStore,
+        th: &Throttles,
+        t: &Throttler,
+        key: &str,
+        at: Timestamp,
+    ) -> Verdict {
+        let s: &dyn Store = store;
+        s.write(|r| th.attempt(r, &[(t, key)], at)).unwrap()
+    }
+
+    /// An attempt whose password turns out wrong.
+    fn failure(
+        store: &MemoryStore,
+        th: &Throttles,
+        t: &Throttler,
+        key: &str,
+        at: Timestamp,
+    ) -> Verdict {
+        let v = attempt(store, th, t, key, at);
+        if v == Verdict::Allowed {
+            let s: &dyn Store = store;
+            s.write(|r| th.settle(r, &[(t, key)], at, Settlement::Failed, at))
+                .unwrap();
         }
-        assert!(t.check("ann", now).is_ok(), "9 failures: still allowed");
-        t.record("ann", now);
-        assert_eq!(t.check("ann", now).unwrap_err(), must_wait(15_000.0));
+        v
+    }
+
+    fn refused(v: Verdict) -> String {
+        match v {
+            Verdict::Refused(m) => m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn failure_counting_refuses_at_the_threshold_with_growing_delays() {
+        let store = MemoryStore::new();
+        let th = Throttles::metabase(true);
+        let t = th.login_username;
+        let now = t0();
+        for _ in 0..10 {
+            assert_eq!(failure(&store, &th, &t, "ann", now), Verdict::Allowed);
+        }
+        assert_eq!(
+            refused(attempt(&store, &th, &t, "ann", now)),
+            must_wait(15_000.0)
+        );
         assert_eq!(
             must_wait(15_000.0),
             "Too many attempts! You must wait 15 seconds before trying again."
         );
-        t.record("ann", now); // the refusal counts
         assert_eq!(
-            t.check("ann", now).unwrap_err(),
-            "Too many attempts! You must wait 42 seconds before trying again."
+            refused(attempt(&store, &th, &t, "ANN", now)),
+            "Too many attempts! You must wait 42 seconds before trying again.",
+            "keys fold case as the store does"
         );
-        t.record("ann", now);
         assert_eq!(
-            t.check("ann", now).unwrap_err(),
+            refused(attempt(&store, &th, &t, "ann", now)),
             "Too many attempts! You must wait 78 seconds before trying again."
         );
-        let later = now + Duration::seconds(10);
         assert_eq!(
-            t.check("ann", later).unwrap_err(),
-            "Too many attempts! You must wait 68 seconds before trying again."
-        );
-        let much_later = now + Duration::minutes(30);
-        assert_eq!(
-            t.check("ann", much_later).unwrap_err(),
+            refused(attempt(&store, &th, &t, "ann", now + Duration::minutes(30))),
             TRY_LATER,
-            "blocked until failures age out"
+            "blocked until the attempts age out; this refusal counts too"
         );
-        assert!(
-            t.check("ann", now + Duration::minutes(61)).is_ok(),
-            "an hour later the key is free"
+        assert_eq!(
+            attempt(&store, &th, &t, "ann", now + Duration::minutes(91)),
+            Verdict::Allowed,
+            "an hour after the last attempt the key is free"
         );
-        assert!(t.check("bob", now).is_ok(), "keys are independent");
+        assert_eq!(attempt(&store, &th, &t, "bob", now), Verdict::Allowed);
     }
 
     #[test]
-    fn rate_check_refuses_only_during_the_delay() {
-        let t = Throttler::new(Style::RateCheck, 3, Duration::seconds(1));
+    fn a_forgiven_attempt_does_not_count() {
+        let store = MemoryStore::new();
+        let th = Throttles::metabase(true);
+        let t = th.login_username;
+        let now = t0();
+        let s: &dyn Store = &store;
+        for i in 0..20 {
+            let at = now + Duration::milliseconds(i);
+            assert_eq!(attempt(&store, &th, &t, "ann", at), Verdict::Allowed);
+            s.write(|r| th.settle(r, &[(&t, "ann")], at, Settlement::Forgiven, at))
+                .unwrap();
+        }
+        assert_eq!(
+            store.snapshot().throttles.values().next().unwrap().0,
+            Vec::<i64>::new()
+        );
+    }
+
+    #[test]
+    fn pending_attempts_make_later_ones_wait_not_fail() {
+        let store = MemoryStore::new();
+        let th = Throttles::metabase(true);
+        let t = th.login_username;
+        let now = t0();
+        let s: &dyn Store = &store;
+        for _ in 0..10 {
+            assert_eq!(attempt(&store, &th, &t, "ann", now), Verdict::Allowed);
+        }
+        assert_eq!(
+            attempt(&store, &th, &t, "ann", now),
+            Verdict::Wait,
+            "ten are being checked"
+        );
+        // Nine turn out right, one wrong: there is room again.
+        for _ in 0..9 {
+            s.write(|r| th.settle(r, &[(&t, "ann")], now, Settlement::Forgiven, now))
+                .unwrap();
+        }
+        s.write(|r| th.settle(r, &[(&t, "ann")], now, Settlement::Failed, now))
+            .unwrap();
+        assert_eq!(attempt(&store, &th, &t, "ann", now), Verdict::Allowed);
+        // A pending attempt nobody settles counts as a failure after a minute.
+        let later = now + Duration::seconds(61);
+        for _ in 0..8 {
+            assert_eq!(failure(&store, &th, &t, "ann", later), Verdict::Allowed);
+        }
+        assert!(matches!(
+            attempt(&store, &th, &t, "ann", later),
+            Verdict::Refused(_)
+        ));
+    }
+
+    #[test]
+    fn rate_check_refuses_only_during_the_delay_and_records_no_refusal() {
+        let store = MemoryStore::new();
+        let th = Throttles::metabase(true);
         let now = t0();
         for _ in 0..3 {
-            assert!(t.check("a@x.com", now).is_ok());
-            t.record("a@x.com", now);
+            assert_eq!(
+                attempt(&store, &th, &th.forgot_email, "a@x.com", now),
+                Verdict::Allowed
+            );
         }
-        assert_eq!(t.check("a@x.com", now).unwrap_err(), must_wait(15_000.0));
-        assert!(
-            t.check("a@x.com", now + Duration::seconds(2)).is_ok(),
+        assert_eq!(
+            refused(attempt(&store, &th, &th.forgot_email, "a@x.com", now)),
+            must_wait(15_000.0)
+        );
+        assert_eq!(
+            attempt(
+                &store,
+                &th,
+                &th.forgot_email,
+                "a@x.com",
+                now + Duration::seconds(2)
+            ),
+            Verdict::Allowed,
             "the 1 s window forgot them"
         );
-
-        let ip = Throttler::new(Style::RateCheck, 10, Duration::hours(1));
         for _ in 0..10 {
-            ip.record("1.2.3.4", now);
+            attempt(&store, &th, &th.reset_ip, "1.2.3.4", now);
         }
-        assert!(ip.check("1.2.3.4", now + Duration::seconds(5)).is_err());
-        assert!(
-            ip.check("1.2.3.4", now + Duration::seconds(16)).is_ok(),
+        assert!(matches!(
+            attempt(
+                &store,
+                &th,
+                &th.reset_ip,
+                "1.2.3.4",
+                now + Duration::seconds(5)
+            ),
+            Verdict::Refused(_)
+        ));
+        assert_eq!(
+            attempt(
+                &store,
+                &th,
+                &th.reset_ip,
+                "1.2.3.4",
+                now + Duration::seconds(16)
+            ),
+            Verdict::Allowed,
             "after the delay it is allowed again"
         );
     }
 
     #[test]
-    fn disabled_throttles_never_refuse() {
+    fn disabled_throttles_never_refuse_and_store_nothing() {
+        let store = MemoryStore::new();
         let th = Throttles::metabase(false);
-        let now = t0();
         for _ in 0..100 {
-            th.record(&[(&th.login_username, "x")], now);
+            assert_eq!(
+                attempt(&store, &th, &th.login_username, "x", t0()),
+                Verdict::Allowed
+            );
         }
-        assert!(th.check(&[(&th.login_username, "x")], now).is_ok());
+        assert!(store.snapshot().throttles.is_empty());
     }
 
     #[test]
-    fn memory_log_bounds_keys() {
-        let log = MemoryAttemptLog::new(Duration::hours(1));
-        let now = t0();
+    fn keys_and_attempts_are_bounded() {
+        let store = MemoryStore::new();
+        let th = Throttles::metabase(true);
         let long = "k".repeat(10_000);
-        log.record(&long, now);
-        assert_eq!(log.attempts(&long, now - Duration::hours(1)).len(), 1);
-        for i in 0..(PRUNE_ABOVE_KEYS + 5) {
-            log.record(&format!("old{i}"), now);
+        for i in 0..500 {
+            failure(
+                &store,
+                &th,
+                &th.login_username,
+                &long,
+                t0() + Duration::milliseconds(i),
+            );
         }
-        log.record("fresh", now + Duration::hours(2));
-        let size = log.entries.lock().unwrap().len();
-        assert!(size < 10, "stale keys were pruned: {size}");
+        let rows = store.snapshot().throttles;
+        assert_eq!(rows.len(), 1);
+        let ((_, key), (attempts, _)) = rows.iter().next().unwrap();
+        assert_eq!(key.chars().count(), MAX_KEY_CHARS);
+        assert_eq!(attempts.len(), 10 + KEPT_BEYOND_THRESHOLD);
+        let s: &dyn Store = &store;
+        assert_eq!(
+            s.write(|r| r.prune_attempts(t0() + Duration::hours(2)))
+                .unwrap(),
+            1
+        );
+        assert!(store.snapshot().throttles.is_empty());
     }
 }

@@ -1520,9 +1520,12 @@ fn group_managers_see_and_manage_only_their_groups() {
 
 // ----- password reset -----
 
+/// Asks for a reset link and lets the background worker answer.
 fn forgot(f: &Fixture, email: &str) -> Result<()> {
     f.people
-        .forgot_password(&body(json!({"email": email})), &client("2.2.2.2"))
+        .forgot_password(&body(json!({"email": email})), &client("2.2.2.2"))?;
+    f.people.background_pass()?;
+    Ok(())
 }
 
 fn reset(f: &Fixture, token: &str, password: &str) -> Result<crate::session::SessionGrant> {
@@ -1630,6 +1633,40 @@ fn malformed_foreign_and_inactive_tokens_are_invalid() {
     assert_invalid(reset(&f, &token, "password"), "password", msg::PASSWORD);
     f.people.deactivate_user(&admin, &id(&ann)).unwrap();
     assert!(!f.people.reset_token_valid(Some(&token)).unwrap());
+}
+
+#[test]
+fn forgot_password_only_records_the_ask_whoever_it_names() {
+    let f = Fixture::new();
+    f.member("ann@x.com", "Ann", &[]);
+    let ask = |email: &str| {
+        let before = (f.store.units(), f.store.snapshot().reset_requests.len());
+        f.people
+            .forgot_password(&body(json!({"email": email})), &client("2.2.2.2"))
+            .unwrap();
+        let after = (f.store.units(), f.store.snapshot().reset_requests.len());
+        (
+            after.0 .0 - before.0 .0,
+            after.0 .1 - before.0 .1,
+            after.1 - before.1,
+        )
+    };
+    let known = ask("ann@x.com");
+    let unknown = ask("nobody@x.com");
+    assert_eq!(
+        known, unknown,
+        "the same work for an account and for no account"
+    );
+    assert_eq!(known, (0, 1, 1), "one transaction that records the ask");
+    assert!(
+        f.store.outbox().is_empty(),
+        "nothing is looked up or queued on the request path"
+    );
+    assert_eq!(f.store.user(1).unwrap().reset_token, None);
+    let pass = f.people.background_pass().unwrap();
+    assert_eq!(pass.reset_requests, 2);
+    assert_eq!(f.store.outbox().len(), 1, "only the account gets an email");
+    assert!(f.store.snapshot().reset_requests.is_empty());
 }
 
 #[test]

@@ -654,8 +654,9 @@ impl People {
                     target.locale = v.cloned();
                     changed = true;
                 }
-                if let Some(e) = &email {
-                    changed |= target.change_email(e);
+                if email.as_deref().is_some_and(|e| target.change_email(e)) {
+                    repo.void_links(target.id, self.clock.now())?;
+                    changed = true;
                 }
                 if caller.is_superuser() {
                     if let Some(v) = attributes.as_update() {
@@ -746,7 +747,7 @@ impl People {
                 .and_then(Value::as_str)
                 .unwrap_or("");
             let ok = match (&target.password_hash, &target.password_salt) {
-                (Some(h), salt) => self.hasher.verify(old, salt.as_deref().unwrap_or(""), h),
+                (Some(h), salt) => self.hasher.verify(old, salt.as_deref().unwrap_or(""), h)?,
                 (None, _) => false,
             };
             if !ok {
@@ -759,6 +760,7 @@ impl People {
             let mut user = repo.lock_user(id)?.ok_or(DomainError::NotFound)?;
             set_password(&mut user, hash.clone(), self.clock.now());
             repo.update_user(&user)?;
+            repo.void_links(user.id, self.clock.now())?;
             repo.delete_user_sessions(user.id, None)?;
             if own {
                 Ok(PasswordChanged::Own(

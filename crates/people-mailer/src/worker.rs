@@ -61,7 +61,7 @@ pub struct Wakeup {
 
 impl Wakeup {
     /// Waits until signalled or `timeout` passes.
-    fn wait(&self, timeout: Duration) {
+    pub fn wait(&self, timeout: Duration) {
         let guard = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let (mut guard, _) = self
             .cond

@@ -46,6 +46,7 @@ fn queue(t: &TestDb, clock: &ManualClock, n: usize) -> Vec<i64> {
                     body_text: format!("text {i} http://h/auth/reset_password/7_{i}#new"),
                     body_html: format!("<p>html {i}</p>"),
                     created_at: clock.now(),
+                    link: None,
                 })
             })
             .unwrap()
@@ -97,6 +98,7 @@ backend_tests! {
             body_text: "Manage people: http://localhost:3000/admin/people\n".into(),
             body_html: "<p>Ann &amp; co</p>".into(),
             created_at: clock.now(),
+            link: None,
         })).unwrap();
         let w = worker(&t, &clock, Arc::new(SmtpDeliverer::new(&settings(sink.port())).unwrap()));
         assert_eq!(w.run_once().unwrap().sent, 1);

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use people_domain::password::{Complexity, PasswordPolicy, DEFAULT_BCRYPT_COST};
+use people_domain::session::Secret;
 use people_domain::setting::EnvDefaults;
 use people_domain::DEFAULT_MAX_SESSION_AGE_MINUTES;
 use people_mailer::SmtpSettings;
@@ -137,6 +138,19 @@ pub struct Options {
     /// Header holding the client address [default: X-Forwarded-For]
     #[arg(long, global = true, env = "MB_SOURCE_ADDRESS_HEADER")]
     pub source_address_header: Option<String>,
+    /// Secret that encrypts email waiting in the outbox (reset and invite links) at rest; at least 16
+    /// characters
+    #[arg(
+        long,
+        global = true,
+        env = "MB_ENCRYPTION_SECRET_KEY",
+        hide_env_values = true
+    )]
+    pub encryption_secret_key: Option<String>,
+    /// Seconds of password hashing that may wait for a thread; a sign-in beyond it is answered 503
+    /// [default: 10]
+    #[arg(long, global = true, env = "PEOPLE_HASH_QUEUE_SECONDS")]
+    pub hash_queue_seconds: Option<String>,
     /// Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses and CIDR ranges,
     /// comma-separated; empty for none [default: 127.0.0.0/8,::1]
     #[arg(long, global = true, env = "PEOPLE_TRUSTED_PROXIES")]
@@ -188,6 +202,10 @@ pub struct ServerConfig {
     pub web: WebConfig,
     /// SMTP, when configured (`MB_EMAIL_SMTP_HOST` set).
     pub smtp: Option<SmtpSettings>,
+    /// `MB_ENCRYPTION_SECRET_KEY`: outbox bodies are encrypted at rest with a key derived from it.
+    pub encryption_key: Option<Secret>,
+    /// How much hashing may wait for a thread before sign-ins are refused as busy.
+    pub hash_queue: Duration,
 }
 
 fn boolean(variable: &'static str, v: Option<&str>) -> Result<bool, ConfigError> {
@@ -367,6 +385,23 @@ impl Options {
                 format!("not an email address: {from_address:?}"),
             ));
         }
+        let encryption_key = match self.encryption_secret_key.as_deref() {
+            None | Some("") => None,
+            Some(k) if k.chars().count() < 16 => {
+                return Err(bad(
+                    "MB_ENCRYPTION_SECRET_KEY",
+                    "must be at least 16 characters long",
+                ))
+            }
+            Some(k) => Some(Secret::new(k)),
+        };
+        let hash_queue = Duration::from_secs(number(
+            "PEOPLE_HASH_QUEUE_SECONDS",
+            self.hash_queue_seconds.as_deref(),
+            crate::hashing::DEFAULT_QUEUE_SECONDS,
+            |n| (1..=3600).contains(n),
+            "a number of seconds 1-3600",
+        )?);
         let trusted_proxies = match self.trusted_proxies.as_deref() {
             None => people_web::TrustedProxies::default(),
             Some(s) => s.parse().map_err(|m| bad("PEOPLE_TRUSTED_PROXIES", m))?,
@@ -404,6 +439,8 @@ impl Options {
                 from: from_address,
                 ..s
             }),
+            encryption_key,
+            hash_queue,
         })
     }
 }
@@ -526,6 +563,20 @@ mod tests {
                     ..opts()
                 },
                 "PEOPLE_TRUSTED_PROXIES",
+            ),
+            (
+                Options {
+                    encryption_secret_key: Some("short".into()),
+                    ..opts()
+                },
+                "MB_ENCRYPTION_SECRET_KEY",
+            ),
+            (
+                Options {
+                    hash_queue_seconds: Some("0".into()),
+                    ..opts()
+                },
+                "PEOPLE_HASH_QUEUE_SECONDS",
             ),
         ];
         for (o, var) in cases {

@@ -12,6 +12,10 @@
 //! it takes the oldest job that has waited that long, queued or already started by a starved thread (a
 //! started job then runs twice and its caller keeps the first answer). Logins slow down, they never stop.
 //! docs/performance.md ("Bcrypt storm") has the measurements.
+//!
+//! The queue is bounded (by default ten seconds of hashing for every thread): a caller beyond it is told at
+//! once that the service is busy (503 with `Retry-After`) instead of waiting without end, so a flood of
+//! sign-ins can neither grow memory nor make every caller wait longer than a client would.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -60,13 +64,27 @@ impl Shared {
 /// A [`PasswordHasher`] that hands every hash to the pool and waits for the result.
 pub struct HashPool {
     shared: Arc<Shared>,
+    /// Most jobs waiting for a thread; one more is refused as busy.
+    capacity: usize,
+    /// Time the pool needs to work off one waiting job (one hash divided among the threads).
+    per_job: Duration,
     /// Dropped with the pool: wakes the guard so that it ends.
     _guard_stop: Sender<()>,
 }
 
+/// The default bound of the queue: ten seconds of hashing.
+pub const DEFAULT_QUEUE_SECONDS: u64 = 10;
+
 impl HashPool {
-    /// Starts `threads` low-priority hashing threads and the guard, all using `cost`.
+    /// Starts `threads` low-priority hashing threads and the guard, all using `cost`, with a queue of ten
+    /// seconds of hashing.
     pub fn start(cost: u32, threads: usize) -> Result<HashPool> {
+        Self::with_queue(cost, threads, Duration::from_secs(DEFAULT_QUEUE_SECONDS))
+    }
+
+    /// Like [`HashPool::start`], with a queue that holds `queue` worth of hashing (at least one job per
+    /// thread).
+    pub fn with_queue(cost: u32, threads: usize, queue: Duration) -> Result<HashPool> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 running: vec![None; threads],
@@ -90,17 +108,29 @@ impl HashPool {
         spawn("people-bcrypt-guard".into(), move || {
             guard_thread(&guard_shared, &bcrypt, stall, &stop_rx)
         })?;
+        let per_job = one_hash(cost) / u32::try_from(threads.max(1)).unwrap_or(u32::MAX);
+        let capacity = usize::try_from(queue.as_nanos() / per_job.as_nanos().max(1))
+            .unwrap_or(usize::MAX)
+            .max(threads.max(1));
         Ok(HashPool {
             shared,
+            capacity,
+            per_job,
             _guard_stop: stop_tx,
         })
     }
 
-    /// Runs `f` on the pool and waits for its first result.
+    /// Most jobs that may wait for a thread.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Runs `f` on the pool and waits for its first result; `Busy` at once when the queue is full, `Internal`
+    /// when the pool is gone.
     fn run<T: Send + 'static>(
         &self,
         f: impl Fn(&Bcrypt) -> T + Send + Sync + 'static,
-    ) -> Option<T> {
+    ) -> Result<T> {
         // Room for both answers of a job that runs twice, so that neither runner ever blocks.
         let (reply, result) = mpsc::sync_channel::<T>(2);
         let job = Arc::new(Job {
@@ -114,12 +144,22 @@ impl HashPool {
         {
             let mut q = self.shared.lock();
             if q.closed {
-                return None;
+                return Err(DomainError::Internal("the hashing pool is gone".into()));
+            }
+            if q.waiting.len() >= self.capacity {
+                let wait = self
+                    .per_job
+                    .saturating_mul(u32::try_from(q.waiting.len()).unwrap_or(u32::MAX));
+                return Err(DomainError::Busy {
+                    retry_after_secs: wait.as_secs().saturating_add(1),
+                });
             }
             q.waiting.push_back(job);
         }
         self.shared.ready.notify_one();
-        result.recv().ok()
+        result
+            .recv()
+            .map_err(|_| DomainError::Internal("the hashing pool is gone".into()))
     }
 }
 
@@ -206,11 +246,17 @@ fn stalled_job(q: &mut Queue, stall: Duration) -> Option<Arc<Job>> {
         .map(|(_, j)| Arc::clone(j))
 }
 
-/// Twenty-five hashes' worth of time at `cost` (one hash at cost 10 is ~80 ms: 2 s), at least 50 ms.
-fn stall_after(cost: u32) -> Duration {
+/// The time of one hash at `cost` on these machines: ~80 ms at cost 10, doubling with each step.
+fn one_hash(cost: u32) -> Duration {
     let one_hash_us = 80_000u64 >> 10u32.saturating_sub(cost).min(20);
-    let one_hash_us = one_hash_us << cost.saturating_sub(10).min(20);
-    Duration::from_micros(one_hash_us.saturating_mul(25)).max(Duration::from_millis(50))
+    Duration::from_micros(one_hash_us << cost.saturating_sub(10).min(20))
+}
+
+/// Twenty-five hashes' worth of time at `cost` (2 s at cost 10), at least 50 ms.
+fn stall_after(cost: u32) -> Duration {
+    one_hash(cost)
+        .saturating_mul(25)
+        .max(Duration::from_millis(50))
 }
 
 /// Moves the calling thread to `SCHED_IDLE` where the platform has it; hashing still works without.
@@ -233,19 +279,17 @@ fn lower_priority() {
 impl PasswordHasher for HashPool {
     fn hash(&self, password: &str) -> Result<PasswordHash> {
         let password = password.to_string();
-        self.run(move |b| b.hash(&password))
-            .unwrap_or_else(|| Err(DomainError::Internal("the hashing pool is gone".into())))
+        self.run(move |b| b.hash(&password))?
     }
 
-    fn verify(&self, password: &str, salt: &str, hash: &str) -> bool {
+    fn verify(&self, password: &str, salt: &str, hash: &str) -> Result<bool> {
         let (password, salt, hash) = (password.to_string(), salt.to_string(), hash.to_string());
-        self.run(move |b| b.verify(&password, &salt, &hash))
-            .unwrap_or(false)
+        self.run(move |b| b.verify(&password, &salt, &hash))?
     }
 
-    fn dummy_verify(&self, password: &str) {
+    fn dummy_verify(&self, password: &str) -> Result<()> {
         let password = password.to_string();
-        self.run(move |b| b.dummy_verify(&password));
+        self.run(move |b| b.dummy_verify(&password))?
     }
 }
 
@@ -257,9 +301,9 @@ mod tests {
     fn hashes_and_verifies_on_the_pool() {
         let pool = HashPool::start(4, 2).unwrap();
         let h = pool.hash("unc0mmonpw").unwrap();
-        assert!(pool.verify("unc0mmonpw", &h.salt, &h.hash));
-        assert!(!pool.verify("other", &h.salt, &h.hash));
-        pool.dummy_verify("x");
+        assert!(pool.verify("unc0mmonpw", &h.salt, &h.hash).unwrap());
+        assert!(!pool.verify("other", &h.salt, &h.hash).unwrap());
+        pool.dummy_verify("x").unwrap();
         let pool = Arc::new(pool);
         let handles: Vec<_> = (0..8)
             .map(|i| {
@@ -280,6 +324,7 @@ mod tests {
                 std::thread::spawn(move || {
                     let h = pool.hash(&format!("pw{i}-unc0mmon")).unwrap();
                     pool.verify(&format!("pw{i}-unc0mmon"), &h.salt, &h.hash)
+                        .unwrap()
                 })
             })
             .collect();
@@ -299,7 +344,7 @@ mod tests {
                 started.elapsed() < Duration::from_secs(10),
                 "no job finished"
             );
-            pool.dummy_verify("x");
+            pool.dummy_verify("x").unwrap();
         }
         let mut policies = vec![];
         for task in std::fs::read_dir("/proc/self/task").unwrap() {
@@ -319,7 +364,7 @@ mod tests {
     fn job_replying_to(reply: mpsc::SyncSender<bool>, queued: Instant) -> Arc<Job> {
         Arc::new(Job {
             work: Box::new(move |b| {
-                let _ = reply.send(b.verify("pw", "salt", "not-a-hash"));
+                let _ = reply.send(b.verify("pw", "salt", "not-a-hash").unwrap_or(true));
             }),
             queued,
             guarded: AtomicBool::new(false),
@@ -376,7 +421,39 @@ mod tests {
         let pool = HashPool::start(4, 1).unwrap();
         pool.shared.lock().closed = true;
         assert!(pool.hash("unc0mmonpw").is_err());
-        assert!(!pool.verify("x", "y", "z"));
+        assert!(pool.verify("x", "y", "z").is_err());
+    }
+
+    /// Past its bound the queue refuses at once, with how long the work waiting will take.
+    #[test]
+    fn a_full_queue_answers_busy_at_once() {
+        // No hashing thread: nothing leaves the queue until the guard's stall (500 ms at cost 8) has passed.
+        let pool = Arc::new(HashPool::with_queue(8, 0, Duration::from_millis(1)).unwrap());
+        assert_eq!(pool.capacity(), 1);
+        let waiting = {
+            let pool = Arc::clone(&pool);
+            std::thread::spawn(move || pool.hash("unc0mmonpw").is_ok())
+        };
+        let start = Instant::now();
+        while pool.shared.lock().waiting.is_empty() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the first job never queued"
+            );
+            std::thread::yield_now();
+        }
+        match pool.verify("x", "y", "z") {
+            Err(DomainError::Busy { retry_after_secs }) => assert!(retry_after_secs >= 1),
+            other => panic!("{other:?}"),
+        }
+        assert!(waiting.join().unwrap(), "the queued job is still served");
+        assert!(pool.verify("x", "y", "z").is_ok(), "room again");
+        let ten_seconds = HashPool::start(10, 2).unwrap();
+        assert_eq!(
+            ten_seconds.capacity(),
+            250,
+            "10 s of 80 ms hashes on two threads"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 #![warn(missing_docs)]
 
+pub mod background;
 pub mod config;
 pub mod hashing;
 pub mod server;

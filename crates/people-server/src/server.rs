@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use actix_web::{App, HttpServer};
 use people_domain::People;
-use people_mailer::{OutboxWorker, SmtpDeliverer, Templates, WorkerConfig, WorkerHandle};
+use people_mailer::{OutboxWorker, SmtpDeliverer, Templates, Wakeup, WorkerConfig, WorkerHandle};
 use people_store::{Db, StoreError};
 use people_web::Api;
 
+use crate::background::Background;
 use crate::config::{redact_url, ServerConfig};
 use crate::hashing::HashPool;
 
@@ -58,8 +59,21 @@ pub fn open_database(config: &ServerConfig) -> Result<(Db, Vec<String>), StartEr
         url: redact_url(&config.database_url),
         source,
     };
-    let db = Db::connect(&config.database_url, &config.pool).map_err(wrap)?;
+    let mut db = Db::connect(&config.database_url, &config.pool).map_err(wrap)?;
     let applied = db.migrate().map_err(wrap)?;
+    if let Some(key) = &config.encryption_key {
+        db = db.with_outbox_key(key.expose());
+    }
+    // A key that cannot read the email waiting (or no key while it is encrypted) stops start-up.
+    db.check_outbox_key().map_err(|e| {
+        StartError::Config(crate::config::ConfigError {
+            variable: "MB_ENCRYPTION_SECRET_KEY",
+            message: e
+                .to_string()
+                .trim_start_matches("MB_ENCRYPTION_SECRET_KEY: ")
+                .to_string(),
+        })
+    })?;
     Ok((db, applied))
 }
 
@@ -69,7 +83,7 @@ pub fn build_people(config: &ServerConfig, db: Db) -> Result<People, StartError>
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    let hasher = HashPool::start(config.bcrypt_cost, cores)
+    let hasher = HashPool::with_queue(config.bcrypt_cost, cores, config.hash_queue)
         .map_err(|e| StartError::Command(e.to_string()))?;
     Ok(People::new(
         Arc::new(db),
@@ -102,6 +116,8 @@ pub struct Server {
     listener: TcpListener,
     backend: &'static str,
     worker: Option<OutboxWorker>,
+    /// Wakes the background worker (reset asks, housekeeping).
+    work: Arc<Wakeup>,
     workers: usize,
 }
 
@@ -114,7 +130,8 @@ impl Server {
         }
         let backend = people_domain::store::Store::backend(&db);
         let worker = outbox_worker(config, &db, WorkerConfig::default())?;
-        let mut people = build_people(config, db)?;
+        let work = Arc::new(Wakeup::default());
+        let mut people = build_people(config, db)?.with_work_signal(work.clone());
         if let Some(w) = &worker {
             people = people.with_outbox_signal(w.signal());
         }
@@ -130,6 +147,7 @@ impl Server {
             listener,
             backend,
             worker,
+            work,
             workers: config.workers,
         })
     }
@@ -150,6 +168,7 @@ impl Server {
         let addr = self.local_addr()?;
         let smtp_configured = self.worker.is_some();
         let worker: Option<WorkerHandle> = self.worker.map(OutboxWorker::spawn).transpose()?;
+        let background = Background::spawn(Arc::clone(&self.api.people), self.work)?;
         let api = self.api;
         let server = HttpServer::new(move || {
             App::new()
@@ -173,7 +192,11 @@ impl Server {
                 "not configured: emails stay queued"
             }
         );
-        Ok(Running { server, worker })
+        Ok(Running {
+            server,
+            worker,
+            background,
+        })
     }
 
     /// Serves until SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish and returns.
@@ -182,15 +205,17 @@ impl Server {
     }
 }
 
-/// A started server and its email worker.
+/// A started server, its email worker and its background worker.
 struct Running {
     server: actix_web::dev::Server,
     worker: Option<WorkerHandle>,
+    background: Background,
 }
 
 impl Running {
     async fn finish(self) -> Result<(), StartError> {
         self.server.await?;
+        self.background.stop();
         if let Some(w) = self.worker {
             w.stop();
         }

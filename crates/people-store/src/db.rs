@@ -15,6 +15,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use people_domain::store::{Repo, Store};
 use people_domain::{DomainError, Result, StoreFailure};
 
+use crate::cipher::Cipher;
 use crate::error::StoreError;
 use crate::repo::DbRepo;
 
@@ -227,6 +228,8 @@ pub struct Db {
     target: Arc<Target>,
     counter: StatementCounter,
     breaker: Arc<Breaker>,
+    /// Seals outbox bodies at rest, when `MB_ENCRYPTION_SECRET_KEY` is set.
+    cipher: Option<Arc<Cipher>>,
 }
 
 /// After the database could not be reached, requests fail at once instead of each waiting the whole
@@ -337,6 +340,7 @@ impl Db {
             target: Arc::new(target),
             counter,
             breaker: Arc::new(Breaker::default()),
+            cipher: None,
         };
         db.pool.get().map_err(StoreError::Pool)?;
         drop(first);
@@ -361,6 +365,29 @@ impl Db {
                 .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>()),
         };
         applied.map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    /// Seals the bodies of emails queued from now on with a key derived from `secret`
+    /// (`MB_ENCRYPTION_SECRET_KEY`), and opens sealed ones when they are sent.
+    pub fn with_outbox_key(mut self, secret: &str) -> Db {
+        self.cipher = Some(Arc::new(Cipher::from_secret(secret)));
+        self
+    }
+
+    /// Checks that the configured key (or its absence) fits the outbox: `Err(StoreError::OutboxKey)` when
+    /// unsent email is sealed and no key is set, or the key does not open it.
+    pub fn check_outbox_key(&self) -> std::result::Result<(), StoreError> {
+        let mut conn = self.pool.get()?;
+        match crate::outbox::check_key(&mut conn.inner, self.cipher.as_deref()) {
+            Ok(true) if self.cipher.is_none() => Err(StoreError::OutboxKey(
+                "the outbox holds encrypted email and no key is set".into(),
+            )),
+            Ok(_) => Ok(()),
+            Err(DomainError::Store(f)) => Err(StoreError::OutboxKey(f.to_string())),
+            Err(_) => Err(StoreError::OutboxKey(
+                "the key does not decrypt the email waiting in the outbox".into(),
+            )),
+        }
     }
 
     /// Statements run through this pool so far.
@@ -407,14 +434,15 @@ fn begin(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
 /// Runs `work` on `conn`, in one transaction when asked.
 fn run_on(
     conn: &mut AnyConnection,
+    cipher: Option<&Cipher>,
     transaction: bool,
     work: &mut dyn FnMut(&mut dyn Repo) -> Result<()>,
 ) -> Result<()> {
     if !transaction {
-        return work(&mut DbRepo::new(conn));
+        return work(&mut DbRepo::new(conn, cipher));
     }
     begin(conn).map_err(crate::error::db)?;
-    match work(&mut DbRepo::new(conn)) {
+    match work(&mut DbRepo::new(conn, cipher)) {
         Ok(()) => match AnyConnection::commit_transaction(conn) {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -438,7 +466,7 @@ impl Store for Db {
         work: &mut dyn FnMut(&mut dyn Repo) -> Result<()>,
     ) -> Result<()> {
         let mut pooled = self.conn()?;
-        let result = run_on(&mut pooled.inner, transaction, work);
+        let result = run_on(&mut pooled.inner, self.cipher.as_deref(), transaction, work);
         if let Err(DomainError::Store(StoreFailure::Unavailable(_))) = &result {
             // The server went away under this connection: the pool must not hand it out again.
             pooled.broken = true;

@@ -20,6 +20,9 @@ pub enum StoreError {
     /// A query failed.
     #[error(transparent)]
     Query(#[from] DieselError),
+    /// `MB_ENCRYPTION_SECRET_KEY` does not fit the email waiting in the outbox.
+    #[error("MB_ENCRYPTION_SECRET_KEY: {0}")]
+    OutboxKey(String),
     /// No connection could be had from the pool in time.
     #[error("no database connection available: {0}")]
     Pool(#[from] r2d2::Error),

@@ -5,14 +5,17 @@
 
 #![warn(missing_docs)]
 
+pub mod cipher;
 mod db;
 mod error;
 mod group;
 mod outbox;
 mod repo;
+mod reset_request;
 mod schema;
 mod session;
 mod setting;
+mod throttle;
 mod time;
 mod user;
 

@@ -10,17 +10,19 @@ use people_domain::Result;
 
 use diesel::connection::SimpleConnection;
 
+use crate::cipher::Cipher;
 use crate::db::AnyConnection;
-use crate::{group, outbox, session, setting, user};
+use crate::{group, outbox, reset_request, session, setting, throttle, user};
 
-/// One connection seen through the domain's `Repo` trait.
+/// One connection seen through the domain's `Repo` trait, with the key outbox bodies are sealed with.
 pub(crate) struct DbRepo<'a> {
     conn: &'a mut AnyConnection,
+    cipher: Option<&'a Cipher>,
 }
 
 impl<'a> DbRepo<'a> {
-    pub(crate) fn new(conn: &'a mut AnyConnection) -> Self {
-        DbRepo { conn }
+    pub(crate) fn new(conn: &'a mut AnyConnection, cipher: Option<&'a Cipher>) -> Self {
+        DbRepo { conn, cipher }
     }
 }
 
@@ -159,8 +161,43 @@ impl Repo for DbRepo<'_> {
         setting::take(self.conn, key, expected)
     }
 
+    fn lock_attempts(&mut self, name: &str, key: &str, now: Timestamp) -> Result<Vec<i64>> {
+        throttle::lock(self.conn, name, key, now)
+    }
+    fn save_attempts(
+        &mut self,
+        name: &str,
+        key: &str,
+        attempts: &[i64],
+        expires_at: Timestamp,
+    ) -> Result<()> {
+        throttle::save(self.conn, name, key, attempts, expires_at)
+    }
+    fn prune_attempts(&mut self, now: Timestamp) -> Result<usize> {
+        throttle::prune(self.conn, now)
+    }
+
+    fn insert_reset_request(&mut self, email: &str, at: Timestamp) -> Result<()> {
+        reset_request::insert(self.conn, email, at)
+    }
+    fn take_reset_requests(&mut self, limit: i64) -> Result<Vec<String>> {
+        reset_request::take(self.conn, limit)
+    }
+
     fn enqueue_email(&mut self, e: &NewEmail) -> Result<i64> {
-        outbox::enqueue(self.conn, e)
+        outbox::enqueue(self.conn, self.cipher, e)
+    }
+    fn void_links(&mut self, user_id: i32, now: Timestamp) -> Result<usize> {
+        outbox::void_links(self.conn, user_id, now)
+    }
+    fn void_dead_links(&mut self, now: Timestamp) -> Result<usize> {
+        outbox::void_dead_links(self.conn, now)
+    }
+    fn unsent_links(&mut self) -> Result<Vec<(i64, Timestamp)>> {
+        outbox::unsent_links(self.conn)
+    }
+    fn set_link_expiry(&mut self, id: i64, expires_at: Option<Timestamp>) -> Result<()> {
+        outbox::set_link_expiry(self.conn, id, expires_at)
     }
     fn claim_emails(
         &mut self,
@@ -168,7 +205,7 @@ impl Repo for DbRepo<'_> {
         lease_until: Timestamp,
         limit: i64,
     ) -> Result<Vec<QueuedEmail>> {
-        outbox::claim(self.conn, now, lease_until, limit)
+        outbox::claim(self.conn, self.cipher, now, lease_until, limit)
     }
     fn mark_email_sent(&mut self, id: i64, at: Timestamp) -> Result<()> {
         outbox::mark_sent(self.conn, id, at)

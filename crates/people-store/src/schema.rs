@@ -94,6 +94,34 @@ diesel::table! {
         next_attempt_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
         last_error -> Nullable<Text>,
+        /// The user whose reset token a link in this email carries.
+        link_user_id -> Nullable<Integer>,
+        /// SHA-256 of that token: the email is sent only while it is still the user's token.
+        link_token_hash -> Nullable<Text>,
+        /// When the link expires (`None`: never, or no link).
+        expires_at -> Nullable<Timestamp>,
+        /// When the email was blanked unsent because its link died.
+        voided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Recent attempts per throttle and key (shared by every replica).
+    throttle (name, key) {
+        #[sql_name = "throttle"]
+        name -> Text,
+        key -> Text,
+        attempts -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Password-reset asks waiting for the background worker.
+    password_reset_request (id) {
+        id -> BigInt,
+        email -> Text,
+        requested_at -> Timestamp,
     }
 }
 
@@ -110,4 +138,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_history,
     setting,
     email_outbox,
+    throttle,
+    password_reset_request,
 );

@@ -103,6 +103,56 @@ impl TestDb {
     }
 }
 
+/// One `email_outbox` row as a test inspects it.
+#[derive(Debug, Clone, PartialEq, Eq, diesel::Queryable)]
+pub struct OutboxRow {
+    /// Id.
+    pub id: i64,
+    /// Plain-text body as stored (sealed when a key is set, blank once sent or voided).
+    pub body_text: String,
+    /// HTML body as stored.
+    pub body_html: String,
+    /// Sent at.
+    pub sent_at: Option<chrono::NaiveDateTime>,
+    /// Voided (blanked unsent) at.
+    pub voided_at: Option<chrono::NaiveDateTime>,
+}
+
+impl TestDb {
+    /// Every outbox row, by id, read on a connection of its own.
+    pub fn outbox(&self) -> Vec<OutboxRow> {
+        use crate::schema::email_outbox as o;
+        use diesel::prelude::*;
+        let query = o::table.order(o::id).select((
+            o::id,
+            o::body_text,
+            o::body_html,
+            o::sent_at,
+            o::voided_at,
+        ));
+        match &self.cleanup {
+            Cleanup::Dir(dir) => {
+                let path = dir.join("people.db");
+                let mut c = diesel::SqliteConnection::establish(&path.display().to_string())
+                    .expect("open the test SQLite file");
+                query.load(&mut c).expect("read the outbox")
+            }
+            Cleanup::Postgres { .. } => {
+                let mut c = PgConnection::establish(&self.url).expect("connect");
+                query.load(&mut c).expect("read the outbox")
+            }
+        }
+    }
+
+    /// The directory of a SQLite test database (its file and WAL live there); `None` on PostgreSQL.
+    pub fn sqlite_dir(&self) -> Option<&std::path::Path> {
+        match &self.cleanup {
+            Cleanup::Dir(dir) => Some(dir),
+            Cleanup::Postgres { .. } => None,
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         match &self.cleanup {

@@ -413,6 +413,7 @@ backend_tests! {
             body_text: "text".into(),
             body_html: "<p>html</p>".into(),
             created_at: t0(),
+            link: None,
         };
         let id1 = s.write(|r| r.enqueue_email(&mail("one"))).unwrap();
         let id2 = s.write(|r| r.enqueue_email(&mail("two"))).unwrap();

@@ -35,6 +35,8 @@ pub enum ApiError {
     CrossSite,
 }
 
+/// 503 text when the password-hashing queue is full.
+pub const BUSY: &str = "Too many sign-in attempts in progress; try again shortly.";
 /// 415 text for a body that is not declared as JSON.
 pub const NOT_JSON: &str = "Content-Type must be application/json.";
 /// 403 text for a cross-site request authenticated by the session cookie.
@@ -97,7 +99,9 @@ impl ResponseError for ApiError {
                 }
                 DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
                 DomainError::NotFound => StatusCode::NOT_FOUND,
-                DomainError::Store(StoreFailure::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+                DomainError::Store(StoreFailure::Unavailable(_)) | DomainError::Busy { .. } => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
                 DomainError::Store(_) | DomainError::Internal(_) => {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }
@@ -133,6 +137,13 @@ impl ResponseError for ApiError {
                 DomainError::Failed(m) => json_response(status, &json!({ "message": m })),
                 DomainError::Unauthenticated => plain(status, "Unauthenticated"),
                 DomainError::NotFound => plain(status, "Not found."),
+                DomainError::Busy { retry_after_secs } => {
+                    let mut r = json_response(status, &json!({ "message": BUSY }));
+                    if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                        r.headers_mut().insert(header::RETRY_AFTER, v);
+                    }
+                    r
+                }
                 DomainError::Store(StoreFailure::Unavailable(reason)) => {
                     log::warn!("database unavailable: {reason}");
                     json_response(
@@ -241,6 +252,27 @@ mod tests {
         assert_eq!(
             (s, b.as_str()),
             (503, r#"{"message":"Unable to get app-db connection"}"#)
+        );
+        let busy = ApiError::from(DomainError::Busy {
+            retry_after_secs: 3,
+        })
+        .error_response();
+        assert_eq!(busy.status(), 503);
+        assert_eq!(
+            busy.headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            Some("3")
+        );
+        let (_, _, b) = render(
+            DomainError::Busy {
+                retry_after_secs: 3,
+            }
+            .into(),
+        );
+        assert_eq!(
+            b,
+            r#"{"message":"Too many sign-in attempts in progress; try again shortly."}"#
         );
         let (s, _, b) = render(DomainError::Internal("secret detail".into()).into());
         assert_eq!(

@@ -191,6 +191,84 @@ web_tests! {
         assert_eq!(valid(&t, &again).await, json!(true));
     }
 
+    async fn concurrent_wrong_passwords_cost_at_most_the_threshold_in_checks(t) {
+        t.setup().await;
+        t.add_user("victim@x.com", None, None, false);
+        let before = t.password_checks.load(std::sync::atomic::Ordering::SeqCst);
+        let attempts = (0..40).map(|i| t.post("/api/session", None,
+            json!({"username": if i % 2 == 0 { "victim@x.com" } else { "VICTIM@X.COM" }, "password": "wrong-pw-1"})));
+        let answers = futures_util::future::join_all(attempts).await;
+        let checks = t.password_checks.load(std::sync::atomic::Ordering::SeqCst) - before;
+        assert!(checks <= 10, "{checks} password checks for 40 concurrent attempts");
+        assert!(answers.iter().all(|r| r.status == 401), "{:?}", answers.iter().map(|r| r.status).collect::<Vec<_>>());
+        let throttled = answers.iter().filter(|r| r.json()["errors"]["username"].as_str().is_some_and(|m| m.starts_with("Too many attempts!"))).count();
+        assert_eq!(throttled, 40 - checks, "every attempt not checked got the throttle error");
+        // The right password is refused too now, and costs no check.
+        let r = t.post("/api/session", None, json!({"username": "victim@x.com", "password": PASSWORD})).await;
+        assert_eq!(r.status, 401);
+        assert_eq!(t.password_checks.load(std::sync::atomic::Ordering::SeqCst) - before, checks);
+    }
+
+    async fn concurrent_right_passwords_from_one_address_all_sign_in(t) {
+        t.setup().await;
+        for i in 0..60 {
+            t.add_user(&format!("u{i}@x.com"), None, None, false);
+        }
+        // More than the address threshold (50) at once: they wait their turn instead of failing.
+        let attempts = (0..60).map(|i| t.post("/api/session", None, json!({"username": format!("u{i}@x.com"), "password": PASSWORD})));
+        let answers = futures_util::future::join_all(attempts).await;
+        assert!(answers.iter().all(|r| r.status == 200), "{:?}", answers.iter().map(|r| r.status).collect::<Vec<_>>());
+    }
+
+    async fn links_in_the_outbox_do_not_outlive_their_token(t) {
+        let s = t.setup().await;
+        let r = t.post("/api/user", Some(&s), json!({"email": "ann@x.com", "first_name": "Ann"})).await;
+        let id = r.json()["id"].as_i64().unwrap();
+        let first = t.db.outbox();
+        assert_eq!(first.len(), 1);
+        assert!(first[0].body_text.contains("/auth/reset_password/"), "queued, not yet sent");
+        // Re-sending the invite replaces the token: the first email is blanked and will never be sent.
+        assert_eq!(t.post(&format!("/api/user/{id}/send_invite"), Some(&s), json!({})).await.status, 200);
+        let rows = t.db.outbox();
+        assert_eq!(rows.len(), 2);
+        assert!(rows[0].body_text.is_empty() && rows[0].body_html.is_empty() && rows[0].voided_at.is_some() && rows[0].sent_at.is_none(), "{:?}", rows[0]);
+        let token = common::token_in(&rows[1].body_text).unwrap();
+        // Using the token blanks the email that carries it.
+        let r = t.post("/api/session/reset_password", None, json!({"token": token, "password": "n3w-unc0mmon"})).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let rows = t.db.outbox();
+        assert!(rows[1].body_text.is_empty() && rows[1].voided_at.is_some());
+        // An email change clears the token and blanks its email.
+        t.post("/api/session/forgot_password", None, json!({"email": "ann@x.com"})).await;
+        t.api.people.background_pass().unwrap();
+        let links = || t.db.outbox().into_iter().filter(|r| r.body_text.contains("/auth/reset_password/")).count();
+        assert_eq!(links(), 1, "the reset email waits");
+        assert_eq!(t.put(&format!("/api/user/{id}"), Some(&s), json!({"email": "ann@y.com"})).await.status, 200);
+        assert_eq!(links(), 0, "no live link is left in the outbox");
+        // Nothing dead is ever sent.
+        let mail = common::Mail::start(&t);
+        let sent = mail.deliver();
+        assert!(sent.iter().all(|m| !m.text().contains("/auth/reset_password/")), "{sent:?}");
+    }
+
+    async fn an_expired_link_is_blanked_unsent(t) {
+        let s = t.setup().await;
+        assert_eq!(t.put("/api/setting/reset-token-ttl-hours", Some(&s), json!({"value": 1})).await.status, 204);
+        t.post("/api/user", Some(&s), json!({"email": "late@x.com"})).await;
+        t.clock.advance(chrono::Duration::minutes(61));
+        let pass = t.api.people.background_pass().unwrap();
+        assert_eq!(pass.links_voided, 1);
+        let rows = t.db.outbox();
+        assert!(rows[0].body_text.is_empty() && rows[0].voided_at.is_some());
+        // Lowering the lifetime applies to links already queued.
+        t.post("/api/user", Some(&s), json!({"email": "later@x.com"})).await;
+        t.clock.advance(chrono::Duration::minutes(10));
+        let s = t.login("admin@example.com").await;
+        assert_eq!(t.put("/api/setting/reset-token-ttl-hours", Some(&s), json!({"value": 0})).await.status, 204);
+        let rows = t.db.outbox();
+        assert!(rows.iter().all(|r| r.voided_at.is_some() || !r.body_text.contains("reset_password")), "{rows:?}");
+    }
+
     async fn a_group_manager_cannot_make_an_administrator_a_manager(t) {
         let s = t.setup().await;
         let g = t.post("/api/permissions/group", Some(&s), json!({"name": "Team"})).await.json()["id"].as_i64().unwrap();
@@ -211,6 +289,77 @@ web_tests! {
         let r = t.put(&format!("/api/user/{}", admin.id), Some(&s), body).await;
         assert_eq!((r.status, r.text().as_str()), (400, "Admin cant be a group manager."));
     }
+}
+
+/// With `MB_ENCRYPTION_SECRET_KEY`, no reset or invite token can be found in the SQLite files, queued or sent.
+#[actix_rt::test]
+async fn with_a_key_no_token_is_in_the_database_files() {
+    let secret = "correct horse battery staple";
+    let t = TestApp::start_keyed(people_store::testing::Backend::Sqlite, secret)
+        .await
+        .unwrap();
+    let s = t.setup().await;
+    let id = t
+        .post("/api/user", Some(&s), json!({"email": "ann@x.com"}))
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    t.post(
+        "/api/session/forgot_password",
+        None,
+        json!({"email": "admin@example.com"}),
+    )
+    .await;
+    t.api.people.background_pass().unwrap();
+    let cipher = people_store::cipher::Cipher::from_secret(secret);
+    let rows = t.db.outbox();
+    assert_eq!(rows.len(), 2);
+    let mut tokens = Vec::new();
+    for row in &rows {
+        assert!(
+            row.body_text.starts_with("enc1:") && row.body_html.starts_with("enc1:"),
+            "{row:?}"
+        );
+        tokens.push(common::token_in(&cipher.open(&row.body_text).unwrap()).unwrap());
+    }
+    assert!(tokens[0].starts_with(&format!("{id}_")));
+    let dir = t.db.sqlite_dir().unwrap().to_path_buf();
+    let grep = |needle: &str| -> Vec<String> {
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| {
+                let path = e.unwrap().path();
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                bytes
+                    .windows(needle.len())
+                    .any(|w| w == needle.as_bytes())
+                    .then(|| path.display().to_string())
+            })
+            .collect()
+    };
+    // The random part of each token (the UUID) appears in no file: not the database, not its WAL.
+    for token in &tokens {
+        let secret_part = token.split_once('_').unwrap().1;
+        assert_eq!(grep(secret_part), Vec::<String>::new(), "{token}");
+    }
+    // Sent with the same key, the links are intact; afterwards the bodies are blank.
+    let mail = common::Mail::start(&t);
+    let sent = mail.deliver();
+    assert_eq!(sent.len(), 2);
+    let delivered: Vec<String> = sent
+        .iter()
+        .filter_map(|m| common::token_in(&m.text()))
+        .collect();
+    assert_eq!(delivered, tokens);
+    for token in &tokens {
+        assert_eq!(grep(token.split_once('_').unwrap().1), Vec::<String>::new());
+    }
+    assert!(t
+        .db
+        .outbox()
+        .iter()
+        .all(|r| r.body_text.is_empty() && r.sent_at.is_some()));
 }
 
 /// `GET /api/session/password_reset_token_valid` for `token`.

@@ -230,7 +230,7 @@ web_tests! {
         let sink = people_mailer::testing::SmtpSink::start().unwrap();
         let (port, store) = (sink.port(), sink.store());
         let mail = Mail::on(&t, sink);
-        let Mail { sink, worker } = mail;
+        let Mail { sink, worker, .. } = mail;
         sink.stop();
         let id = new_user(&t, &s, "late@x.com", "Late").await;
         assert_eq!(common::run_pass(&worker).failed, 1, "the request succeeded; delivery failed");

@@ -1,6 +1,7 @@
 //! Test harness: the real actix app over a fresh real database, driven with real HTTP requests in-process.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use actix_http::Request;
@@ -74,7 +75,31 @@ pub struct TestApp {
     pub db: TestDb,
     pub api: Arc<Api>,
     pub clock: Arc<ManualClock>,
+    /// Passwords checked so far (verifications, the dummy one included).
+    pub password_checks: Arc<AtomicUsize>,
     svc: Svc,
+}
+
+/// bcrypt at cost 4, counting the password checks.
+struct CountingHasher {
+    inner: Bcrypt,
+    checks: Arc<AtomicUsize>,
+}
+
+impl PasswordHasher for CountingHasher {
+    fn hash(&self, password: &str) -> people_domain::Result<people_domain::password::PasswordHash> {
+        self.inner.hash(password)
+    }
+
+    fn verify(&self, password: &str, salt: &str, hash: &str) -> people_domain::Result<bool> {
+        self.checks.fetch_add(1, Ordering::SeqCst);
+        self.inner.verify(password, salt, hash)
+    }
+
+    fn dummy_verify(&self, password: &str) -> people_domain::Result<()> {
+        self.checks.fetch_add(1, Ordering::SeqCst);
+        self.inner.dummy_verify(password)
+    }
 }
 
 /// The password every helper-made user has.
@@ -91,12 +116,34 @@ impl TestApp {
     }
 
     pub async fn start_with(backend: Backend, config: Config, web: WebConfig) -> Option<TestApp> {
-        let db = TestDb::new(backend)?;
+        Self::start_full(backend, config, web, None).await
+    }
+
+    /// An app whose outbox bodies are encrypted at rest with a key derived from `secret`.
+    pub async fn start_keyed(backend: Backend, secret: &str) -> Option<TestApp> {
+        Self::start_full(backend, test_config(), WebConfig::default(), Some(secret)).await
+    }
+
+    async fn start_full(
+        backend: Backend,
+        config: Config,
+        web: WebConfig,
+        outbox_key: Option<&str>,
+    ) -> Option<TestApp> {
+        let mut db = TestDb::new(backend)?;
+        if let Some(secret) = outbox_key {
+            db.db = db.db.clone().with_outbox_key(secret);
+        }
         // A clock that only moves when a test says so: throttling and expiry texts are exact.
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let password_checks = Arc::new(AtomicUsize::new(0));
+        let hasher = CountingHasher {
+            inner: Bcrypt::new(4).expect("bcrypt"),
+            checks: Arc::clone(&password_checks),
+        };
         let people = People::new(
             Arc::new(db.db.clone()),
-            Arc::new(Bcrypt::new(4).expect("bcrypt")),
+            Arc::new(hasher),
             Arc::new(people_mailer::Templates),
             config,
         )
@@ -107,6 +154,7 @@ impl TestApp {
             db,
             api,
             clock,
+            password_checks,
             svc: boxed::service(svc),
         })
     }
@@ -247,6 +295,9 @@ impl TestApp {
 pub struct Mail {
     pub sink: people_mailer::testing::SmtpSink,
     pub worker: people_mailer::OutboxWorker,
+    /// For the background pass that answers password-reset asks before delivery, as the server's
+    /// background worker does.
+    people: Arc<People>,
 }
 
 impl Mail {
@@ -273,12 +324,17 @@ impl Mail {
             people_mailer::WorkerConfig::default(),
         )
         .with_clock(t.clock.clone());
-        Mail { sink, worker }
+        Mail {
+            sink,
+            worker,
+            people: Arc::clone(&t.api.people),
+        }
     }
 
-    /// Runs one worker pass (on a thread of its own, as in the server: the SMTP transport blocks) and
-    /// returns every message received so far.
+    /// Runs one background pass and one worker pass (on a thread of its own, as in the server: the SMTP
+    /// transport blocks) and returns every message received so far.
     pub fn deliver(&self) -> Vec<people_mailer::testing::Received> {
+        self.people.background_pass().unwrap();
         self.pass();
         self.sink.messages()
     }
