@@ -359,3 +359,124 @@ fn the_rust_test_server_serves_and_cleans_up() {
         "stopped on drop"
     );
 }
+
+/// The binary answers forgot-password from its background worker, sends the security headers on every
+/// path, and refuses to start when `MB_ENCRYPTION_SECRET_KEY` does not fit the encrypted email waiting.
+#[test]
+fn background_work_headers_and_the_outbox_key() {
+    let sink = people_mailer::testing::SmtpSink::start().unwrap();
+    let dir = temp_dir();
+    let key = "first key of sixteen+ characters";
+    let port = free_port();
+    let mut child = people(&dir)
+        .env("MB_JETTY_PORT", port.to_string())
+        .env("MB_ENCRYPTION_SECRET_KEY", key)
+        .env("MB_EMAIL_SMTP_HOST", "127.0.0.1")
+        .env("MB_EMAIL_SMTP_PORT", sink.port().to_string())
+        .spawn()
+        .unwrap();
+    wait_healthy(port, &mut child);
+    let (_, props) = http(port, "GET", "/api/session/properties", None, None);
+    let token = serde_json::from_str::<serde_json::Value>(&props).unwrap()["setup-token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = serde_json::json!({"token": token, "user": {"email": "boss@example.com", "password": "unc0mmonpw"}, "prefs": {"site_name": "Acme"}});
+    assert_eq!(http(port, "POST", "/api/setup", None, Some(&body)).0, 200);
+    let (status, _) = http(
+        port,
+        "POST",
+        "/api/session/forgot_password",
+        None,
+        Some(&serde_json::json!({"email": "boss@example.com"})),
+    );
+    assert_eq!(status, 204);
+    let m = sink.wait_for(1, Duration::from_secs(10));
+    assert_eq!(m.len(), 1, "the background worker answered the ask");
+    assert!(
+        m[0].text().contains("/auth/reset_password/"),
+        "{}",
+        m[0].text()
+    );
+    // Security headers outside /api too, and a Content-Security-Policy on HTML.
+    for path in ["/nope", "/api/docs/", "/api/health"] {
+        let r = support::try_http(port, "GET", path, None, None, Duration::from_secs(5)).unwrap();
+        let head = r.head.to_ascii_lowercase();
+        assert!(
+            head.contains("x-content-type-options: nosniff"),
+            "{path}: {head}"
+        );
+        assert!(head.contains("x-frame-options: deny"), "{path}: {head}");
+        assert!(
+            head.contains("referrer-policy: strict-origin-when-cross-origin"),
+            "{path}"
+        );
+        if path == "/api/docs/" {
+            assert!(
+                head.contains("content-security-policy: default-src 'self'"),
+                "{head}"
+            );
+        }
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+
+    // Without SMTP an invite waits, encrypted.
+    let port = free_port();
+    let mut child = people(&dir)
+        .env("MB_JETTY_PORT", port.to_string())
+        .env("MB_ENCRYPTION_SECRET_KEY", key)
+        .spawn()
+        .unwrap();
+    wait_healthy(port, &mut child);
+    let (status, login) = http(
+        port,
+        "POST",
+        "/api/session",
+        None,
+        Some(&serde_json::json!({"username": "boss@example.com", "password": "unc0mmonpw"})),
+    );
+    assert_eq!(status, 200, "{login}");
+    let session = serde_json::from_str::<serde_json::Value>(&login).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = http(
+        port,
+        "POST",
+        "/api/user",
+        Some(&session),
+        Some(&serde_json::json!({"email": "waiting@example.com"})),
+    );
+    assert_eq!(status, 200);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+
+    for (value, ok) in [
+        (None, false),
+        (Some("a different key, 16+ chars"), false),
+        (Some(key), true),
+    ] {
+        let mut cmd = people(&dir);
+        cmd.arg("migrate");
+        if let Some(v) = value {
+            cmd.env("MB_ENCRYPTION_SECRET_KEY", v);
+        }
+        let o = cmd.output().unwrap();
+        if ok {
+            assert_eq!(o.status.code(), Some(0), "{}", stderr_line(&o));
+        } else {
+            assert_eq!(o.status.code(), Some(2), "{value:?}");
+            let err = stderr_line(&o);
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.contains("MB_ENCRYPTION_SECRET_KEY"), "{err}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -154,6 +154,83 @@ mod postgres {
         );
     }
 
+    /// The throttle counters live in the database: ten wrong passwords spread over two replicas block the
+    /// user name on both, and forty concurrent ones over both cost at most ten password checks.
+    #[test]
+    fn two_replicas_share_the_sign_in_throttle() {
+        let db = pg_or_skip!("two_replicas_share_the_sign_in_throttle");
+        let a = pg_server(&db.url, &[]);
+        let b = pg_server(&db.url, &[]);
+        let admin = a.setup("admin@example.com");
+        for email in ["victim@example.com", "other@example.com"] {
+            let r = http(
+                a.port,
+                "POST",
+                "/api/user",
+                Some(&admin),
+                Some(&json!({"email": email, "password": "An0ther-secret"})),
+            );
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+        let login = |port: u16, user: &str, password: &str| {
+            http(
+                port,
+                "POST",
+                "/api/session",
+                None,
+                Some(&json!({"username": user, "password": password})),
+            )
+        };
+        for i in 0..10 {
+            let port = if i % 2 == 0 { a.port } else { b.port };
+            let r = login(port, "victim@example.com", "wrong-pw-1");
+            assert_eq!(
+                r.json()["errors"]["password"],
+                json!("did not match stored password")
+            );
+        }
+        for port in [a.port, b.port] {
+            let r = login(port, "Victim@Example.com", "An0ther-secret");
+            assert_eq!(r.status, 401, "blocked on both replicas");
+            assert!(
+                r.json()["errors"]["username"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Too many attempts!"),
+                "{}",
+                r.body
+            );
+        }
+        // Forty at once over both replicas: at most ten reach a password check, the rest are refused.
+        let ports = [a.port, b.port];
+        let results = at_once(40, move |i| {
+            try_http(
+                ports[i % 2],
+                "POST",
+                "/api/session",
+                None,
+                Some(&json!({"username": "other@example.com", "password": "wrong-pw-1"})),
+                Duration::from_secs(60),
+            )
+        });
+        let checked = results
+            .iter()
+            .flatten()
+            .filter(|r| r.json()["errors"]["password"] == json!("did not match stored password"))
+            .count();
+        let refused = results
+            .iter()
+            .flatten()
+            .filter(|r| r.json()["errors"]["username"].is_string())
+            .count();
+        assert!(checked <= 10, "{checked} password checks");
+        assert_eq!(checked + refused, 40, "every attempt answered with 401");
+        assert_eq!(
+            login(b.port, "other@example.com", "An0ther-secret").status,
+            401
+        );
+    }
+
     #[test]
     fn two_replicas_share_sessions_and_deliver_each_email_once() {
         let db = pg_or_skip!("two_replicas_share_sessions_and_deliver_each_email_once");
@@ -489,6 +566,74 @@ mod sqlite {
         );
         let status = s.child.wait().unwrap();
         assert_eq!(status.code(), Some(0));
+    }
+
+    /// Past the hashing queue's bound, sign-ins are answered 503 with Retry-After at once; memory stays flat.
+    #[test]
+    fn a_hash_flood_beyond_the_queue_is_answered_busy() {
+        let dir = temp_dir();
+        // Cost 12 (~0.3 s a hash) and one second of queue: a handful of jobs fit.
+        let s = sqlite_server(
+            &dir,
+            &[
+                ("MB_BCRYPT_COST", "12"),
+                ("PEOPLE_HASH_QUEUE_SECONDS", "1"),
+                ("MB_DISABLE_SESSION_THROTTLE", "true"),
+            ],
+        );
+        s.setup("admin@example.com");
+        let port = s.port;
+        let rss_before = s.rss_kib();
+        let results = at_once(60, move |i| {
+            let started = Instant::now();
+            let r = try_http(
+                port,
+                "POST",
+                "/api/session",
+                None,
+                Some(
+                    &json!({"username": format!("nobody{i}@example.com"), "password": "wrong-pw-1"}),
+                ),
+                Duration::from_secs(120),
+            );
+            r.map(|r| Resp {
+                head: format!(
+                    "{}\r\nelapsed-ms: {}",
+                    r.head,
+                    started.elapsed().as_millis()
+                ),
+                ..r
+            })
+        });
+        let busy: Vec<&Resp> = results
+            .iter()
+            .flatten()
+            .filter(|r| r.status == 503)
+            .collect();
+        let checked = results.iter().flatten().filter(|r| r.status == 401).count();
+        assert_eq!(
+            busy.len() + checked,
+            60,
+            "every request answered 401 or 503"
+        );
+        assert!(!busy.is_empty(), "the queue is bounded");
+        assert!(checked >= 2, "the queue still serves");
+        for r in &busy {
+            assert_eq!(
+                r.json(),
+                json!({"message": "Too many sign-in attempts in progress; try again shortly."})
+            );
+            let head = r.head.to_ascii_lowercase();
+            let retry: u64 = head
+                .lines()
+                .find_map(|l| l.strip_prefix("retry-after: "))
+                .expect("Retry-After")
+                .trim()
+                .parse()
+                .unwrap();
+            assert!((1..=30).contains(&retry), "{retry}");
+        }
+        assert!(s.rss_kib() < rss_before + 20 * 1024, "memory stays flat");
     }
 
     #[test]

@@ -487,11 +487,24 @@ pub fn markdown(doc: &Value) -> String {
         "# people HTTP API\n\n\
          Generated from the OpenAPI description (`/api/docs/openapi.json`, browsable at `/api/docs`) by the test\n\
          `api_md_is_generated_from_the_description` in people-web; `UPDATE_DOCS=1 cargo test -p people-web --test\n\
-         openapi` rewrites it. The behaviour behind each answer is Metabase's (see `../shared/spec/API.md`).\n\n\
+         openapi` rewrites it. The behaviour behind each answer is Metabase's, with the refusals people adds.\n\n\
          Authenticated endpoints take the session id from `POST /api/session` (or `/api/setup`) in the header\n\
          `X-Metabase-Session` or the cookie `metabase.SESSION`. Errors: 400 with `{\"errors\": {field: message}}`\n\
          (schema failures add `specific-errors`) or a plain-text message; 401 `Unauthenticated`; 403 `You don't\n\
-         have permissions to do that.`; 404 `Not found.`; 503 `{\"message\": \"Unable to get app-db connection\"}`.\n",
+         have permissions to do that.`; 404 `Not found.`; 503 `{\"message\": \"Unable to get app-db connection\"}`.\n\n\
+         ## Refusals before any handler\n\n\
+         - A non-empty body whose `Content-Type` is not `application/json` or `application/<anything>+json`\n\
+           (parameters ignored): 415 `{\"message\": \"Content-Type must be application/json.\"}`, before anything\n\
+           else, on every endpoint. A request without a body is unaffected.\n\
+         - A POST, PUT, PATCH or DELETE authenticated only by the `metabase.SESSION` cookie whose\n\
+           `Sec-Fetch-Site` is `cross-site`, or whose `Origin` is neither the request's own origin nor\n\
+           `site-url`'s: 403 `Cross-site request refused.` (text/plain). Requests carrying `X-Metabase-Session`\n\
+           or `X-Api-Key` are not affected.\n\
+         - A sign-in or password change while the password-hashing queue is full: 503\n\
+           `{\"message\": \"Too many sign-in attempts in progress; try again shortly.\"}` with `Retry-After`.\n\n\
+         Every response carries `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY` and\n\
+         `Referrer-Policy: strict-origin-when-cross-origin`; every `/api` response `Cache-Control: no-store`;\n\
+         over HTTPS `Strict-Transport-Security`.\n",
     );
     let tags: Vec<String> = doc["tags"]
         .as_array()
@@ -619,10 +632,11 @@ fn error_response(status: u16) -> utoipa::openapi::RefOr<utoipa::openapi::Respon
             .content("application/json", json("ErrorBody"))
             .content("text/plain", text()),
         401 => ResponseBuilder::new().description("No valid session: `Unauthenticated`").content("text/plain", text()),
-        403 => ResponseBuilder::new().description("Not allowed").content("text/plain", text()),
+        403 => ResponseBuilder::new().description("Not allowed (`You don't have permissions to do that.`), or `Cross-site request refused.` for a cookie-authenticated write from another site").content("text/plain", text()),
         404 => ResponseBuilder::new().description("No such object (`Not found.`), or no such endpoint").content("text/plain", text()),
         413 => ResponseBuilder::new().description("Body over 1 MiB").content("text/plain", text()),
-        503 => ResponseBuilder::new().description("The database is unavailable").content("application/json", json("MessageBody")),
+        415 => ResponseBuilder::new().description("A body that is not declared as JSON: `Content-Type must be application/json.`").content("application/json", json("MessageBody")),
+        503 => ResponseBuilder::new().description("The database is unavailable; or, for sign-in and password changes, too many password checks are waiting (`Retry-After` says when to try again)").content("application/json", json("MessageBody")),
         _ => ResponseBuilder::new().description("Unexpected failure").content("application/json", json("MessageBody")),
     };
     r.build().into()
@@ -649,15 +663,15 @@ error_sets! {
     /// Endpoints behind a session without a body.
     ApiErrors => [400, 401, 403, 404, 503, 500];
     /// Endpoints behind a session with a JSON body.
-    ApiBodyErrors => [400, 401, 403, 404, 413, 503, 500];
+    ApiBodyErrors => [400, 401, 403, 404, 413, 415, 503, 500];
     /// Admin-only reads that take no parameters.
     ReadErrors => [401, 403, 404, 503, 500];
     /// Reads of the caller's own data: any session may make them.
     SessionErrors => [401, 404, 503, 500];
     /// Public endpoints without a body.
     PublicErrors => [400, 503, 500];
-    /// Public endpoints with a JSON body.
-    PublicBodyErrors => [400, 413, 503, 500];
+    /// Public endpoints with a JSON body (a cross-site request carrying the session cookie is refused).
+    PublicBodyErrors => [400, 403, 413, 415, 503, 500];
     /// Endpoints that only need the database.
-    StoreErrors => [404, 503, 500];
+    StoreErrors => [403, 404, 503, 500];
 }
