@@ -143,6 +143,22 @@ def wrk(base, script, duration, connections, tmp):
     return r
 
 
+def launch(binary, env, base):
+    """Starts people and waits for its first healthy answer; returns the process and the seconds it took."""
+    started = time.monotonic()
+    proc = subprocess.Popen([binary], env=env)
+    while True:
+        try:
+            if http("GET", base + "/api/health")[0] == 200:
+                return proc, time.monotonic() - started
+        except OSError:
+            pass
+        if time.monotonic() - started > 30:
+            proc.kill()
+            raise SystemExit("people did not start")
+        time.sleep(0.005)
+
+
 def cpu_ticks(pid):
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])
@@ -184,20 +200,10 @@ def main():
     env = dict(os.environ, MB_DB_CONNECTION_URI=db.url, MB_JETTY_PORT=str(args.port), MB_JETTY_HOST="127.0.0.1",
                RUST_LOG="warn")
     base = f"http://127.0.0.1:{args.port}"
-    started = time.monotonic()
-    proc = subprocess.Popen([args.binary], env=env)
+    proc, ready_s = launch(args.binary, env, base)
     results = {}
     try:
-        while True:
-            try:
-                if http("GET", base + "/api/health")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() - started > 30:
-                raise SystemExit("people did not start")
-            time.sleep(0.005)
-        print(f"backend {args.backend}; first 200 from /api/health after {1000 * (time.monotonic() - started):.0f} ms")
+        print(f"backend {args.backend}; first 200 from /api/health after {1000 * ready_s:.0f} ms")
         token = http("GET", base + "/api/session/properties")[1]["setup-token"]
         st, _ = http("POST", base + "/api/setup", {"token": token, "user": {"email": ADMIN, "password": PASSWORD,
                      "first_name": "Bench", "last_name": "Admin"}, "prefs": {"site_name": "bench"}})

@@ -11,7 +11,7 @@ use crate::mail::{EmailTemplates, NoSignal, OutboxSignal};
 use crate::password::{PasswordHasher, PasswordPolicy};
 use crate::setting::EnvDefaults;
 use crate::store::Store;
-use crate::throttle::Throttles;
+use crate::throttle::{Settlements, Throttles};
 
 /// Configuration the rules depend on.
 #[derive(Debug, Clone)]
@@ -50,6 +50,8 @@ pub struct People {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: Config,
     pub(crate) throttles: Throttles,
+    /// Wakes sign-ins waiting for attempts being checked.
+    pub(crate) settlements: Settlements,
     pub(crate) templates: Arc<dyn EmailTemplates>,
     pub(crate) signal: Arc<dyn OutboxSignal>,
     /// Told when background work is waiting (a password-reset ask).
@@ -73,6 +75,7 @@ impl People {
             hasher,
             clock: Arc::new(SystemClock),
             throttles: Throttles::metabase(config.throttle),
+            settlements: Settlements::default(),
             templates,
             signal: Arc::new(NoSignal),
             work: Arc::new(NoSignal),

@@ -11,7 +11,9 @@ use crate::error::{DomainError, Result};
 use crate::group::Membership;
 use crate::service::People;
 use crate::store::Repo;
-use crate::throttle::{Settlement, Throttler, Verdict};
+use std::sync::Arc;
+
+use crate::throttle::{Settlement, Throttler, Verdict, Waiter};
 use crate::user::User;
 use crate::validate;
 
@@ -193,8 +195,9 @@ pub struct SessionGrant {
     pub same_site: String,
 }
 
-/// First pause of a sign-in waiting for attempts being checked; it doubles up to [`ADMIT_MAX_PAUSE`].
-const ADMIT_FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+/// First pause of a sign-in waiting for attempts being checked on another replica; it doubles up to
+/// [`ADMIT_MAX_PAUSE`]. Settlements in this process wake it at once.
+const ADMIT_FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
 /// Longest pause between two looks at the throttles.
 const ADMIT_MAX_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
 /// How long a sign-in waits for attempts being checked before it is answered as busy: longer than the
@@ -330,6 +333,7 @@ impl People {
                 log::warn!("cannot settle a sign-in attempt: {e}");
             }
         }
+        self.settlements.notify();
         result
     }
 
@@ -339,19 +343,36 @@ impl People {
     fn admit(&self, pairs: &[(&Throttler, &str)]) -> Result<Timestamp> {
         let started = std::time::Instant::now();
         let mut pause = ADMIT_FIRST_PAUSE;
+        let mut waiter: Option<Arc<Waiter>> = None;
         loop {
             let at = self.clock.now();
-            match self.store.write(|r| self.throttles.attempt(r, pairs, at))? {
+            // Queued before looking, so that a settlement between the look and the wait is not missed.
+            let queued = self.settlements.enqueue(waiter.is_some());
+            let verdict = self.store.write(|r| self.throttles.attempt(r, pairs, at));
+            let verdict = match verdict {
+                Ok(Verdict::Wait) => Verdict::Wait,
+                other => {
+                    self.settlements.leave(&queued);
+                    other?
+                }
+            };
+            match verdict {
                 Verdict::Allowed => return Ok(at),
                 Verdict::Refused(message) => return Err(login_failed("username", &message)),
                 Verdict::Wait if started.elapsed() >= ADMIT_PATIENCE => {
+                    self.settlements.leave(&queued);
                     return Err(DomainError::Busy {
                         retry_after_secs: 1,
-                    })
+                    });
                 }
                 Verdict::Wait => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(ADMIT_MAX_PAUSE);
+                    // Woken as soon as an attempt of this process settles (oldest waiter first); another
+                    // replica's settlements are seen at the next look.
+                    let woken = self.settlements.wait(&queued, pause);
+                    if !woken {
+                        pause = (pause * 2).min(ADMIT_MAX_PAUSE);
+                    }
+                    waiter = Some(queued);
                 }
             }
         }

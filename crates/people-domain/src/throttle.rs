@@ -12,6 +12,9 @@
 //! its newest attempts within the window: past that the wait no longer grows (it is then already longer
 //! than the window).
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex};
+
 use chrono::Duration;
 
 use crate::clock::Timestamp;
@@ -185,6 +188,80 @@ pub enum Settlement {
     Failed,
     /// The password was right, or it was never judged: the attempt does not count.
     Forgiven,
+}
+
+/// The sign-ins of this process that wait for attempts to settle, oldest first. Each settlement wakes the
+/// oldest one at once, so that waiting sign-ins go ahead in their order of arrival and before requests that
+/// arrive later; one that finds no room yet keeps its place. A settlement on another replica is seen at a
+/// waiter's next look.
+#[derive(Debug, Default)]
+pub struct Settlements {
+    waiting: Mutex<VecDeque<Arc<Waiter>>>,
+}
+
+/// One waiting sign-in.
+#[derive(Debug, Default)]
+pub struct Waiter {
+    woken: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Settlements {
+    /// An attempt was settled: wakes the oldest waiter.
+    pub fn notify(&self) {
+        let next = self
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front();
+        if let Some(w) = next {
+            *w.woken.lock().unwrap_or_else(|p| p.into_inner()) = true;
+            w.wake.notify_one();
+        }
+    }
+
+    /// Queues a waiter (at the front when it was woken before and keeps its place).
+    pub fn enqueue(&self, keep_place: bool) -> Arc<Waiter> {
+        let w = Arc::new(Waiter::default());
+        let mut q = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        if keep_place {
+            q.push_front(Arc::clone(&w));
+        } else {
+            q.push_back(Arc::clone(&w));
+        }
+        w
+    }
+
+    /// Takes `w` out of the queue (its sign-in went ahead or gave up); a wake-up it received and did not use
+    /// passes to the next waiter.
+    pub fn leave(&self, w: &Arc<Waiter>) {
+        self.waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|other| !Arc::ptr_eq(other, w));
+        if *w.woken.lock().unwrap_or_else(|p| p.into_inner()) {
+            self.notify();
+        }
+    }
+
+    /// Waits until `w` is woken or `timeout` passes; true when woken. A waiter that times out leaves the
+    /// queue.
+    pub fn wait(&self, w: &Arc<Waiter>, timeout: std::time::Duration) -> bool {
+        let guard = w.woken.lock().unwrap_or_else(|p| p.into_inner());
+        let (guard, _) = w
+            .wake
+            .wait_timeout_while(guard, timeout, |woken| !*woken)
+            .unwrap_or_else(|p| p.into_inner());
+        let woken = *guard;
+        drop(guard);
+        if !woken {
+            self.waiting
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|other| !Arc::ptr_eq(other, w));
+        }
+        woken
+    }
 }
 
 /// Every throttle people applies (spec §3.5).

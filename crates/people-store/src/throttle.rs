@@ -17,15 +17,15 @@ struct Row {
     attempts: String,
 }
 
-/// Creates the key's row when absent; the key is lower-cased by the database, as the email lookup does.
-const CREATE_PG: &str = "INSERT INTO throttle (throttle, key, attempts, expires_at) \
-    VALUES ($1, lower($2), '', $3) ON CONFLICT DO NOTHING";
-const CREATE_SQLITE: &str = "INSERT INTO throttle (throttle, key, attempts, expires_at) \
-    VALUES (?1, lower(?2), '', ?3) ON CONFLICT DO NOTHING";
-/// PostgreSQL locks the row; a SQLite write transaction already holds the database's write lock.
-const READ_PG: &str =
-    "SELECT attempts FROM throttle WHERE throttle = $1 AND key = lower($2) FOR UPDATE";
-const READ_SQLITE: &str = "SELECT attempts FROM throttle WHERE throttle = ?1 AND key = lower(?2)";
+/// Creates the key's row when absent and locks it (the no-op update takes the row lock on PostgreSQL; a
+/// SQLite write transaction already holds the database's write lock), returning its attempts: one statement.
+/// The key is lower-cased by the database, as the email lookup does.
+const LOCK_PG: &str = "INSERT INTO throttle (throttle, key, attempts, expires_at) \
+    VALUES ($1, lower($2), '', $3) \
+    ON CONFLICT (throttle, key) DO UPDATE SET attempts = throttle.attempts RETURNING attempts";
+const LOCK_SQLITE: &str = "INSERT INTO throttle (throttle, key, attempts, expires_at) \
+    VALUES (?1, lower(?2), '', ?3) \
+    ON CONFLICT (throttle, key) DO UPDATE SET attempts = throttle.attempts RETURNING attempts";
 const SAVE_PG: &str =
     "UPDATE throttle SET attempts = $3, expires_at = $4 WHERE throttle = $1 AND key = lower($2)";
 const SAVE_SQLITE: &str =
@@ -41,23 +41,17 @@ pub(crate) fn lock(
     key: &str,
     now: Timestamp,
 ) -> Result<Vec<i64>> {
-    let (create, read) = match conn {
-        AnyConnection::Postgresql(_) => (CREATE_PG, READ_PG),
-        AnyConnection::Sqlite(_) => (CREATE_SQLITE, READ_SQLITE),
+    let sql = match conn {
+        AnyConnection::Postgresql(_) => LOCK_PG,
+        AnyConnection::Sqlite(_) => LOCK_SQLITE,
     };
-    diesel::sql_query(create)
+    let row: Row = diesel::sql_query(sql)
         .bind::<Text, _>(name)
         .bind::<Text, _>(key)
         .bind::<SqlTimestamp, _>(naive(now))
-        .execute(conn)
-        .map_err(db)?;
-    let row: Option<Row> = diesel::sql_query(read)
-        .bind::<Text, _>(name)
-        .bind::<Text, _>(key)
         .get_result(conn)
-        .optional()
         .map_err(db)?;
-    Ok(row.map(|r| parse(&r.attempts)).unwrap_or_default())
+    Ok(parse(&row.attempts))
 }
 
 pub(crate) fn save(
