@@ -11,9 +11,7 @@ use crate::error::{DomainError, Result};
 use crate::group::Membership;
 use crate::service::People;
 use crate::store::Repo;
-use std::sync::Arc;
-
-use crate::throttle::{Settlement, Throttler, Verdict, Waiter};
+use crate::throttle::{Settlement, Throttler, Verdict};
 use crate::user::User;
 use crate::validate;
 
@@ -195,20 +193,15 @@ pub struct SessionGrant {
     pub same_site: String,
 }
 
-/// First pause of a sign-in waiting for attempts being checked on another replica; it doubles up to
-/// [`ADMIT_MAX_PAUSE`]. Settlements in this process wake it at once.
-const ADMIT_FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+/// First pause of a sign-in waiting for attempts being checked (on another replica: settlements in this
+/// process wake it at once); it doubles up to [`ADMIT_MAX_PAUSE`]. Long enough that waiting sign-ins do not
+/// crowd the key's row with looks.
+const ADMIT_FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 /// Longest pause between two looks at the throttles.
-const ADMIT_MAX_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+const ADMIT_MAX_PAUSE: std::time::Duration = std::time::Duration::from_millis(400);
 /// How long a sign-in waits for attempts being checked before it is answered as busy: longer than the
 /// hashing queue may take.
 const ADMIT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);
-
-/// A sign-in attempt admitted by the throttles: the keys it was counted under and when.
-struct Attempt<'a> {
-    pairs: &'a [(&'a Throttler, &'a str)],
-    at: Timestamp,
-}
 
 /// Login failure for an unknown email or a wrong password.
 pub const BAD_PASSWORD: &str = "did not match stored password";
@@ -318,20 +311,16 @@ impl People {
             (&th.login_username, username.as_str()),
         ];
         let at = self.admit(&pairs)?;
-        let attempt = Attempt { pairs: &pairs, at };
-        let result =
-            self.check_password_and_start(&username, &password, client, remember, &attempt);
-        if let Err(e) = &result {
-            // A wrong password counts; an attempt never judged (the hashing queue was full, the database
-            // failed) does not.
-            let how = match e {
-                DomainError::LoginFailed { .. } => Settlement::Failed,
-                _ => Settlement::Forgiven,
-            };
-            let now = self.clock.now();
-            if let Err(e) = self.store.write(|r| th.settle(r, &pairs, at, how, now)) {
-                log::warn!("cannot settle a sign-in attempt: {e}");
-            }
+        let result = self.check_password_and_start(&username, &password, client, remember);
+        // A wrong password counts; a right one, or an attempt never judged (the hashing queue was full, the
+        // database failed), does not.
+        let how = match &result {
+            Err(DomainError::LoginFailed { .. }) => Settlement::Failed,
+            _ => Settlement::Forgiven,
+        };
+        let now = self.clock.now();
+        if let Err(e) = self.store.write(|r| th.settle(r, &pairs, at, how, now)) {
+            log::warn!("cannot settle a sign-in attempt: {e}");
         }
         self.settlements.notify();
         result
@@ -343,39 +332,35 @@ impl People {
     fn admit(&self, pairs: &[(&Throttler, &str)]) -> Result<Timestamp> {
         let started = std::time::Instant::now();
         let mut pause = ADMIT_FIRST_PAUSE;
-        let mut waiter: Option<Arc<Waiter>> = None;
-        loop {
+        // In the queue before the first look, so that a settlement between a look and the wait is not missed.
+        let (place, behind) = self.settlements.join(pairs);
+        if behind {
+            // Older sign-ins wait for one of this one's keys: the next free slot is theirs.
+            self.settlements.wait(&place, ADMIT_FIRST_PAUSE);
+        }
+        let verdict = loop {
+            self.settlements.rejoin(&place);
             let at = self.clock.now();
-            // Queued before looking, so that a settlement between the look and the wait is not missed.
-            let queued = self.settlements.enqueue(waiter.is_some());
-            let verdict = self.store.write(|r| self.throttles.attempt(r, pairs, at));
-            let verdict = match verdict {
-                Ok(Verdict::Wait) => Verdict::Wait,
-                other => {
-                    self.settlements.leave(&queued);
-                    other?
-                }
-            };
-            match verdict {
-                Verdict::Allowed => return Ok(at),
-                Verdict::Refused(message) => return Err(login_failed("username", &message)),
-                Verdict::Wait if started.elapsed() >= ADMIT_PATIENCE => {
-                    self.settlements.leave(&queued);
-                    return Err(DomainError::Busy {
-                        retry_after_secs: 1,
-                    });
-                }
-                Verdict::Wait => {
-                    // Woken as soon as an attempt of this process settles (oldest waiter first); another
+            match self.store.write(|r| self.throttles.attempt(r, pairs, at)) {
+                Ok(Verdict::Wait) if started.elapsed() < ADMIT_PATIENCE => {
+                    // Woken as soon as an attempt of this process settles, oldest waiter first; another
                     // replica's settlements are seen at the next look.
-                    let woken = self.settlements.wait(&queued, pause);
-                    if !woken {
+                    if !self.settlements.wait(&place, pause) {
                         pause = (pause * 2).min(ADMIT_MAX_PAUSE);
                     }
-                    waiter = Some(queued);
                 }
+                Ok(Verdict::Wait) => {
+                    break Err(DomainError::Busy {
+                        retry_after_secs: 1,
+                    })
+                }
+                Ok(Verdict::Allowed) => break Ok(at),
+                Ok(Verdict::Refused(message)) => break Err(login_failed("username", &message)),
+                Err(e) => break Err(e),
             }
-        }
+        };
+        self.settlements.leave(&place);
+        verdict
     }
 
     fn check_password_and_start(
@@ -384,7 +369,6 @@ impl People {
         password: &str,
         client: &ClientInfo,
         remember: bool,
-        attempt: &Attempt<'_>,
     ) -> Result<SessionGrant> {
         let user = self.store.read(|r| r.user_by_email(username))?;
         let Some(user) = user else {
@@ -404,12 +388,8 @@ impl People {
         if !user.is_active {
             return Err(login_failed("_error", DISABLED));
         }
-        self.store.write(|repo| {
-            let now = self.clock.now();
-            self.throttles
-                .settle(repo, attempt.pairs, attempt.at, Settlement::Forgiven, now)?;
-            self.grant(repo, user.id, client, true, remember)
-        })
+        self.store
+            .write(|repo| self.grant(repo, user.id, client, true, remember))
     }
 
     /// `DELETE /api/session`: deletes the presented session (expired ones too); `NotFound` when there is none.

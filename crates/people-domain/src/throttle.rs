@@ -202,6 +202,8 @@ pub struct Settlements {
 /// One waiting sign-in.
 #[derive(Debug, Default)]
 pub struct Waiter {
+    /// The throttle keys it is counted under (`name:key`, lower-cased).
+    keys: Vec<String>,
     woken: Mutex<bool>,
     wake: Condvar,
 }
@@ -220,16 +222,32 @@ impl Settlements {
         }
     }
 
-    /// Queues a waiter (at the front when it was woken before and keeps its place).
-    pub fn enqueue(&self, keep_place: bool) -> Arc<Waiter> {
-        let w = Arc::new(Waiter::default());
+    /// A new sign-in through `pairs` joins the queue, at the back. Returns its place and whether an older
+    /// waiter shares one of its keys: then it must wait its turn rather than take the next free slot.
+    pub fn join(&self, pairs: &[(&Throttler, &str)]) -> (Arc<Waiter>, bool) {
+        let keys: Vec<String> = pairs
+            .iter()
+            .map(|(t, k)| format!("{}:{}", t.name, cut(k).to_lowercase()))
+            .collect();
         let mut q = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
-        if keep_place {
-            q.push_front(Arc::clone(&w));
-        } else {
-            q.push_back(Arc::clone(&w));
+        let behind = q.iter().any(|w| w.keys.iter().any(|k| keys.contains(k)));
+        let w = Arc::new(Waiter {
+            keys,
+            ..Waiter::default()
+        });
+        q.push_back(Arc::clone(&w));
+        (w, behind)
+    }
+
+    /// Before `w` looks again: forgets that it was woken, and puts it back at the front when a wake-up took
+    /// it out of the queue (it is older than everyone still queued).
+    pub fn rejoin(&self, w: &Arc<Waiter>) {
+        let mut q = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        let mut woken = w.woken.lock().unwrap_or_else(|p| p.into_inner());
+        if *woken {
+            *woken = false;
+            q.push_front(Arc::clone(w));
         }
-        w
     }
 
     /// Takes `w` out of the queue (its sign-in went ahead or gave up); a wake-up it received and did not use
@@ -244,23 +262,14 @@ impl Settlements {
         }
     }
 
-    /// Waits until `w` is woken or `timeout` passes; true when woken. A waiter that times out leaves the
-    /// queue.
+    /// Waits until `w` is woken or `timeout` passes; true when woken. It keeps its place either way.
     pub fn wait(&self, w: &Arc<Waiter>, timeout: std::time::Duration) -> bool {
         let guard = w.woken.lock().unwrap_or_else(|p| p.into_inner());
         let (guard, _) = w
             .wake
             .wait_timeout_while(guard, timeout, |woken| !*woken)
             .unwrap_or_else(|p| p.into_inner());
-        let woken = *guard;
-        drop(guard);
-        if !woken {
-            self.waiting
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .retain(|other| !Arc::ptr_eq(other, w));
-        }
-        woken
+        *guard
     }
 }
 
