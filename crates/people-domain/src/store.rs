@@ -59,6 +59,26 @@ pub struct UserQuery {
     pub page: Option<Page>,
 }
 
+/// A throttle's key: which throttle, and the key (a client address, a user name, an email).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleKey<'a> {
+    /// The throttle's name.
+    pub throttle: &'a str,
+    /// The key, as the client sent it (the database folds its case).
+    pub key: &'a str,
+}
+
+/// The attempts to store for a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedAttempts<'a> {
+    /// Which key.
+    pub key: ThrottleKey<'a>,
+    /// Epoch milliseconds, newest first; negative for attempts still pending.
+    pub attempts: Vec<i64>,
+    /// From when the row may be deleted (the newest attempt has left the window).
+    pub expires_at: Timestamp,
+}
+
 /// The reset or invite link an email carries: the email may be sent only while that token is the user's
 /// and has not expired.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,20 +232,13 @@ pub trait Repo {
     fn take_setting(&mut self, key: &str, expected: &str) -> Result<bool>;
 
     // ----- throttles -----
-    /// The attempts recorded under `throttle` for `key` (epoch milliseconds, in any order). The key is folded
-    /// to lower case by the database, exactly as the email lookup folds. The key is locked until the end of
-    /// the transaction (its row is created when absent), so that concurrent attempts on one key, on any
-    /// replica, take turns.
-    fn lock_attempts(&mut self, throttle: &str, key: &str, now: Timestamp) -> Result<Vec<i64>>;
-    /// Replaces the attempts of a key locked by [`Repo::lock_attempts`]; the key may be deleted from
-    /// `expires_at` on.
-    fn save_attempts(
-        &mut self,
-        throttle: &str,
-        key: &str,
-        attempts: &[i64],
-        expires_at: Timestamp,
-    ) -> Result<()>;
+    /// The attempts recorded for each key (epoch milliseconds, in any order), in the order of `keys`. A key
+    /// is folded to lower case by the database, exactly as the email lookup folds. The keys are locked until
+    /// the end of the transaction, in the order given (their rows are created when absent), so that
+    /// concurrent attempts on a key, on any replica, take turns.
+    fn lock_attempts(&mut self, keys: &[ThrottleKey<'_>], now: Timestamp) -> Result<Vec<Vec<i64>>>;
+    /// Replaces the attempts of keys locked by [`Repo::lock_attempts`].
+    fn save_attempts(&mut self, rows: &[SavedAttempts<'_>]) -> Result<()>;
     /// Deletes the keys whose attempts all expired before `now`; returns how many.
     fn prune_attempts(&mut self, now: Timestamp) -> Result<usize>;
 

@@ -28,7 +28,10 @@ use crate::service::{Config, People};
 use crate::session::{
     start_session, Caller, CallerRecord, ClientInfo, LoginRecord, NewLogin, NewSession,
 };
-use crate::store::{Activity, NewEmail, Page, QueuedEmail, Repo, Store, UserOrder, UserQuery};
+use crate::store::{
+    Activity, NewEmail, Page, QueuedEmail, Repo, SavedAttempts, Store, ThrottleKey, UserOrder,
+    UserQuery,
+};
 use crate::user::{insert_with_memberships, NewUser, User, TYPE_PERSONAL};
 
 // ----- state -----
@@ -1040,28 +1043,29 @@ impl Repo for MemRepo<'_> {
         })
     }
 
-    fn lock_attempts(&mut self, throttle: &str, key: &str, now: Timestamp) -> Result<Vec<i64>> {
+    fn lock_attempts(&mut self, keys: &[ThrottleKey<'_>], now: Timestamp) -> Result<Vec<Vec<i64>>> {
         self.exec("lock_attempts", |s| {
-            Ok(s.throttles
-                .entry((throttle.to_string(), lower(key)))
-                .or_insert_with(|| (Vec::new(), now))
-                .0
-                .clone())
+            Ok(keys
+                .iter()
+                .map(|k| {
+                    s.throttles
+                        .entry((k.throttle.to_string(), lower(k.key)))
+                        .or_insert_with(|| (Vec::new(), now))
+                        .0
+                        .clone()
+                })
+                .collect())
         })
     }
 
-    fn save_attempts(
-        &mut self,
-        throttle: &str,
-        key: &str,
-        attempts: &[i64],
-        expires_at: Timestamp,
-    ) -> Result<()> {
+    fn save_attempts(&mut self, rows: &[SavedAttempts<'_>]) -> Result<()> {
         self.exec("save_attempts", |s| {
-            s.throttles.insert(
-                (throttle.to_string(), lower(key)),
-                (attempts.to_vec(), expires_at),
-            );
+            for r in rows {
+                s.throttles.insert(
+                    (r.key.throttle.to_string(), lower(r.key.key)),
+                    (r.attempts.clone(), r.expires_at),
+                );
+            }
             Ok(())
         })
     }

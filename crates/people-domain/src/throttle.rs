@@ -19,7 +19,7 @@ use chrono::Duration;
 
 use crate::clock::Timestamp;
 use crate::error::Result;
-use crate::store::Repo;
+use crate::store::{Repo, SavedAttempts, ThrottleKey};
 
 /// Keys longer than this are cut, so that a huge user name cannot make a huge row.
 const MAX_KEY_CHARS: usize = 256;
@@ -146,17 +146,24 @@ impl Throttler {
         self.style
     }
 
-    /// Locks `key` and returns its attempts within the window.
-    fn recent(&self, repo: &mut dyn Repo, key: &str, now: Timestamp) -> Result<Recent> {
-        let since = (now - self.window).timestamp_millis();
-        let mut stored = repo.lock_attempts(self.name, cut(key), now)?;
-        stored.retain(|t| t.abs() >= since);
-        stored.sort_unstable_by_key(|t| std::cmp::Reverse(t.abs()));
-        Ok(Recent { stored })
+    /// The storage key of `key`.
+    fn key<'a>(&'a self, key: &'a str) -> ThrottleKey<'a> {
+        ThrottleKey {
+            throttle: self.name,
+            key: cut(key),
+        }
     }
 
-    /// Stores `recent`, keeping a bounded number of attempts.
-    fn save(&self, repo: &mut dyn Repo, key: &str, mut recent: Recent) -> Result<()> {
+    /// `attempts` as stored, within the window, newest first.
+    fn recent(&self, mut stored: Vec<i64>, now: Timestamp) -> Recent {
+        let since = (now - self.window).timestamp_millis();
+        stored.retain(|t| t.abs() >= since);
+        stored.sort_unstable_by_key(|t| std::cmp::Reverse(t.abs()));
+        Recent { stored }
+    }
+
+    /// What to store for `key`: a bounded number of the newest attempts, and when they all expire.
+    fn saved<'a>(&'a self, key: &'a str, mut recent: Recent) -> SavedAttempts<'a> {
         recent
             .stored
             .truncate(self.threshold + KEPT_BEYOND_THRESHOLD);
@@ -165,8 +172,27 @@ impl Throttler {
             .first()
             .and_then(|ms| chrono::DateTime::from_timestamp_millis(ms.abs()))
             .unwrap_or(chrono::DateTime::UNIX_EPOCH);
-        repo.save_attempts(self.name, cut(key), &recent.stored, newest + self.window)
+        SavedAttempts {
+            key: self.key(key),
+            attempts: recent.stored,
+            expires_at: newest + self.window,
+        }
     }
+}
+
+/// Locks the keys of `pairs` (one statement) and returns their attempts within each throttle's window.
+fn lock_all(
+    repo: &mut dyn Repo,
+    pairs: &[(&Throttler, &str)],
+    now: Timestamp,
+) -> Result<Vec<Recent>> {
+    let keys: Vec<ThrottleKey<'_>> = pairs.iter().map(|(t, k)| t.key(k)).collect();
+    let stored = repo.lock_attempts(&keys, now)?;
+    Ok(pairs
+        .iter()
+        .zip(stored)
+        .map(|((t, _), s)| t.recent(s, now))
+        .collect())
 }
 
 /// The outcome of an attempt on every throttle it passes through.
@@ -318,25 +344,24 @@ impl Throttles {
             return Ok(Verdict::Allowed);
         }
         let now_ms = now.timestamp_millis();
-        let mut seen = Vec::with_capacity(pairs.len());
+        let seen = lock_all(repo, pairs, now)?;
         let mut refusal = None;
         let mut busy = false;
-        for (t, key) in pairs {
-            let recent = t.recent(repo, key, now)?;
-            if refusal.is_none() {
-                let counted = match t.style {
-                    Style::FailureCounting => recent.failures(now_ms),
-                    Style::RateCheck => recent.stored.clone(),
-                };
-                match t.judge(&counted, now) {
-                    Err(message) => refusal = Some(message),
-                    Ok(()) if t.style == Style::FailureCounting => {
-                        busy |= counted.len() + recent.pending(now_ms) >= t.threshold;
-                    }
-                    Ok(()) => {}
-                }
+        for ((t, _), recent) in pairs.iter().zip(&seen) {
+            if refusal.is_some() {
+                break;
             }
-            seen.push(recent);
+            let counted = match t.style {
+                Style::FailureCounting => recent.failures(now_ms),
+                Style::RateCheck => recent.stored.clone(),
+            };
+            match t.judge(&counted, now) {
+                Err(message) => refusal = Some(message),
+                Ok(()) if t.style == Style::FailureCounting => {
+                    busy |= counted.len() + recent.pending(now_ms) >= t.threshold;
+                }
+                Ok(()) => {}
+            }
         }
         let verdict = match (refusal, busy) {
             (Some(message), _) => Verdict::Refused(message),
@@ -346,6 +371,7 @@ impl Throttles {
         if verdict == Verdict::Wait {
             return Ok(verdict);
         }
+        let mut rows = Vec::with_capacity(pairs.len());
         for ((t, key), mut recent) in pairs.iter().zip(seen) {
             match (t.style, &verdict) {
                 (Style::FailureCounting, Verdict::Refused(_)) => recent.push(now_ms),
@@ -353,7 +379,10 @@ impl Throttles {
                 (Style::RateCheck, Verdict::Allowed) => recent.push(now_ms),
                 (Style::RateCheck, _) => continue,
             }
-            t.save(repo, key, recent)?;
+            rows.push(t.saved(key, recent));
+        }
+        if !rows.is_empty() {
+            repo.save_attempts(&rows)?;
         }
         Ok(verdict)
     }
@@ -371,11 +400,13 @@ impl Throttles {
             return Ok(());
         }
         let at_ms = at.timestamp_millis();
-        for (t, key) in pairs {
-            if t.style != Style::FailureCounting {
-                continue;
-            }
-            let mut recent = t.recent(repo, key, now)?;
+        let counting: Vec<(&Throttler, &str)> = pairs
+            .iter()
+            .filter(|(t, _)| t.style == Style::FailureCounting)
+            .copied()
+            .collect();
+        let mut rows = Vec::with_capacity(counting.len());
+        for ((t, key), mut recent) in counting.iter().zip(lock_all(repo, &counting, now)?) {
             if recent.remove(-at_ms) {
                 if how == Settlement::Failed {
                     recent.push(at_ms);
@@ -383,8 +414,11 @@ impl Throttles {
                         .stored
                         .sort_unstable_by_key(|t| std::cmp::Reverse(t.abs()));
                 }
-                t.save(repo, key, recent)?;
+                rows.push(t.saved(key, recent));
             }
+        }
+        if !rows.is_empty() {
+            repo.save_attempts(&rows)?;
         }
         Ok(())
     }

@@ -4,7 +4,9 @@
 use people_domain::clock::Timestamp;
 use people_domain::group::{Group, GroupMember, GroupWithCount, Membership};
 use people_domain::session::{CallerRecord, LoginRecord, NewLogin, NewSession};
-use people_domain::store::{NewEmail, Page, QueuedEmail, Repo, UserQuery};
+use people_domain::store::{
+    NewEmail, Page, QueuedEmail, Repo, SavedAttempts, ThrottleKey, UserQuery,
+};
 use people_domain::user::{NewUser, User};
 use people_domain::Result;
 
@@ -161,17 +163,11 @@ impl Repo for DbRepo<'_> {
         setting::take(self.conn, key, expected)
     }
 
-    fn lock_attempts(&mut self, name: &str, key: &str, now: Timestamp) -> Result<Vec<i64>> {
-        throttle::lock(self.conn, name, key, now)
+    fn lock_attempts(&mut self, keys: &[ThrottleKey<'_>], now: Timestamp) -> Result<Vec<Vec<i64>>> {
+        throttle::lock(self.conn, keys, now)
     }
-    fn save_attempts(
-        &mut self,
-        name: &str,
-        key: &str,
-        attempts: &[i64],
-        expires_at: Timestamp,
-    ) -> Result<()> {
-        throttle::save(self.conn, name, key, attempts, expires_at)
+    fn save_attempts(&mut self, rows: &[SavedAttempts<'_>]) -> Result<()> {
+        throttle::save(self.conn, rows)
     }
     fn prune_attempts(&mut self, now: Timestamp) -> Result<usize> {
         throttle::prune(self.conn, now)
