@@ -1,4 +1,4 @@
-//! Brute-force throttling as Metabase's throttle library counts (spec §3.5), with what Metabase lacks: an
+//! Brute-force throttling as Metabase's throttle library counts, with what Metabase lacks: an
 //! attempt is admitted *before* its password is checked, and the counters live in the database, so neither
 //! concurrent requests nor several replicas multiply the limits (docs/operations.md, "Limits").
 //!
