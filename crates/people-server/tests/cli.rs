@@ -44,6 +44,22 @@ fn wait_healthy(port: u16, child: &mut Child) -> Duration {
     }
 }
 
+/// Sets the instance up with the administrator boss@example.com (password `unc0mmonpw`); returns the session.
+fn setup_boss(port: u16) -> String {
+    let (_, props) = http(port, "GET", "/api/session/properties", None, None);
+    let token = serde_json::from_str::<serde_json::Value>(&props).unwrap()["setup-token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = serde_json::json!({"token": token, "user": {"email": "boss@example.com", "password": "unc0mmonpw"}, "prefs": {"site_name": "Acme"}});
+    let (status, setup) = http(port, "POST", "/api/setup", None, Some(&body));
+    assert_eq!(status, 200, "{setup}");
+    serde_json::from_str::<serde_json::Value>(&setup).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 fn stderr_line(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).trim().to_string()
 }
@@ -229,18 +245,7 @@ fn the_server_delivers_invites_through_smtp() {
         .spawn()
         .unwrap();
     wait_healthy(port, &mut child);
-    let (_, props) = http(port, "GET", "/api/session/properties", None, None);
-    let token = serde_json::from_str::<serde_json::Value>(&props).unwrap()["setup-token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let body = serde_json::json!({"token": token, "user": {"email": "boss@example.com", "password": "unc0mmonpw"}, "prefs": {"site_name": "Acme"}});
-    let (status, setup) = http(port, "POST", "/api/setup", None, Some(&body));
-    assert_eq!(status, 200, "{setup}");
-    let session = serde_json::from_str::<serde_json::Value>(&setup).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let session = setup_boss(port);
     let (status, created) = http(
         port,
         "POST",
@@ -376,13 +381,7 @@ fn background_work_headers_and_the_outbox_key() {
         .spawn()
         .unwrap();
     wait_healthy(port, &mut child);
-    let (_, props) = http(port, "GET", "/api/session/properties", None, None);
-    let token = serde_json::from_str::<serde_json::Value>(&props).unwrap()["setup-token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let body = serde_json::json!({"token": token, "user": {"email": "boss@example.com", "password": "unc0mmonpw"}, "prefs": {"site_name": "Acme"}});
-    assert_eq!(http(port, "POST", "/api/setup", None, Some(&body)).0, 200);
+    setup_boss(port);
     let (status, _) = http(
         port,
         "POST",
