@@ -11,7 +11,9 @@ use crate::error::{DomainError, Result};
 use crate::group::Membership;
 use crate::service::People;
 use crate::store::Repo;
-use crate::throttle::{Settlement, Throttler, Verdict};
+use std::sync::Arc;
+
+use crate::throttle::{Settlement, Throttler, Verdict, Waiter};
 use crate::user::User;
 use crate::validate;
 
@@ -336,18 +338,14 @@ impl People {
         let (place, behind) = self.settlements.join(pairs);
         if behind {
             // Older sign-ins wait for one of this one's keys: the next free slot is theirs.
-            self.settlements.wait(&place, ADMIT_FIRST_PAUSE);
+            self.wait_turn(&place, &mut pause, started);
         }
         let verdict = loop {
             self.settlements.rejoin(&place);
             let at = self.clock.now();
             match self.store.write(|r| self.throttles.attempt(r, pairs, at)) {
                 Ok(Verdict::Wait) if started.elapsed() < ADMIT_PATIENCE => {
-                    // Woken as soon as an attempt of this process settles, oldest waiter first; another
-                    // replica's settlements are seen at the next look.
-                    if !self.settlements.wait(&place, pause) {
-                        pause = (pause * 2).min(ADMIT_MAX_PAUSE);
-                    }
+                    self.wait_turn(&place, &mut pause, started);
                 }
                 Ok(Verdict::Wait) => {
                     break Err(DomainError::Busy {
@@ -360,7 +358,31 @@ impl People {
             }
         };
         self.settlements.leave(&place);
+        if verdict.is_err() {
+            // Refused: the next waiter may well be refused too; let it look now.
+            self.settlements.notify();
+        }
         verdict
+    }
+
+    /// Waits until `place` is woken by a settlement of this process (oldest waiter first), or, when it is the
+    /// oldest waiter for its keys, until `pause` passes (to see another replica's settlements); younger
+    /// waiters never look on their own, so that they cannot take a slot freed for an older one.
+    fn wait_turn(
+        &self,
+        place: &Arc<Waiter>,
+        pause: &mut std::time::Duration,
+        started: std::time::Instant,
+    ) {
+        loop {
+            if self.settlements.wait(place, *pause) {
+                return;
+            }
+            *pause = (*pause * 2).min(ADMIT_MAX_PAUSE);
+            if self.settlements.is_first(place) || started.elapsed() >= ADMIT_PATIENCE {
+                return;
+            }
+        }
     }
 
     fn check_password_and_start(

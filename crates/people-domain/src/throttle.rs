@@ -265,6 +265,18 @@ impl Settlements {
         (w, behind)
     }
 
+    /// True when no older waiter shares a key with `w` (or `w` is no longer queued: it was woken).
+    pub fn is_first(&self, w: &Arc<Waiter>) -> bool {
+        let q = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        match q.iter().position(|other| Arc::ptr_eq(other, w)) {
+            None => true,
+            Some(i) => !q
+                .iter()
+                .take(i)
+                .any(|older| older.keys.iter().any(|k| w.keys.contains(k))),
+        }
+    }
+
     /// Before `w` looks again: forgets that it was woken, and puts it back at the front when a wake-up took
     /// it out of the queue (it is older than everyone still queued).
     pub fn rejoin(&self, w: &Arc<Waiter>) {
