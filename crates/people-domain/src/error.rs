@@ -1,5 +1,5 @@
 //! `DomainError`: every way a use case can fail, named by meaning. people-web maps each variant to
-//! Metabase's status code and body shape in one place (spec §2.0.2).
+//! Metabase's status code and body shape in one place.
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! Permission groups and memberships (spec §1.5): the two magic groups and who belongs where.
+//! Permission groups and memberships: the two magic groups and who belongs where.
 
 use rand::RngExt;
 use serde_json::{Map, Value};
@@ -76,7 +76,7 @@ pub struct GroupMember {
 
 const NANOID_ALPHABET: &[u8] = b"_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
-/// A fresh random 21-character `entity_id` from the NanoID alphabet (spec A.9).
+/// A fresh random 21-character `entity_id` from the NanoID alphabet.
 pub fn new_entity_id() -> String {
     let mut rng = rand::rng();
     (0..21)

@@ -1,4 +1,4 @@
-//! Locales accepted by Metabase's `ValidLocale` schema (spec §2.0.3): the input is normalised
+//! Locales accepted by Metabase's `ValidLocale` schema: the input is normalised
 //! (`es-mx` → `es_MX`) and must then name a locale the JVM reports as available. The table is data
 //! generated from a JDK by `tools/AvailableLocales.java`, not a guess.
 

@@ -1,4 +1,4 @@
-//! Email as data (spec §2.7, A.4): use cases describe the email they cause, people-mailer's templates render
+//! Email as data: use cases describe the email they cause, people-mailer's templates render
 //! it, and it is queued in the outbox in the same transaction as the change that causes it.
 
 use std::sync::Arc;

@@ -1,5 +1,5 @@
 //! Changing a user's memberships as a whole (`user_group_memberships` on create and update), with the
-//! magic-group rules of spec §1.5: All Users cannot be left, Administrators membership is `is_superuser`, and
+//! magic-group rules Metabase has: All Users cannot be left, Administrators membership is `is_superuser`, and
 //! the last active administrator cannot be removed.
 
 use std::collections::BTreeMap;
@@ -16,10 +16,10 @@ pub const ALL_USERS_RULE: &str = "You cannot add or remove users to/from the 'Al
 /// 400 text for removing the last active administrator.
 pub const LAST_ADMIN_RULE: &str = "You cannot remove the last member of the 'Admin' group!";
 
-/// 400 text for adding a membership that exists (spec A.4).
+/// 400 text for adding a membership that exists.
 pub const DUPLICATE_MEMBERSHIP: &str = "User is already a member of that group.";
 
-/// Unknown group ids in a membership list: 400 under `field` (spec A.4).
+/// Unknown group ids in a membership list: 400 under `field`.
 pub(crate) fn check_groups_exist(
     repo: &mut dyn Repo,
     field: &str,
@@ -59,7 +59,7 @@ pub(crate) enum Editor<'a> {
 }
 
 /// Makes `user_id`'s memberships equal `desired` (group ids must exist; checked by the caller). Entries without
-/// `is_group_manager` keep the current flag, or `false` when new (spec A.9). Returns whether the user is in
+/// `is_group_manager` keep the current flag, or `false` when new. Returns whether the user is in
 /// Administrators afterwards.
 pub(crate) fn replace(
     repo: &mut dyn Repo,

@@ -1,5 +1,5 @@
-//! Passwords: Metabase's complexity policy and common-password list (spec §4.1–4.2, A.8) and its hashing
-//! scheme, bcrypt of `salt + password` with a fresh random salt per password (§4.4).
+//! Passwords: Metabase's complexity policy and common-password list and its hashing
+//! scheme, bcrypt of `salt + password` with a fresh random salt per password.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -134,7 +134,7 @@ impl PasswordPolicy {
         r
     }
 
-    /// The `password-complexity` property: only the keys the class constrains (spec A.9).
+    /// The `password-complexity` property: only the keys the class constrains.
     pub fn describe(&self) -> Value {
         let r = self.requirements();
         match self.complexity {
@@ -210,7 +210,7 @@ pub trait PasswordHasher: Send + Sync {
     /// cannot take more work now.
     fn verify(&self, password: &str, salt: &str, hash: &str) -> Result<bool>;
     /// Runs one verification against a fixed hash of the configured cost, so that an unknown email costs
-    /// the same time as a wrong password (spec §2.2).
+    /// the same time as a wrong password.
     fn dummy_verify(&self, password: &str) -> Result<()>;
 }
 

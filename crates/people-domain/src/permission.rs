@@ -1,5 +1,5 @@
-//! Who may do what: the permission checks of spec §2.1 and §2.4, in one place. Group-manager rights are
-//! always on (spec A.2); a non-admin who manages no group is treated exactly as Metabase OSS treats a non-admin.
+//! Who may do what: Metabase's permission checks for users, groups and memberships, in one place.
+//! Group-manager rights are always on; a non-admin who manages no group is treated exactly as Metabase OSS treats a non-admin.
 
 use crate::error::{DomainError, Result};
 use crate::session::Caller;

@@ -1,4 +1,4 @@
-//! Password resets (spec §1.6, §2.2): `<user id>_<random UUID>` tokens, stored only as SHA-256 (A.4), one
+//! Password resets: `<user id>_<random UUID>` tokens, stored only as SHA-256, one
 //! outstanding per user, valid for `reset-token-ttl-hours`.
 
 use chrono::Duration;

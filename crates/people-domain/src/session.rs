@@ -1,4 +1,4 @@
-//! Sessions (spec §1.6, §3, A.4): a random UUID v4 handed to the client once; only its SHA-256 is stored.
+//! Sessions: a random UUID v4 handed to the client once; only its SHA-256 is stored.
 
 use std::fmt;
 
@@ -86,7 +86,7 @@ pub struct CallerRecord {
     pub first_login: Option<Timestamp>,
 }
 
-/// A `login_history` row to insert (spec A.7).
+/// A `login_history` row to insert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewLogin {
     /// When.

@@ -1,4 +1,4 @@
-//! Settings people owns (spec A.6): their keys, defaults, environment names and validation. Values are stored
+//! Settings people owns: their keys, defaults, environment names and validation. Values are stored
 //! as text in the `setting` table; a stored value wins over the environment, which wins over the built-in
 //! default.
 
@@ -51,7 +51,7 @@ pub const USER_VISIBILITY: &[&str] = &["all", "group", "none"];
 /// Allowed values of `session-cookie-samesite`.
 pub const SAMESITE: &[&str] = &["lax", "strict", "none"];
 
-/// Every setting of spec A.6.
+/// Every setting people owns.
 pub const SETTINGS: &[SettingDef] = &[
     SettingDef {
         key: "site-name",

@@ -9,7 +9,7 @@ use crate::setting::SETUP_TOKEN_KEY;
 use crate::user::{insert_with_memberships, NewUser, User, EMAIL_IN_USE};
 use crate::validate::{self, limit, msg};
 
-/// 403 text once any user exists (spec §2.3).
+/// 403 text once any user exists.
 pub const SETUP_DONE: &str =
     "The /api/setup route can only be used to create the first user, however a user currently exists.";
 

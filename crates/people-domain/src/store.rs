@@ -33,7 +33,7 @@ pub enum UserOrder {
     LastName,
 }
 
-/// `limit` and `offset`, both present once either is given (spec §2.0.5).
+/// `limit` and `offset`, both present once either is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {
     /// At most this many rows.

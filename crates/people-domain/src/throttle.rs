@@ -311,7 +311,7 @@ impl Settlements {
     }
 }
 
-/// Every throttle people applies (spec §3.5).
+/// Every throttle people applies.
 #[derive(Debug, Clone)]
 pub struct Throttles {
     /// Login attempts per client address (50 per hour).

@@ -936,7 +936,7 @@ fn the_last_administrator_cannot_be_demoted() {
     let f = Fixture::new();
     let (admin_user, admin) = with_admin(&f);
     let me = id(&admin_user);
-    // Stricter than Metabase, where demoting through `is_superuser: false` is not protected (spec §2.1).
+    // Stricter than Metabase, where demoting through `is_superuser: false` is not protected.
     assert_eq!(
         f.people
             .update_user(&admin, &me, &body(json!({"is_superuser": false}))),

@@ -1,4 +1,4 @@
-//! Users: the `core_user` record (spec §1.1) and what is derived from it.
+//! Users: the `core_user` record and what is derived from it.
 
 use std::fmt;
 
@@ -14,7 +14,7 @@ use crate::session::{Caller, SessionGrant};
 use crate::store::{Activity, Page, Repo, UserOrder, UserQuery};
 use crate::validate::{self, limit, Field, MembershipSpec};
 
-/// Metabase's internal user id. people has no internal user (spec A.3): this id is simply a user that does not
+/// Metabase's internal user id. people has no internal user: this id is simply a user that does not
 /// exist, but the id is refused where Metabase refuses it.
 pub const INTERNAL_USER_ID: i64 = 13_371_338;
 
@@ -32,7 +32,7 @@ pub struct User {
     pub first_name: Option<String>,
     /// Family name.
     pub last_name: Option<String>,
-    /// bcrypt hash; `None` for a user created without a password (spec A.4).
+    /// bcrypt hash; `None` for a user created without a password.
     pub password_hash: Option<String>,
     /// Salt prefixed to the password before hashing.
     pub password_salt: Option<String>,
@@ -106,7 +106,7 @@ impl User {
     }
 }
 
-/// `common_name` from its parts (spec §1.2).
+/// `common_name` from its parts.
 pub fn common_name(first: Option<&str>, last: Option<&str>, email: &str) -> String {
     if first.is_none() && last.is_none() {
         return email.to_string();
@@ -264,7 +264,7 @@ fn query_param<'a>(params: &'a QueryParams, key: &str) -> Option<&'a str> {
 /// The largest page a client may ask for: a bigger one would hold a whole large directory in memory at once.
 pub const MAX_LIMIT: i64 = 10_000;
 
-/// Metabase's paging parameters (spec §2.0.5, A.5): none → no paging; either → both, `limit` 50 and `offset`
+/// Metabase's paging parameters: none → no paging; either → both, `limit` 50 and `offset`
 /// 0 by default; anything but a non-negative integer (and a `limit` over [`MAX_LIMIT`]) is 400 under its
 /// name.
 pub fn parse_page(params: &QueryParams) -> Result<Option<Page>> {
@@ -342,7 +342,7 @@ fn email_param(body: &Map<String, Value>, param: &str, nullable: bool) -> Result
     Ok(e)
 }
 
-/// `user_group_memberships`, or the legacy `group_ids` when the former is absent (spec A.5).
+/// `user_group_memberships`, or the legacy `group_ids` when the former is absent.
 fn memberships_param(body: &Map<String, Value>) -> Result<Option<Vec<MembershipSpec>>> {
     let m = validate::memberships(
         "user_group_memberships",
@@ -468,7 +468,7 @@ impl People {
         })
     }
 
-    /// `GET /api/user/:id`: self, superusers and group managers; inactive users too (spec A.4).
+    /// `GET /api/user/:id`: self, superusers and group managers; inactive users too.
     pub fn get_user(&self, caller: &Caller, raw_id: &str) -> Result<UserWithMemberships> {
         let id = parse_path_id("id", raw_id)?;
         caller.require_self_superuser_or_manager(id)?;
@@ -581,7 +581,7 @@ impl People {
             .inspect(|_| self.mail_queued())
     }
 
-    /// `PUT /api/user/:id`: the ordered rules of spec §2.1 in one transaction.
+    /// `PUT /api/user/:id`: Metabase's checks, in its order, in one transaction.
     pub fn update_user(
         &self,
         caller: &Caller,
@@ -803,7 +803,7 @@ impl People {
     }
 
     /// `DELETE /api/user/:id`: a superuser deactivates a user (never the last active administrator); the
-    /// user's sessions are deleted. Already inactive is success; unknown is 404 (spec A.4).
+    /// user's sessions are deleted. Already inactive is success; unknown is 404.
     pub fn deactivate_user(&self, caller: &Caller, raw_id: &str) -> Result<()> {
         let id = parse_path_id("id", raw_id)?;
         caller.require_superuser()?;

@@ -1,4 +1,4 @@
-//! Metabase's parameter schemas and their exact messages (spec §2.0.3), plus people's length limits (A.9).
+//! Metabase's parameter schemas and their exact messages, plus people's length limits.
 //!
 //! Each check takes the raw JSON value of one parameter (`None` when absent) so that a use case can validate
 //! its parameters one at a time, in the contract's declaration order, and report the first failure alone.
@@ -37,7 +37,7 @@ pub mod msg {
     pub const STRING: &str = "string";
 }
 
-/// People's length limits (spec A.9).
+/// People's length limits.
 pub mod limit {
     /// Emails.
     pub const EMAIL: usize = 254;
@@ -229,7 +229,7 @@ pub fn login_attributes(
 pub struct MembershipSpec {
     /// Group id (positive; may name a group that does not exist).
     pub group_id: i64,
-    /// `is_group_manager` when the entry carries it; `None` means "keep the current flag" (spec A.9).
+    /// `is_group_manager` when the entry carries it; `None` means "keep the current flag".
     pub is_group_manager: Option<bool>,
 }
 
@@ -260,7 +260,7 @@ pub fn memberships(
     })
 }
 
-/// Legacy `group_ids` (spec A.5): an array of positive ints, read as memberships without the manager flag.
+/// Legacy `group_ids`: an array of positive ints, read as memberships without the manager flag.
 pub fn group_ids(
     param: &str,
     v: Option<&Value>,
@@ -280,7 +280,7 @@ pub fn group_ids(
     })
 }
 
-/// People's length limit (A.9) for a string parameter already known to be valid.
+/// People's length limit for a string parameter already known to be valid.
 pub fn max_chars(param: &str, value: &str, max: usize) -> Result<()> {
     if value.chars().count() > max {
         return Err(DomainError::rule(

@@ -1,4 +1,4 @@
-//! people-mailer: email for people. [`Templates`] renders each email of spec §2.7; [`OutboxWorker`]
+//! people-mailer: email for people. [`Templates`] renders each email Metabase sends; [`OutboxWorker`]
 //! delivers the outbox through [`SmtpDeliverer`] (lettre), retrying with back-off until each email is sent.
 
 #![warn(missing_docs)]

@@ -1,4 +1,4 @@
-//! The text of every email (spec §2.7): exact subjects and links, a plain-text and an HTML part, every value
+//! The text of every email: exact subjects and links, a plain-text and an HTML part, every value
 //! HTML-escaped in the HTML part.
 
 use people_domain::mail::{Email, EmailTemplates, MailContext, Rendered};

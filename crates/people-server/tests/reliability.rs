@@ -1,4 +1,4 @@
-//! Reliability of the real binary (issue 7): concurrency, two replicas, a database outage, SQLite under
+//! Reliability of the real binary: concurrency, two replicas, a database outage, SQLite under
 //! concurrent writers, graceful shutdown and hostile input. PostgreSQL tests need PEOPLE_TEST_POSTGRES_URL.
 
 #![allow(clippy::unwrap_used)] // tests unwrap freely

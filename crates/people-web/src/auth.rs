@@ -1,5 +1,5 @@
 //! Who is calling: the session token (cookie `metabase.SESSION`, else header `X-Metabase-Session`), the client
-//! address and device, and the `metabase.DEVICE` cookie every response without one gets (spec §3.1, §3.3).
+//! address and device, and the `metabase.DEVICE` cookie every response without one gets.
 
 use std::future::{ready, Ready};
 

@@ -1,4 +1,4 @@
-//! The session cookies of a sign-in and of a sign-out (spec §3.3).
+//! The session cookies of a sign-in and of a sign-out.
 
 use actix_web::cookie::time::{Duration as CookieDuration, OffsetDateTime};
 use actix_web::cookie::{Cookie, SameSite};

@@ -1,4 +1,4 @@
-//! `ApiError`: a domain error or a transport problem, rendered in Metabase's shapes (spec §2.0.2). This is the
+//! `ApiError`: a domain error or a transport problem, rendered in Metabase's shapes. This is the
 //! one place that chooses status codes.
 
 use actix_web::http::header::{self, HeaderValue};

@@ -1,4 +1,4 @@
-//! `GET /api/health` (spec §2.5): 200 when the application database answers, 503 otherwise.
+//! `GET /api/health`: 200 when the application database answers, 503 otherwise.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};

@@ -193,7 +193,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     );
 }
 
-/// Paths under these prefixes need a session before anything else (spec §2.0.1).
+/// Paths under these prefixes need a session before anything else.
 const PROTECTED: [&str; 2] = ["/api/user", "/api/permissions"];
 
 fn is_protected(path: &str) -> bool {

@@ -1,4 +1,4 @@
-//! Domain values as Metabase's JSON: one serializable struct per shape (spec §1.2–1.5), borrowing from the
+//! Domain values as Metabase's JSON: one serializable struct per shape, borrowing from the
 //! domain values, so that a response is written straight into its buffer.
 
 use chrono::SecondsFormat;
@@ -41,7 +41,7 @@ pub fn ts(t: Timestamp) -> Value {
     Value::String(t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
 }
 
-/// A login-history entry (spec A.7).
+/// A login-history entry.
 #[derive(Serialize, ToSchema)]
 pub struct Login<'a> {
     timestamp: Ts,
@@ -244,7 +244,7 @@ pub fn paged<T: Serialize>(data: Vec<T>, total: i64, page: Option<Page>) -> Page
     }
 }
 
-/// `permissions` of `/api/user/current` (spec A.9).
+/// `permissions` of `/api/user/current`.
 #[derive(Serialize, ToSchema)]
 pub struct Permissions {
     can_access_setting: bool,

@@ -1,4 +1,4 @@
-//! Groups, memberships, group managers and settings over HTTP (spec §1.5, §2.4, A.2, A.4, A.6, A.9).
+//! Groups, memberships, group managers and settings over HTTP.
 
 #![allow(clippy::unwrap_used)] // tests unwrap freely
 

@@ -1,5 +1,5 @@
 //! Email over HTTP: invites, password resets and the "accepted their invite" notice go through the outbox
-//! and lettre's SMTP transport to a real listener (spec §2.2, §2.3, §2.7, §1.6, A.4, A.9).
+//! and lettre's SMTP transport to a real listener.
 
 #![allow(clippy::unwrap_used)] // tests unwrap freely
 
@@ -9,7 +9,7 @@ use chrono::Duration;
 use common::{token_in, Mail, TestApp, PASSWORD};
 use serde_json::{json, Value};
 
-/// `<user id>_<UUID>` as spec §1.6 and the conformance pattern `\d+_[\w_-]+` describe.
+/// `<user id>_<UUID>` as Metabase issues them and the conformance pattern `\d+_[\w_-]+` describe.
 fn well_formed(token: &str, user_id: i64) -> bool {
     let Some((id, uuid)) = token.split_once('_') else {
         return false;
@@ -74,7 +74,7 @@ web_tests! {
             "prefs": {"site_name": "Acme"}
         });
         assert_eq!(t.post("/api/setup", None, body).await.status, 200);
-        // No worker ran yet: the invite waits in the outbox (A.9), then a worker delivers it.
+        // No worker ran yet: the invite waits in the outbox, then a worker delivers it.
         let mail = Mail::start(&t);
         let m = mail.deliver();
         assert_eq!(m.len(), 1);

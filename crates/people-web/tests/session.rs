@@ -1,4 +1,4 @@
-//! Sessions, setup and sign-in over HTTP (spec §2.2, §2.3, §3, §4, A.4, A.6, A.7, A.9).
+//! Sessions, setup and sign-in over HTTP.
 
 #![allow(clippy::unwrap_used)] // tests unwrap freely
 
