@@ -336,6 +336,7 @@ impl People {
         let mut pause = ADMIT_FIRST_PAUSE;
         // In the queue before the first look, so that a settlement between a look and the wait is not missed.
         let (place, behind) = self.settlements.join(pairs);
+        let mut waited = behind;
         if behind {
             // Older sign-ins wait for one of this one's keys: the next free slot is theirs.
             self.wait_turn(&place, &mut pause, started);
@@ -345,6 +346,7 @@ impl People {
             let at = self.clock.now();
             match self.store.write(|r| self.throttles.attempt(r, pairs, at)) {
                 Ok(Verdict::Wait) if started.elapsed() < ADMIT_PATIENCE => {
+                    waited = true;
                     self.wait_turn(&place, &mut pause, started);
                 }
                 Ok(Verdict::Wait) => {
@@ -358,8 +360,8 @@ impl People {
             }
         };
         self.settlements.leave(&place);
-        if verdict.is_err() {
-            // Refused: the next waiter may well be refused too; let it look now.
+        if waited && verdict.is_err() {
+            // A waiter refused: the next one may well be refused too; let it look now.
             self.settlements.notify();
         }
         verdict
