@@ -458,6 +458,19 @@ mod tests {
         s.write(|r| th.attempt(r, &[(t, key)], at)).unwrap()
     }
 
+    /// Settles the attempt made on `key` at `at`.
+    fn settle(
+        store: &MemoryStore,
+        th: &Throttles,
+        t: &Throttler,
+        key: &str,
+        at: Timestamp,
+        how: Settlement,
+    ) {
+        let s: &dyn Store = store;
+        s.write(|r| th.settle(r, &[(t, key)], at, how, at)).unwrap();
+    }
+
     /// An attempt whose password turns out wrong.
     fn failure(
         store: &MemoryStore,
@@ -468,9 +481,7 @@ mod tests {
     ) -> Verdict {
         let v = attempt(store, th, t, key, at);
         if v == Verdict::Allowed {
-            let s: &dyn Store = store;
-            s.write(|r| th.settle(r, &[(t, key)], at, Settlement::Failed, at))
-                .unwrap();
+            settle(store, th, t, key, at, Settlement::Failed);
         }
         v
     }
@@ -527,12 +538,10 @@ mod tests {
         let th = Throttles::metabase(true);
         let t = th.login_username;
         let now = t0();
-        let s: &dyn Store = &store;
         for i in 0..20 {
             let at = now + Duration::milliseconds(i);
             assert_eq!(attempt(&store, &th, &t, "ann", at), Verdict::Allowed);
-            s.write(|r| th.settle(r, &[(&t, "ann")], at, Settlement::Forgiven, at))
-                .unwrap();
+            settle(&store, &th, &t, "ann", at, Settlement::Forgiven);
         }
         assert_eq!(
             store.snapshot().throttles.values().next().unwrap().0,
@@ -546,7 +555,6 @@ mod tests {
         let th = Throttles::metabase(true);
         let t = th.login_username;
         let now = t0();
-        let s: &dyn Store = &store;
         for _ in 0..10 {
             assert_eq!(attempt(&store, &th, &t, "ann", now), Verdict::Allowed);
         }
@@ -557,11 +565,9 @@ mod tests {
         );
         // Nine turn out right, one wrong: there is room again.
         for _ in 0..9 {
-            s.write(|r| th.settle(r, &[(&t, "ann")], now, Settlement::Forgiven, now))
-                .unwrap();
+            settle(&store, &th, &t, "ann", now, Settlement::Forgiven);
         }
-        s.write(|r| th.settle(r, &[(&t, "ann")], now, Settlement::Failed, now))
-            .unwrap();
+        settle(&store, &th, &t, "ann", now, Settlement::Failed);
         assert_eq!(attempt(&store, &th, &t, "ann", now), Verdict::Allowed);
         // A pending attempt nobody settles counts as a failure after a minute.
         let later = now + Duration::seconds(61);
