@@ -60,12 +60,14 @@ pub enum DomainError {
         /// Exact message.
         message: String,
     },
-    /// A request refused with a plain-text message (status 400), e.g. the All Users or last-admin rules.
+    /// The request breaks a rule of the directory that no single field is to blame for: the All Users and
+    /// last-administrator rules, a duplicate group name, a setting's value, a malformed query string.
+    /// Metabase answers these 400 with the message as plain text.
     #[error("{0}")]
-    Refused(String),
-    /// A failure reported as `{"message": …}` JSON (status 400), e.g. reactivating an active user.
-    #[error("{0}")]
-    Failed(String),
+    Disallowed(String),
+    /// Reactivating a user who is active (Metabase: 400 `{"message": …}`).
+    #[error("Not able to reactivate an active user")]
+    AlreadyActive,
     /// No valid session (401 `Unauthenticated`).
     #[error("Unauthenticated")]
     Unauthenticated,

@@ -4,23 +4,24 @@ use rand::RngExt;
 use serde_json::{Map, Value};
 
 use crate::error::{DomainError, Result};
+use crate::id::{GroupId, MembershipId, UserId};
 use crate::membership::{guard_last_admin, ALL_USERS_RULE, DUPLICATE_MEMBERSHIP};
 use crate::service::People;
 use crate::session::Caller;
-use crate::user::{parse_page, parse_path_id, QueryParams};
-use crate::validate::{self, limit};
+use crate::store::{NewMembership, Page};
+use crate::validate::{self, limit, Presence};
 
 /// "All Users": every user is a member; nobody is added or removed through the API.
-pub const ALL_USERS_ID: i32 = 1;
+pub const ALL_USERS_ID: GroupId = GroupId(1);
 /// "Administrators": exactly the superusers.
-pub const ADMINISTRATORS_ID: i32 = 2;
+pub const ADMINISTRATORS_ID: GroupId = GroupId(2);
 /// Name of [`ALL_USERS_ID`].
 pub const ALL_USERS_NAME: &str = "All Users";
 /// Name of [`ADMINISTRATORS_ID`].
 pub const ADMINISTRATORS_NAME: &str = "Administrators";
 
 /// True for the two groups that cannot be renamed, deleted or freely edited.
-pub fn is_magic(group_id: i32) -> bool {
+pub fn is_magic(group_id: GroupId) -> bool {
     group_id == ALL_USERS_ID || group_id == ADMINISTRATORS_ID
 }
 
@@ -28,7 +29,7 @@ pub fn is_magic(group_id: i32) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
     /// Id.
-    pub id: i32,
+    pub id: GroupId,
     /// Name, unique ignoring case.
     pub name: String,
     /// 21-character NanoID.
@@ -44,15 +45,41 @@ pub struct GroupWithCount {
     pub member_count: i64,
 }
 
+/// A member's role in a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupRole {
+    /// An ordinary member.
+    #[default]
+    Member,
+    /// May add, remove and promote the group's members.
+    Manager,
+}
+
+impl GroupRole {
+    /// The role that Metabase's `is_group_manager` flag stands for.
+    pub fn from_manager_flag(is_group_manager: bool) -> Self {
+        if is_group_manager {
+            GroupRole::Manager
+        } else {
+            GroupRole::Member
+        }
+    }
+
+    /// Metabase's `is_group_manager` flag.
+    pub fn is_manager(self) -> bool {
+        self == GroupRole::Manager
+    }
+}
+
 /// One row of `permissions_group_membership`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Membership {
     /// Membership id.
-    pub id: i32,
+    pub id: MembershipId,
     /// Member.
-    pub user_id: i32,
+    pub user_id: UserId,
     /// Group.
-    pub group_id: i32,
+    pub group_id: GroupId,
     /// May manage this group's members.
     pub is_group_manager: bool,
 }
@@ -61,9 +88,9 @@ pub struct Membership {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupMember {
     /// Member's user id.
-    pub user_id: i32,
+    pub user_id: UserId,
     /// Membership id.
-    pub membership_id: i32,
+    pub membership_id: MembershipId,
     /// Given name.
     pub first_name: Option<String>,
     /// Family name.
@@ -92,26 +119,106 @@ pub const DUPLICATE_NAME: &str = "A group with that name already exists.";
 pub const ADMIN_NOT_MANAGER: &str = "Admin cant be a group manager.";
 
 /// 400 text for renaming or deleting a magic group.
-fn magic_rule(id: i32) -> DomainError {
+fn magic_rule(id: GroupId) -> DomainError {
     let name = if id == ALL_USERS_ID {
         ALL_USERS_NAME
     } else {
         ADMINISTRATORS_NAME
     };
-    DomainError::Refused(format!(
+    DomainError::Disallowed(format!(
         "You cannot edit or delete the '{name}' permissions group!"
     ))
 }
 
-fn group_name(body: &Map<String, Value>) -> Result<String> {
-    let name = validate::non_blank("name", body.get("name"), false)?.unwrap_or_default();
-    validate::max_chars("name", &name, limit::GROUP_NAME)?;
-    Ok(name)
+/// `POST /api/permissions/group`: a new group's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateGroup {
+    /// Non-blank, at most [`limit::GROUP_NAME`] characters, unique ignoring case.
+    pub name: String,
+}
+
+impl CreateGroup {
+    /// Reads `{"name": …}`.
+    pub fn parse(body: &Map<String, Value>) -> Result<Self> {
+        let name =
+            validate::non_blank("name", body.get("name"), Presence::Required)?.unwrap_or_default();
+        validate::max_chars("name", &name, limit::GROUP_NAME)?;
+        Ok(CreateGroup { name })
+    }
+}
+
+/// `PUT /api/permissions/group/:id`: the group's new name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenameGroup {
+    /// As for [`CreateGroup::name`].
+    pub name: String,
+}
+
+impl RenameGroup {
+    /// Reads `{"name": …}`, with [`CreateGroup`]'s rules.
+    pub fn parse(body: &Map<String, Value>) -> Result<Self> {
+        CreateGroup::parse(body).map(|c| RenameGroup { name: c.name })
+    }
+}
+
+/// `POST /api/permissions/membership`: who joins which group, in which role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddMembership {
+    /// The group.
+    pub group_id: GroupId,
+    /// The new member.
+    pub user_id: UserId,
+    /// Member (the default) or manager.
+    pub role: GroupRole,
+}
+
+impl AddMembership {
+    /// Reads `{"group_id": …, "user_id": …, "is_group_manager"?: …}` in Metabase's order.
+    pub fn parse(body: &Map<String, Value>) -> Result<Self> {
+        let group_id =
+            validate::positive_int("group_id", body.get("group_id"), Presence::Required)?
+                .unwrap_or_default();
+        let user_id = validate::positive_int("user_id", body.get("user_id"), Presence::Required)?
+            .unwrap_or_default();
+        let manager = validate::boolean(
+            "is_group_manager",
+            body.get("is_group_manager"),
+            Presence::Nullable,
+        )?
+        .unwrap_or(false);
+        Ok(AddMembership {
+            group_id: GroupId(group_id),
+            user_id: UserId(user_id),
+            role: GroupRole::from_manager_flag(manager),
+        })
+    }
+}
+
+/// `PUT /api/permissions/membership/:id`: the membership's new role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetGroupRole {
+    /// Member or manager.
+    pub role: GroupRole,
+}
+
+impl SetGroupRole {
+    /// Reads `{"is_group_manager": …}` (required).
+    pub fn parse(body: &Map<String, Value>) -> Result<Self> {
+        let manager = validate::boolean(
+            "is_group_manager",
+            body.get("is_group_manager"),
+            Presence::Required,
+        )?
+        .unwrap_or(false);
+        Ok(SetGroupRole {
+            role: GroupRole::from_manager_flag(manager),
+        })
+    }
 }
 
 fn unique_name(e: DomainError) -> DomainError {
     if e.is_unique_violation() {
-        DomainError::Refused(DUPLICATE_NAME.to_string())
+        DomainError::Disallowed(DUPLICATE_NAME.to_string())
     } else {
         e
     }
@@ -128,20 +235,14 @@ pub struct GroupDetail {
 
 impl People {
     /// `GET /api/permissions/group`: every group for superusers, the managed ones for group managers.
-    pub fn list_groups(
-        &self,
-        caller: &Caller,
-        params: &QueryParams,
-    ) -> Result<Vec<GroupWithCount>> {
-        let page = parse_page(params)?;
+    pub fn list_groups(&self, caller: &Caller, page: Option<Page>) -> Result<Vec<GroupWithCount>> {
         caller.require_group_manager()?;
         let only = (!caller.is_superuser()).then(|| caller.managed_groups());
         self.store.read(|r| r.list_groups(only.as_deref(), page))
     }
 
     /// `GET /api/permissions/group/:id`.
-    pub fn get_group(&self, caller: &Caller, raw_id: &str) -> Result<GroupDetail> {
-        let id = parse_path_id("id", raw_id)?;
+    pub fn get_group(&self, caller: &Caller, id: GroupId) -> Result<GroupDetail> {
         caller.require_group_manager()?;
         self.store.read(|r| {
             let group = r.group_by_id(id)?.ok_or(DomainError::NotFound)?;
@@ -151,12 +252,12 @@ impl People {
     }
 
     /// `POST /api/permissions/group`: a superuser creates a group with a unique name.
-    pub fn create_group(&self, caller: &Caller, body: &Map<String, Value>) -> Result<Group> {
-        let name = group_name(body)?;
+    pub fn create_group(&self, caller: &Caller, command: CreateGroup) -> Result<Group> {
         caller.require_superuser()?;
+        let name = command.name;
         self.store.write(|r| {
             if r.group_by_name(&name)?.is_some() {
-                return Err(DomainError::Refused(DUPLICATE_NAME.to_string()));
+                return Err(DomainError::Disallowed(DUPLICATE_NAME.to_string()));
             }
             r.insert_group(&name, &new_entity_id()).map_err(unique_name)
         })
@@ -166,13 +267,11 @@ impl People {
     pub fn rename_group(
         &self,
         caller: &Caller,
-        raw_id: &str,
-        body: &Map<String, Value>,
+        id: GroupId,
+        command: RenameGroup,
     ) -> Result<Group> {
-        let id = parse_path_id("group-id", raw_id)?;
-        let name = group_name(body)?;
-        let gid = i32::try_from(id).unwrap_or(i32::MAX);
-        caller.require_manager_of(gid)?;
+        caller.require_manager_of(id)?;
+        let name = command.name;
         self.store.write(|r| {
             let group = r.group_by_id(id)?.ok_or(DomainError::NotFound)?;
             if is_magic(group.id) {
@@ -181,7 +280,7 @@ impl People {
             if r.group_by_name(&name)?
                 .is_some_and(|other| other.id != group.id)
             {
-                return Err(DomainError::Refused(DUPLICATE_NAME.to_string()));
+                return Err(DomainError::Disallowed(DUPLICATE_NAME.to_string()));
             }
             r.rename_group(group.id, &name).map_err(unique_name)?;
             Ok(Group { name, ..group })
@@ -189,15 +288,13 @@ impl People {
     }
 
     /// `DELETE /api/permissions/group/:id`: deletes a group and its memberships; an unknown id is a no-op.
-    pub fn delete_group(&self, caller: &Caller, raw_id: &str) -> Result<()> {
-        let id = parse_path_id("group-id", raw_id)?;
-        let gid = i32::try_from(id).unwrap_or(i32::MAX);
-        caller.require_manager_of(gid)?;
-        if is_magic(gid) {
-            return Err(magic_rule(gid));
+    pub fn delete_group(&self, caller: &Caller, id: GroupId) -> Result<()> {
+        caller.require_manager_of(id)?;
+        if is_magic(id) {
+            return Err(magic_rule(id));
         }
         self.store.write(|r| {
-            r.delete_group(gid)?;
+            r.delete_group(id)?;
             Ok(())
         })
     }
@@ -210,37 +307,36 @@ impl People {
     }
 
     /// `POST /api/permissions/membership`: adds a user to a group; returns the group's members.
-    pub fn add_membership(
-        &self,
-        caller: &Caller,
-        body: &Map<String, Value>,
-    ) -> Result<GroupDetail> {
-        let group_id =
-            validate::positive_int("group_id", body.get("group_id"), false)?.unwrap_or_default();
-        let user_id =
-            validate::positive_int("user_id", body.get("user_id"), false)?.unwrap_or_default();
-        let manager = validate::boolean("is_group_manager", body.get("is_group_manager"), true)?
-            .unwrap_or(false);
-        caller.require_manager_of(i32::try_from(group_id).unwrap_or(i32::MAX))?;
+    pub fn add_membership(&self, caller: &Caller, command: AddMembership) -> Result<GroupDetail> {
+        let AddMembership {
+            group_id,
+            user_id,
+            role,
+        } = command;
+        caller.require_manager_of(group_id)?;
         self.store.write(|r| {
             let group = r.group_by_id(group_id)?.ok_or_else(|| {
                 DomainError::rule("group_id", format!("Group {group_id} does not exist."))
             })?;
             let mut user = r.lock_user(user_id)?.ok_or(DomainError::NotFound)?;
             if group.id == ALL_USERS_ID {
-                return Err(DomainError::Refused(ALL_USERS_RULE.to_string()));
+                return Err(DomainError::Disallowed(ALL_USERS_RULE.to_string()));
             }
-            if manager && user.is_superuser {
-                return Err(DomainError::Refused(ADMIN_NOT_MANAGER.to_string()));
+            if role.is_manager() && user.is_superuser {
+                return Err(DomainError::Disallowed(ADMIN_NOT_MANAGER.to_string()));
             }
-            r.insert_membership(user.id, group.id, manager)
-                .map_err(|e| {
-                    if e.is_unique_violation() {
-                        DomainError::rule("user_id", DUPLICATE_MEMBERSHIP)
-                    } else {
-                        e
-                    }
-                })?;
+            let new = NewMembership {
+                user_id: user.id,
+                group_id: group.id,
+                role,
+            };
+            r.insert_membership(&new).map_err(|e| {
+                if e.is_unique_violation() {
+                    DomainError::rule("user_id", DUPLICATE_MEMBERSHIP)
+                } else {
+                    e
+                }
+            })?;
             if group.id == ADMINISTRATORS_ID && !user.is_superuser {
                 user.is_superuser = true;
                 user.updated_at = self.clock.now();
@@ -251,47 +347,42 @@ impl People {
         })
     }
 
-    /// `PUT /api/permissions/membership/:id`: sets `is_group_manager` (never for a superuser).
-    pub fn set_membership_manager(
+    /// `PUT /api/permissions/membership/:id`: sets the role (a superuser is never a manager).
+    pub fn set_group_role(
         &self,
         caller: &Caller,
-        raw_id: &str,
-        body: &Map<String, Value>,
+        id: MembershipId,
+        command: SetGroupRole,
     ) -> Result<Membership> {
-        let id = parse_path_id("id", raw_id)?;
-        let manager = validate::boolean("is_group_manager", body.get("is_group_manager"), false)?
-            .unwrap_or(false);
+        let role = command.role;
         caller.require_group_manager()?;
         self.store.write(|r| {
             let m = r.membership_by_id(id)?.ok_or(DomainError::NotFound)?;
             caller.require_manager_of(m.group_id)?;
-            if manager {
-                let user = r
-                    .user_by_id(i64::from(m.user_id))?
-                    .ok_or(DomainError::NotFound)?;
+            if role.is_manager() {
+                let user = r.user_by_id(m.user_id)?.ok_or(DomainError::NotFound)?;
                 if user.is_superuser {
-                    return Err(DomainError::Refused(ADMIN_NOT_MANAGER.to_string()));
+                    return Err(DomainError::Disallowed(ADMIN_NOT_MANAGER.to_string()));
                 }
             }
-            r.set_group_manager(m.id, manager)?;
+            r.set_group_role(m.id, role)?;
             Ok(Membership {
-                is_group_manager: manager,
+                is_group_manager: role.is_manager(),
                 ..m
             })
         })
     }
 
     /// `PUT /api/permissions/membership/:group-id/clear`: removes every member of a group.
-    pub fn clear_group(&self, caller: &Caller, raw_id: &str) -> Result<()> {
-        let id = parse_path_id("group-id", raw_id)?;
-        caller.require_manager_of(i32::try_from(id).unwrap_or(i32::MAX))?;
+    pub fn clear_group(&self, caller: &Caller, id: GroupId) -> Result<()> {
+        caller.require_manager_of(id)?;
         self.store.write(|r| {
             let group = r.group_by_id(id)?.ok_or(DomainError::NotFound)?;
             if group.id == ADMINISTRATORS_ID {
-                return Err(DomainError::Refused("Invalid Request.".to_string()));
+                return Err(DomainError::Disallowed("Invalid Request.".to_string()));
             }
             if group.id == ALL_USERS_ID {
-                return Err(DomainError::Refused(ALL_USERS_RULE.to_string()));
+                return Err(DomainError::Disallowed(ALL_USERS_RULE.to_string()));
             }
             r.delete_group_memberships(group.id)?;
             Ok(())
@@ -300,18 +391,17 @@ impl People {
 
     /// `DELETE /api/permissions/membership/:id`: removes one membership (Administrators: the user stops being a
     /// superuser, unless they are the last active one).
-    pub fn delete_membership(&self, caller: &Caller, raw_id: &str) -> Result<()> {
-        let id = parse_path_id("id", raw_id)?;
+    pub fn delete_membership(&self, caller: &Caller, id: MembershipId) -> Result<()> {
         self.store.write(|r| {
             let m = r.membership_by_id(id)?.ok_or(DomainError::NotFound)?;
             caller.require_manager_of(m.group_id)?;
             if m.group_id == ALL_USERS_ID {
-                return Err(DomainError::Refused(ALL_USERS_RULE.to_string()));
+                return Err(DomainError::Disallowed(ALL_USERS_RULE.to_string()));
             }
             if m.group_id == ADMINISTRATORS_ID {
                 // Only active administrators are counted, whoever the membership belongs to.
                 guard_last_admin(r, true)?;
-                if let Some(mut user) = r.lock_user(i64::from(m.user_id))? {
+                if let Some(mut user) = r.lock_user(m.user_id)? {
                     user.is_superuser = false;
                     user.updated_at = self.clock.now();
                     r.update_user(&user)?;
@@ -337,6 +427,6 @@ mod tests {
 
     #[test]
     fn magic_groups() {
-        assert!(is_magic(1) && is_magic(2) && !is_magic(3));
+        assert!(is_magic(GroupId(1)) && is_magic(GroupId(2)) && !is_magic(GroupId(3)));
     }
 }

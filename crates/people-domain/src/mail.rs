@@ -69,6 +69,15 @@ impl Email {
     }
 }
 
+/// Who is sending an invite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InviteKind {
+    /// The installer, during setup ("could use your help setting up").
+    Setup,
+    /// An administrator, creating a user or sending the invite again.
+    Admin,
+}
+
 /// Instance details every template may use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailContext {
@@ -193,7 +202,7 @@ impl People {
         repo: &mut dyn Repo,
         user: &mut User,
         inviter: Option<&User>,
-        from_setup: bool,
+        kind: InviteKind,
     ) -> Result<()> {
         let token = self.issue_reset_token(repo, user)?;
         let site_url = self.mail_context(repo)?.site_url;
@@ -202,7 +211,7 @@ impl People {
             first_name: user.first_name.clone(),
             inviter: inviter.map(|i| i.first_name.clone().unwrap_or_else(|| i.common_name())),
             join_url: format!("{site_url}/auth/reset_password/{}#new", token.expose()),
-            from_setup,
+            from_setup: kind == InviteKind::Setup,
         };
         self.enqueue(repo, &email, Some((user, &token)))
     }

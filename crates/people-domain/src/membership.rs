@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 
 use crate::error::{DomainError, Result};
-use crate::group::{Membership, ADMINISTRATORS_ID, ADMIN_NOT_MANAGER, ALL_USERS_ID};
+use crate::group::{GroupRole, Membership, ADMINISTRATORS_ID, ADMIN_NOT_MANAGER, ALL_USERS_ID};
+use crate::id::{GroupId, UserId};
 use crate::permission::NOT_ALLOWED_MEMBERSHIPS;
 use crate::session::Caller;
-use crate::store::Repo;
+use crate::store::{NewMembership, Repo};
 use crate::validate::MembershipSpec;
 
 /// 400 text for any change to All Users.
@@ -25,12 +26,9 @@ pub(crate) fn check_groups_exist(
     field: &str,
     specs: &[MembershipSpec],
 ) -> Result<()> {
-    let ids: Vec<i64> = specs.iter().map(|s| s.group_id).collect();
+    let ids: Vec<GroupId> = specs.iter().map(|s| s.group_id).collect();
     let found = repo.groups_by_ids(&ids)?;
-    if let Some(missing) = ids
-        .iter()
-        .find(|id| !found.iter().any(|g| i64::from(g.id) == **id))
-    {
+    if let Some(missing) = ids.iter().find(|id| !found.iter().any(|g| g.id == **id)) {
         return Err(DomainError::rule(
             field,
             format!("Group {missing} does not exist."),
@@ -44,7 +42,7 @@ pub(crate) fn check_groups_exist(
 pub(crate) fn guard_last_admin(repo: &mut dyn Repo, user_active: bool) -> Result<()> {
     repo.lock_group(ADMINISTRATORS_ID)?;
     if user_active && repo.count_active_members(ADMINISTRATORS_ID)? <= 1 {
-        return Err(DomainError::Refused(LAST_ADMIN_RULE.to_string()));
+        return Err(DomainError::Disallowed(LAST_ADMIN_RULE.to_string()));
     }
     Ok(())
 }
@@ -64,23 +62,17 @@ pub(crate) enum Editor<'a> {
 pub(crate) fn replace(
     repo: &mut dyn Repo,
     editor: Editor<'_>,
-    user_id: i32,
+    user_id: UserId,
     user_active: bool,
     current: &[Membership],
     desired: &[MembershipSpec],
 ) -> Result<bool> {
-    let mut want: BTreeMap<i32, Option<bool>> = BTreeMap::new();
-    for spec in desired {
-        let gid = i32::try_from(spec.group_id).map_err(|_| {
-            DomainError::rule(
-                "user_group_memberships",
-                format!("Group {} does not exist.", spec.group_id),
-            )
-        })?;
-        want.insert(gid, spec.is_group_manager);
-    }
-    let have: BTreeMap<i32, &Membership> = current.iter().map(|m| (m.group_id, m)).collect();
-    let added: Vec<(i32, bool)> = want
+    let want: BTreeMap<GroupId, Option<bool>> = desired
+        .iter()
+        .map(|spec| (spec.group_id, spec.is_group_manager))
+        .collect();
+    let have: BTreeMap<GroupId, &Membership> = current.iter().map(|m| (m.group_id, m)).collect();
+    let added: Vec<(GroupId, bool)> = want
         .iter()
         .filter(|(g, _)| !have.contains_key(g))
         .map(|(g, f)| (*g, f.unwrap_or(false)))
@@ -124,10 +116,10 @@ pub(crate) fn replace(
     let makes_manager =
         added.iter().any(|(_, flag)| *flag) || changed.iter().any(|(_, flag)| *flag);
     if admin_after && makes_manager {
-        return Err(DomainError::Refused(ADMIN_NOT_MANAGER.to_string()));
+        return Err(DomainError::Disallowed(ADMIN_NOT_MANAGER.to_string()));
     }
     if !want.contains_key(&ALL_USERS_ID) && have.contains_key(&ALL_USERS_ID) {
-        return Err(DomainError::Refused(ALL_USERS_RULE.to_string()));
+        return Err(DomainError::Disallowed(ALL_USERS_RULE.to_string()));
     }
     if removed.iter().any(|m| m.group_id == ADMINISTRATORS_ID) {
         guard_last_admin(repo, user_active)?;
@@ -136,7 +128,12 @@ pub(crate) fn replace(
         repo.delete_membership(m.id)?;
     }
     for (g, flag) in &added {
-        repo.insert_membership(user_id, *g, *flag).map_err(|e| {
+        let new = NewMembership {
+            user_id,
+            group_id: *g,
+            role: GroupRole::from_manager_flag(*flag),
+        };
+        repo.insert_membership(&new).map_err(|e| {
             if e.is_unique_violation() {
                 // A concurrent request added the same membership first.
                 DomainError::rule("user_id", DUPLICATE_MEMBERSHIP)
@@ -146,7 +143,7 @@ pub(crate) fn replace(
         })?;
     }
     for (m, flag) in &changed {
-        repo.set_group_manager(m.id, *flag)?;
+        repo.set_group_role(m.id, GroupRole::from_manager_flag(*flag))?;
     }
     Ok(want.contains_key(&ADMINISTRATORS_ID))
 }

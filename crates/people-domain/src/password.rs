@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use serde_json::{json, Value};
 
 use crate::error::{DomainError, Result};
+use crate::session::Secret;
 use crate::validate::{limit, msg};
 
 static COMMON: &str = include_str!("../data/common_passwords.txt");
@@ -164,25 +165,55 @@ impl PasswordPolicy {
             && (self.complexity == Complexity::Weak || !is_common(password))
     }
 
-    /// Validates the JSON value of a password parameter (`ms/ValidPassword`); every failure, including a
-    /// missing value and people's 1024-character limit, is `password is too common.`
-    pub fn check(&self, param: &str, v: Option<&Value>) -> Result<String> {
-        let fail = |v: Option<&Value>| {
-            DomainError::invalid(
-                param,
-                msg::PASSWORD,
-                format!(
-                    "password is too common., received: {}",
-                    if v.is_some() { "<redacted>" } else { "nil" }
-                ),
-            )
-        };
-        match v.and_then(Value::as_str) {
-            Some(p) if p.chars().count() <= limit::PASSWORD && self.is_valid(p) => {
-                Ok(p.to_string())
-            }
-            _ => Err(fail(v.filter(|v| !v.is_null()))),
+    /// Metabase's `ms/ValidPassword` for a password already read from a request (see [`read_password`]):
+    /// people's 1024-character limit and this policy, else `password is too common.` under `param`.
+    pub fn require(&self, param: &str, password: &Secret) -> Result<()> {
+        let p = password.expose();
+        if p.chars().count() <= limit::PASSWORD && self.is_valid(p) {
+            Ok(())
+        } else {
+            Err(password_refused(param, Given::Present))
         }
+    }
+}
+
+/// Whether a refused password parameter was in the request (its value is never shown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Given {
+    Absent,
+    Present,
+}
+
+fn password_refused(param: &str, given: Given) -> DomainError {
+    DomainError::invalid(
+        param,
+        msg::PASSWORD,
+        format!(
+            "password is too common., received: {}",
+            match given {
+                Given::Present => "<redacted>",
+                Given::Absent => "nil",
+            }
+        ),
+    )
+}
+
+/// Reads a password parameter for [`PasswordPolicy::require`]: anything but a string is refused with the
+/// policy's message (Metabase's `ms/ValidPassword` says nothing more), without showing the value.
+pub fn read_password(param: &str, v: Option<&Value>) -> Result<Secret> {
+    match v {
+        Some(Value::String(p)) => Ok(Secret::new(p.clone())),
+        Some(Value::Null) | None => Err(password_refused(param, Given::Absent)),
+        Some(_) => Err(password_refused(param, Given::Present)),
+    }
+}
+
+/// Input to a use case that hashes or verifies a password. Such work may wait its turn on the hashing pool,
+/// so a front end runs it where waiting holds up no other request (people-web: the blocking pool).
+pub trait HashesPassword {
+    /// True when running the use case with this input hashes or verifies a password.
+    fn hashes_password(&self) -> bool {
+        true
     }
 }
 
@@ -384,7 +415,7 @@ mod tests {
             Some(json!("short")),
             Some(json!("a1".repeat(600))),
         ] {
-            match p.check("password", v.as_ref()) {
+            match read_password("password", v.as_ref()).and_then(|s| p.require("password", &s)) {
                 Err(DomainError::Invalid { param, message, .. }) => {
                     assert_eq!(param, "password");
                     assert_eq!(message, "password is too common.");
@@ -392,10 +423,9 @@ mod tests {
                 other => panic!("{v:?}: {other:?}"),
             }
         }
-        assert_eq!(
-            p.check("password", Some(&json!("unc0mmonpw"))).unwrap(),
-            "unc0mmonpw"
-        );
+        let given = read_password("password", Some(&json!("unc0mmonpw"))).unwrap();
+        assert!(p.require("password", &given).is_ok());
+        assert_eq!(given.expose(), "unc0mmonpw");
     }
 
     #[test]

@@ -5,19 +5,63 @@ use chrono::Duration;
 use serde_json::{Map, Value};
 
 use crate::error::{DomainError, Result};
+use crate::id::UserId;
 use crate::mail::Email;
+use crate::password::{read_password, HashesPassword};
 use crate::service::People;
-use crate::session::{digests_equal, sha256_hex, ClientInfo, SessionGrant};
+use crate::session::{
+    digests_equal, sha256_hex, ClientInfo, History, Persistence, Secret, SessionGrant,
+};
 use crate::store::Repo;
 use crate::throttle::Verdict;
 use crate::user::{set_password, User};
-use crate::validate;
+use crate::validate::{self, Presence};
 
 /// 400 text for a token that is malformed, unknown, used, expired or of an inactive user.
 pub const INVALID_TOKEN: &str = "Invalid reset token";
 
 /// `reset-token-ttl-hours` when nothing (valid) is set.
 const DEFAULT_TTL_HOURS: i64 = 48;
+
+/// `POST /api/session/forgot_password`: where to send a reset link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForgotPassword {
+    /// A valid email address, lower-cased.
+    pub email: String,
+}
+
+impl ForgotPassword {
+    /// Reads `{"email": …}`.
+    pub fn parse(body: &Map<String, Value>) -> Result<Self> {
+        let email =
+            validate::email("email", body.get("email"), Presence::Required)?.unwrap_or_default();
+        Ok(ForgotPassword { email })
+    }
+}
+
+/// `POST /api/session/reset_password`: a reset (or invite) token and the new password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResetPassword {
+    /// The token from the link.
+    pub token: Secret,
+    /// The new password (checked against the password policy by the use case).
+    pub password: Secret,
+}
+
+impl ResetPassword {
+    /// Reads `{"token": …, "password": …}` in Metabase's order.
+    pub fn parse(body: &Map<String, Value>) -> Result<Self> {
+        let token = validate::non_blank("token", body.get("token"), Presence::Required)?
+            .unwrap_or_default();
+        let password = read_password("password", body.get("password"))?;
+        Ok(ResetPassword {
+            token: Secret::new(token),
+            password,
+        })
+    }
+}
+
+impl HashesPassword for ResetPassword {}
 
 /// The user id a token names, when it has the `<digits>_<rest>` form.
 fn token_user_id(token: &str) -> Option<i64> {
@@ -34,7 +78,7 @@ impl People {
         let Some(id) = token_user_id(token) else {
             return Ok(None);
         };
-        let Some(user) = repo.lock_user(id)?.filter(|u| u.is_active) else {
+        let Some(user) = repo.lock_user(UserId(id))?.filter(|u| u.is_active) else {
             return Ok(None);
         };
         let (Some(stored), Some(issued)) = (&user.reset_token, user.reset_triggered) else {
@@ -69,8 +113,8 @@ impl People {
     /// `POST /api/session/forgot_password`: throttled; then the ask is only recorded, whether or not the
     /// address has an account, so that the answer takes the same time for every address (docs/api.md). The
     /// background worker handles it ([`People::handle_reset_requests`]).
-    pub fn forgot_password(&self, body: &Map<String, Value>, client: &ClientInfo) -> Result<()> {
-        let email = validate::email("email", body.get("email"), false)?.unwrap_or_default();
+    pub fn forgot_password(&self, command: ForgotPassword, client: &ClientInfo) -> Result<()> {
+        let email = command.email;
         let th = &self.throttles;
         let pairs = [
             (&th.forgot_ip, client.ip.as_str()),
@@ -145,14 +189,12 @@ impl People {
     /// administrators when an invite was accepted, and signs the user in.
     pub fn reset_password(
         &self,
-        body: &Map<String, Value>,
+        command: ResetPassword,
         client: &ClientInfo,
     ) -> Result<SessionGrant> {
-        let token = validate::non_blank("token", body.get("token"), false)?.unwrap_or_default();
-        let password = self
-            .config
-            .password_policy
-            .check("password", body.get("password"))?;
+        let ResetPassword { token, password } = command;
+        self.config.password_policy.require("password", &password)?;
+        let token = token.expose();
         let th = &self.throttles;
         let pairs = [(&th.reset_ip, client.ip.as_str())];
         let now = self.clock.now();
@@ -162,11 +204,11 @@ impl People {
         let invalid = || DomainError::rule("password", INVALID_TOKEN);
         // Cheap rejection before paying for a bcrypt hash.
         self.store
-            .read(|r| self.user_for_token(r, &token))?
+            .read(|r| self.user_for_token(r, token))?
             .ok_or_else(invalid)?;
-        let hash = self.hasher.hash(&password)?;
+        let hash = self.hasher.hash(password.expose())?;
         let (grant, joined) = self.store.write(|repo| {
-            let mut user = self.user_for_token(repo, &token)?.ok_or_else(invalid)?;
+            let mut user = self.user_for_token(repo, token)?.ok_or_else(invalid)?;
             let accepted_invite = user.last_login.is_none();
             set_password(&mut user, hash.clone(), self.clock.now());
             repo.update_user(&user)?;
@@ -189,7 +231,13 @@ impl People {
                     self.enqueue(repo, &email, None)?;
                 }
             }
-            let grant = self.grant(repo, user.id, client, true, false)?;
+            let grant = self.grant(
+                repo,
+                user.id,
+                client,
+                History::Record,
+                Persistence::BrowserSession,
+            )?;
             Ok((grant, accepted_invite))
         })?;
         if joined {
@@ -201,7 +249,8 @@ impl People {
     /// `GET /api/session/password_reset_token_valid`.
     pub fn reset_token_valid(&self, token: Option<&str>) -> Result<bool> {
         let v = token.map(|t| Value::String(t.to_string()));
-        let token = validate::non_blank("token", v.as_ref(), false)?.unwrap_or_default();
+        let token =
+            validate::non_blank("token", v.as_ref(), Presence::Required)?.unwrap_or_default();
         Ok(self
             .store
             .read(|r| self.user_for_token(r, &token))?

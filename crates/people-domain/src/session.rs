@@ -9,13 +9,15 @@ use subtle::ConstantTimeEq;
 use crate::clock::Timestamp;
 use crate::error::{DomainError, Result};
 use crate::group::Membership;
+use crate::id::{GroupId, UserId};
 use crate::service::People;
 use crate::store::Repo;
 use std::sync::Arc;
 
+use crate::password::HashesPassword;
 use crate::throttle::{Settlement, Throttler, Verdict, Waiter};
 use crate::user::User;
-use crate::validate;
+use crate::validate::{self, Presence};
 
 /// A secret handed to a client (session id, reset token). `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -65,7 +67,7 @@ pub struct NewSession {
     /// SHA-256 of the token.
     pub id_hash: String,
     /// Owner.
-    pub user_id: i32,
+    pub user_id: UserId,
     /// Creation time; validity is measured from it.
     pub created_at: Timestamp,
 }
@@ -92,7 +94,7 @@ pub struct NewLogin {
     /// When.
     pub timestamp: Timestamp,
     /// Who.
-    pub user_id: i32,
+    pub user_id: UserId,
     /// SHA-256 of the session created by the login.
     pub session_hash: Option<String>,
     /// `metabase.DEVICE` cookie value.
@@ -151,7 +153,7 @@ impl Caller {
     }
 
     /// Manages `group_id`.
-    pub fn manages(&self, group_id: i32) -> bool {
+    pub fn manages(&self, group_id: GroupId) -> bool {
         self.memberships
             .iter()
             .any(|m| m.group_id == group_id && m.is_group_manager)
@@ -163,7 +165,7 @@ impl Caller {
     }
 
     /// Ids of the groups the caller manages.
-    pub fn managed_groups(&self) -> Vec<i32> {
+    pub fn managed_groups(&self) -> Vec<GroupId> {
         self.memberships
             .iter()
             .filter(|m| m.is_group_manager)
@@ -172,14 +174,74 @@ impl Caller {
     }
 
     /// Ids of the groups the caller belongs to.
-    pub fn group_ids(&self) -> Vec<i32> {
+    pub fn group_ids(&self) -> Vec<GroupId> {
         self.memberships.iter().map(|m| m.group_id).collect()
     }
 
     /// Is `user_id`.
-    pub fn is(&self, user_id: i64) -> bool {
-        i64::from(self.user.id) == user_id
+    pub fn is(&self, user_id: UserId) -> bool {
+        self.user.id == user_id
     }
+}
+
+/// `POST /api/session`: who signs in, and for how long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login {
+    /// The email address (any case).
+    pub username: String,
+    /// The password.
+    pub password: Secret,
+    /// A persistent cookie, or one for the browser session.
+    pub persistence: Persistence,
+}
+
+impl Login {
+    /// Reads `{"username": …, "password": …, "remember"?: …}` in Metabase's order.
+    pub fn parse(body: &Map<String, Value>) -> Result<Self> {
+        let username = validate::non_blank("username", body.get("username"), Presence::Required)?
+            .unwrap_or_default();
+        let password = validate::non_blank("password", body.get("password"), Presence::Required)?
+            .unwrap_or_default();
+        let remember = validate::boolean("remember", body.get("remember"), Presence::Nullable)?
+            .unwrap_or(false);
+        Ok(Login {
+            username,
+            password: Secret::new(password),
+            persistence: Persistence::from_remember(remember),
+        })
+    }
+}
+
+impl HashesPassword for Login {}
+
+/// How long a session's cookie lives in the browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Persistence {
+    /// Until the browser closes (Metabase's default).
+    #[default]
+    BrowserSession,
+    /// As long as the session itself (`"remember": true`).
+    Remember,
+}
+
+impl Persistence {
+    /// The persistence Metabase's `remember` flag asks for.
+    pub fn from_remember(remember: bool) -> Self {
+        if remember {
+            Persistence::Remember
+        } else {
+            Persistence::BrowserSession
+        }
+    }
+}
+
+/// Whether starting a session is a sign-in that goes into the login history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum History {
+    /// A sign-in: a `login_history` row too.
+    Record,
+    /// Setup's and the command line's own session: only `last_login`.
+    Skip,
 }
 
 /// A new session: the token to hand to the client once.
@@ -188,9 +250,9 @@ pub struct SessionGrant {
     /// The session id (a UUID), sent to the client and never stored.
     pub token: Secret,
     /// Whose session it is.
-    pub user_id: i32,
-    /// The client asked for a persistent cookie.
-    pub remember: bool,
+    pub user_id: UserId,
+    /// The cookie's lifetime the client asked for.
+    pub persistence: Persistence,
     /// The `session-cookie-samesite` setting at the time (`lax`, `strict` or `none`).
     pub same_site: String,
 }
@@ -217,14 +279,14 @@ fn login_failed(field: &str, message: &str) -> DomainError {
     }
 }
 
-/// Creates a session for `user_id` inside the caller's transaction; with `record_login` also a login-history
+/// Creates a session for `user_id` inside the caller's transaction; for [`History::Record`] also a login-history
 /// row and `last_login` (every login except setup's, which only sets `last_login`).
 pub(crate) fn start_session(
     repo: &mut dyn Repo,
-    user_id: i32,
+    user_id: UserId,
     now: Timestamp,
     client: &ClientInfo,
-    record_login: bool,
+    history: History,
 ) -> Result<Secret> {
     let token = new_session_token();
     let id_hash = token.digest();
@@ -233,7 +295,7 @@ pub(crate) fn start_session(
         user_id,
         created_at: now,
     })?;
-    if record_login {
+    if history == History::Record {
         repo.insert_login(&NewLogin {
             timestamp: now,
             user_id,
@@ -252,19 +314,19 @@ impl People {
     pub(crate) fn grant(
         &self,
         repo: &mut dyn Repo,
-        user_id: i32,
+        user_id: UserId,
         client: &ClientInfo,
-        record_login: bool,
-        remember: bool,
+        history: History,
+        persistence: Persistence,
     ) -> Result<SessionGrant> {
-        let token = start_session(repo, user_id, self.clock.now(), client, record_login)?;
+        let token = start_session(repo, user_id, self.clock.now(), client, history)?;
         let same_site = self
             .setting_value(repo, "session-cookie-samesite")?
             .unwrap_or_else(|| "lax".to_string());
         Ok(SessionGrant {
             token,
             user_id,
-            remember,
+            persistence,
             same_site,
         })
     }
@@ -301,19 +363,20 @@ impl People {
     /// and user name, and creates a session. The attempt is admitted by the throttles before the password is
     /// checked (waiting, when attempts still being checked could reach a threshold), so that concurrent
     /// attempts cannot pass it; it is settled as a failure or forgiven once judged.
-    pub fn login(&self, body: &Map<String, Value>, client: &ClientInfo) -> Result<SessionGrant> {
-        let username =
-            validate::non_blank("username", body.get("username"), false)?.unwrap_or_default();
-        let password =
-            validate::non_blank("password", body.get("password"), false)?.unwrap_or_default();
-        let remember = validate::boolean("remember", body.get("remember"), true)?.unwrap_or(false);
+    pub fn login(&self, command: Login, client: &ClientInfo) -> Result<SessionGrant> {
+        let Login {
+            username,
+            password,
+            persistence,
+        } = command;
+        let password = password.expose();
         let th = &self.throttles;
         let pairs = [
             (&th.login_ip, client.ip.as_str()),
             (&th.login_username, username.as_str()),
         ];
         let at = self.admit(&pairs)?;
-        let result = self.check_password_and_start(&username, &password, client, remember);
+        let result = self.check_password_and_start(&username, password, client, persistence);
         // A wrong password counts; a right one, or an attempt never judged (the hashing queue was full, the
         // database failed), does not.
         let how = match &result {
@@ -392,7 +455,7 @@ impl People {
         username: &str,
         password: &str,
         client: &ClientInfo,
-        remember: bool,
+        persistence: Persistence,
     ) -> Result<SessionGrant> {
         let user = self.store.read(|r| r.user_by_email(username))?;
         let Some(user) = user else {
@@ -413,7 +476,7 @@ impl People {
             return Err(login_failed("_error", DISABLED));
         }
         self.store
-            .write(|repo| self.grant(repo, user.id, client, true, remember))
+            .write(|repo| self.grant(repo, user.id, client, History::Record, persistence))
     }
 
     /// `DELETE /api/session`: deletes the presented session (expired ones too); `NotFound` when there is none.
@@ -438,6 +501,7 @@ impl People {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::id::MembershipId;
 
     #[test]
     fn tokens_are_uuids_and_digests_are_sha256() {
@@ -462,9 +526,9 @@ mod tests {
     #[test]
     fn caller_group_queries() {
         let m = |g, mgr| Membership {
-            id: g,
-            user_id: 7,
-            group_id: g,
+            id: MembershipId(g),
+            user_id: UserId(7),
+            group_id: GroupId(g),
             is_group_manager: mgr,
         };
         let user = crate::user::tests_support::user(7);
@@ -474,10 +538,10 @@ mod tests {
             session_hash: "h".into(),
             first_login: None,
         };
-        assert!(c.manages(3) && !c.manages(4) && !c.manages(1));
+        assert!(c.manages(GroupId(3)) && !c.manages(GroupId(4)) && !c.manages(GroupId(1)));
         assert!(c.manages_any_group());
-        assert_eq!(c.managed_groups(), vec![3]);
-        assert_eq!(c.group_ids(), vec![1, 3, 4]);
-        assert!(c.is(7) && !c.is(8));
+        assert_eq!(c.managed_groups(), vec![GroupId(3)]);
+        assert_eq!(c.group_ids(), vec![GroupId(1), GroupId(3), GroupId(4)]);
+        assert!(c.is(UserId(7)) && !c.is(UserId(8)));
     }
 }

@@ -175,7 +175,7 @@ fn bad_value(def: &SettingDef) -> DomainError {
         Kind::NonNegativeInt => "an integer greater than or equal to zero".to_string(),
         Kind::ReadOnlyBool => "unchanged".to_string(),
     };
-    DomainError::Refused(format!(
+    DomainError::Disallowed(format!(
         "Invalid value for setting {}: must be {expected}.",
         def.key
     ))
@@ -185,7 +185,7 @@ fn bad_value(def: &SettingDef) -> DomainError {
 /// setting or a bad value is refused with a message naming the setting.
 pub fn normalize(def: &SettingDef, value: &Value) -> Result<Option<String>> {
     if def.kind == Kind::ReadOnlyBool {
-        return Err(DomainError::Refused(format!(
+        return Err(DomainError::Disallowed(format!(
             "Setting {} is read-only.",
             def.key
         )));
@@ -343,6 +343,50 @@ impl crate::People {
     }
 }
 
+/// A setting's new value as a client gives it: a string, a number or a boolean, whichever the setting takes
+/// (checked when stored), or the default.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SettingValue(Value);
+
+impl SettingValue {
+    /// Returns the setting to its default (JSON `null`).
+    pub fn default_value() -> Self {
+        SettingValue(Value::Null)
+    }
+
+    /// A text value.
+    pub fn text(value: impl Into<String>) -> Self {
+        SettingValue(Value::String(value.into()))
+    }
+
+    /// A whole number.
+    pub fn integer(value: i64) -> Self {
+        SettingValue(Value::from(value))
+    }
+
+    /// A boolean.
+    pub fn boolean(value: bool) -> Self {
+        SettingValue(Value::Bool(value))
+    }
+}
+
+/// `PUT /api/setting/:key`: the new value.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PutSetting {
+    /// What to store.
+    pub value: SettingValue,
+}
+
+impl PutSetting {
+    /// Reads `{"value": …}`; an absent value is `null`, the default. Whether the value suits the setting is
+    /// the use case's to say, after the caller's rights are checked.
+    pub fn parse(body: &Map<String, Value>) -> Self {
+        PutSetting {
+            value: SettingValue(body.get("value").cloned().unwrap_or(Value::Null)),
+        }
+    }
+}
+
 /// One entry of `GET /api/setting`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SettingInfo {
@@ -389,11 +433,11 @@ impl crate::People {
         &self,
         caller: &crate::session::Caller,
         key: &str,
-        body: &Map<String, Value>,
+        command: PutSetting,
     ) -> Result<()> {
         caller.require_superuser()?;
         let d = def(key).ok_or(DomainError::NotFound)?;
-        let stored = normalize(d, body.get("value").unwrap_or(&Value::Null))?;
+        let stored = normalize(d, &command.value.0)?;
         self.store.write(|r| {
             r.put_setting(d.key, stored.as_deref())?;
             if d.key == "reset-token-ttl-hours" {
@@ -465,7 +509,7 @@ mod tests {
             ("admin-email", json!("nope")),
         ] {
             match normalize(d(k), &v) {
-                Err(DomainError::Refused(m)) => assert!(m.contains(k), "{m}"),
+                Err(DomainError::Disallowed(m)) => assert!(m.contains(k), "{m}"),
                 other => panic!("{k}: {other:?}"),
             }
         }

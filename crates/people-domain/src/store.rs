@@ -5,7 +5,8 @@
 
 use crate::clock::Timestamp;
 use crate::error::{DomainError, Result};
-use crate::group::{Group, GroupMember, GroupWithCount, Membership};
+use crate::group::{Group, GroupMember, GroupRole, GroupWithCount, Membership};
+use crate::id::{EmailId, GroupId, MembershipId, UserId};
 use crate::session::{CallerRecord, LoginRecord, NewLogin, NewSession};
 use crate::user::{NewUser, User};
 
@@ -28,7 +29,7 @@ pub enum UserOrder {
     #[default]
     FirstName,
     /// Superusers first, then managers of the group, then by first name (the group-filtered list).
-    GroupRank(i32),
+    GroupRank(GroupId),
     /// `lower(last_name), lower(first_name), id` (recipients).
     LastName,
 }
@@ -50,9 +51,9 @@ pub struct UserQuery {
     /// Case-insensitive substring of first name, last name or email; `%` and `_` match themselves.
     pub text: Option<String>,
     /// Only members of this group.
-    pub group_id: Option<i64>,
+    pub group_id: Option<GroupId>,
     /// Only users sharing a group other than All Users with this user.
-    pub shares_group_with: Option<i32>,
+    pub shares_group_with: Option<UserId>,
     /// Order.
     pub order: UserOrder,
     /// Page; `None` for every row.
@@ -84,7 +85,7 @@ pub struct SavedAttempts<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailLink {
     /// Whose token.
-    pub user_id: i32,
+    pub user_id: UserId,
     /// SHA-256 of the token in the link.
     pub token_hash: String,
     /// When the link expires; `None` when it does not.
@@ -112,7 +113,7 @@ pub struct NewEmail {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedEmail {
     /// Outbox id.
-    pub id: i64,
+    pub id: EmailId,
     /// Addresses.
     pub recipients: Vec<String>,
     /// Subject line.
@@ -125,7 +126,19 @@ pub struct QueuedEmail {
     pub attempts: i32,
 }
 
-/// One connection's worth of storage operations. Ids from clients arrive as `i64` and may name nothing.
+/// A membership to insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewMembership {
+    /// Member.
+    pub user_id: UserId,
+    /// Group.
+    pub group_id: GroupId,
+    /// Plain member or manager.
+    pub role: GroupRole,
+}
+
+/// One connection's worth of storage operations. Ids from clients may name nothing (or lie beyond what a
+/// table's key can hold): that is "not found", never an error.
 pub trait Repo {
     /// Checks that the database answers.
     fn ping(&mut self) -> Result<()>;
@@ -134,17 +147,17 @@ pub trait Repo {
     /// Inserts a user (no memberships); a taken email (any case) fails with a unique violation.
     fn insert_user(&mut self, user: &NewUser) -> Result<User>;
     /// The user with `id`.
-    fn user_by_id(&mut self, id: i64) -> Result<Option<User>>;
+    fn user_by_id(&mut self, id: UserId) -> Result<Option<User>>;
     /// The user with `id` and every membership of theirs (ordered by group id), in one query.
-    fn user_with_memberships(&mut self, id: i64) -> Result<Option<(User, Vec<Membership>)>>;
+    fn user_with_memberships(&mut self, id: UserId) -> Result<Option<(User, Vec<Membership>)>>;
     /// The user with `id`, locked until the end of the transaction where the database supports it.
-    fn lock_user(&mut self, id: i64) -> Result<Option<User>>;
+    fn lock_user(&mut self, id: UserId) -> Result<Option<User>>;
     /// The user whose email equals `email` ignoring case.
     fn user_by_email(&mut self, email: &str) -> Result<Option<User>>;
     /// Writes every column of `user` (by id); a taken email fails with a unique violation.
     fn update_user(&mut self, user: &User) -> Result<()>;
     /// Sets `last_login`.
-    fn set_last_login(&mut self, user_id: i32, at: Timestamp) -> Result<()>;
+    fn set_last_login(&mut self, user_id: UserId, at: Timestamp) -> Result<()>;
     /// Number of users of any type or status, counting no further than `at_most` (so that "is there a
     /// user" and "is there a second user" stay cheap on a large table).
     fn count_users(&mut self, at_most: i64) -> Result<i64>;
@@ -157,50 +170,45 @@ pub trait Repo {
     /// Inserts a group; a taken name (any case) fails with a unique violation.
     fn insert_group(&mut self, name: &str, entity_id: &str) -> Result<Group>;
     /// The group with `id`.
-    fn group_by_id(&mut self, id: i64) -> Result<Option<Group>>;
+    fn group_by_id(&mut self, id: GroupId) -> Result<Option<Group>>;
     /// The group whose name equals `name` ignoring case.
     fn group_by_name(&mut self, name: &str) -> Result<Option<Group>>;
     /// Groups whose ids are in `ids` (unknown ids are skipped).
-    fn groups_by_ids(&mut self, ids: &[i64]) -> Result<Vec<Group>>;
+    fn groups_by_ids(&mut self, ids: &[GroupId]) -> Result<Vec<Group>>;
     /// Locks the group row until the end of the transaction where the database supports it (serialises
     /// changes that must see a stable member count, such as the last-admin rule).
-    fn lock_group(&mut self, id: i32) -> Result<()>;
+    fn lock_group(&mut self, id: GroupId) -> Result<()>;
     /// Renames a group; a taken name fails with a unique violation.
-    fn rename_group(&mut self, id: i32, name: &str) -> Result<()>;
+    fn rename_group(&mut self, id: GroupId, name: &str) -> Result<()>;
     /// Deletes a group and its memberships; false when it did not exist.
-    fn delete_group(&mut self, id: i32) -> Result<bool>;
+    fn delete_group(&mut self, id: GroupId) -> Result<bool>;
     /// Groups ordered by lower(name) with active member counts, limited to `only` when given.
     fn list_groups(
         &mut self,
-        only: Option<&[i32]>,
+        only: Option<&[GroupId]>,
         page: Option<Page>,
     ) -> Result<Vec<GroupWithCount>>;
     /// Active members of a group ordered by lower(first_name), lower(last_name).
-    fn group_members(&mut self, group_id: i32) -> Result<Vec<GroupMember>>;
+    fn group_members(&mut self, group_id: GroupId) -> Result<Vec<GroupMember>>;
     /// Number of active users who are members of `group_id`.
-    fn count_active_members(&mut self, group_id: i32) -> Result<i64>;
+    fn count_active_members(&mut self, group_id: GroupId) -> Result<i64>;
 
     // ----- memberships -----
     /// Memberships of the given users, ordered by user then group.
-    fn memberships_of(&mut self, user_ids: &[i32]) -> Result<Vec<Membership>>;
+    fn memberships_of(&mut self, user_ids: &[UserId]) -> Result<Vec<Membership>>;
     /// Every membership, or those of the given groups, ordered by user then group.
-    fn all_memberships(&mut self, groups: Option<&[i32]>) -> Result<Vec<Membership>>;
+    fn all_memberships(&mut self, groups: Option<&[GroupId]>) -> Result<Vec<Membership>>;
     /// The membership with `id`.
-    fn membership_by_id(&mut self, id: i64) -> Result<Option<Membership>>;
+    fn membership_by_id(&mut self, id: MembershipId) -> Result<Option<Membership>>;
     /// Adds a membership; a duplicate fails with a unique violation, an unknown user or group with a
     /// foreign-key violation.
-    fn insert_membership(
-        &mut self,
-        user_id: i32,
-        group_id: i32,
-        is_group_manager: bool,
-    ) -> Result<Membership>;
-    /// Sets a membership's manager flag.
-    fn set_group_manager(&mut self, membership_id: i32, is_group_manager: bool) -> Result<()>;
+    fn insert_membership(&mut self, membership: &NewMembership) -> Result<Membership>;
+    /// Sets a membership's role.
+    fn set_group_role(&mut self, membership_id: MembershipId, role: GroupRole) -> Result<()>;
     /// Deletes a membership; false when it did not exist.
-    fn delete_membership(&mut self, membership_id: i32) -> Result<bool>;
+    fn delete_membership(&mut self, membership_id: MembershipId) -> Result<bool>;
     /// Deletes every membership of a group; returns how many.
-    fn delete_group_memberships(&mut self, group_id: i32) -> Result<usize>;
+    fn delete_group_memberships(&mut self, group_id: GroupId) -> Result<usize>;
 
     // ----- sessions -----
     /// Stores a session.
@@ -210,13 +218,13 @@ pub trait Repo {
     /// Deletes one session; false when it did not exist.
     fn delete_session(&mut self, id_hash: &str) -> Result<bool>;
     /// Deletes every session of a user except `keep`; returns how many.
-    fn delete_user_sessions(&mut self, user_id: i32, keep: Option<&str>) -> Result<usize>;
+    fn delete_user_sessions(&mut self, user_id: UserId, keep: Option<&str>) -> Result<usize>;
 
     // ----- login history -----
     /// Records a successful login.
     fn insert_login(&mut self, login: &NewLogin) -> Result<()>;
     /// A user's logins, newest first.
-    fn logins_of(&mut self, user_id: i32) -> Result<Vec<LoginRecord>>;
+    fn logins_of(&mut self, user_id: UserId) -> Result<Vec<LoginRecord>>;
 
     // ----- settings -----
     /// The stored value of `key`.
@@ -251,16 +259,16 @@ pub trait Repo {
 
     // ----- email outbox -----
     /// Queues an email; returns its id.
-    fn enqueue_email(&mut self, email: &NewEmail) -> Result<i64>;
+    fn enqueue_email(&mut self, email: &NewEmail) -> Result<EmailId>;
     /// Blanks every unsent email carrying a link of `user_id` (whose token has just changed); they are never
     /// sent. Returns how many.
-    fn void_links(&mut self, user_id: i32, now: Timestamp) -> Result<usize>;
+    fn void_links(&mut self, user_id: UserId, now: Timestamp) -> Result<usize>;
     /// Blanks every unsent email whose link expired at `now` or whose token is no longer its user's.
     fn void_dead_links(&mut self, now: Timestamp) -> Result<usize>;
     /// Unsent emails carrying a link, as (id, queued at): their expiry follows the link lifetime setting.
-    fn unsent_links(&mut self) -> Result<Vec<(i64, Timestamp)>>;
+    fn unsent_links(&mut self) -> Result<Vec<(EmailId, Timestamp)>>;
     /// Sets when the link of unsent email `id` expires.
-    fn set_link_expiry(&mut self, id: i64, expires_at: Option<Timestamp>) -> Result<()>;
+    fn set_link_expiry(&mut self, id: EmailId, expires_at: Option<Timestamp>) -> Result<()>;
     /// Claims up to `limit` unsent emails due at `now` for one attempt each: their attempt count goes up and
     /// they are not due again before `lease_until`, so that no other worker takes them meanwhile. An email
     /// whose link has died is never claimed.
@@ -271,19 +279,31 @@ pub trait Repo {
         limit: i64,
     ) -> Result<Vec<QueuedEmail>>;
     /// Marks an email sent (its bodies, which may hold a reset link, are blanked).
-    fn mark_email_sent(&mut self, id: i64, at: Timestamp) -> Result<()>;
+    fn mark_email_sent(&mut self, id: EmailId, at: Timestamp) -> Result<()>;
     /// Records a failed attempt and when to try again.
-    fn mark_email_failed(&mut self, id: i64, error: &str, next_attempt_at: Timestamp)
-        -> Result<()>;
+    fn mark_email_failed(
+        &mut self,
+        id: EmailId,
+        error: &str,
+        next_attempt_at: Timestamp,
+    ) -> Result<()>;
+}
+
+/// How a unit of work uses its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transaction {
+    /// No transaction: reads, and writes of a single statement.
+    Read,
+    /// One transaction, committed when the work returns `Ok` and rolled back otherwise.
+    Write,
 }
 
 /// Hands out [`Repo`]s. Implemented by people-store over a connection pool.
 pub trait Store: Send + Sync {
-    /// Runs `work` on one pooled connection, in one transaction when `transaction` is true (committed when
-    /// `work` returns `Ok`, rolled back otherwise).
+    /// Runs `work` on one pooled connection, inside one transaction for [`Transaction::Write`].
     fn run(
         &self,
-        transaction: bool,
+        transaction: Transaction,
         work: &mut dyn FnMut(&mut dyn Repo) -> Result<()>,
     ) -> Result<()>;
 
@@ -292,7 +312,11 @@ pub trait Store: Send + Sync {
 }
 
 impl dyn Store + '_ {
-    fn call<T>(&self, transaction: bool, f: impl FnOnce(&mut dyn Repo) -> Result<T>) -> Result<T> {
+    fn call<T>(
+        &self,
+        transaction: Transaction,
+        f: impl FnOnce(&mut dyn Repo) -> Result<T>,
+    ) -> Result<T> {
         let mut f = Some(f);
         let mut out = None;
         self.run(transaction, &mut |repo| {
@@ -307,11 +331,11 @@ impl dyn Store + '_ {
 
     /// Runs `f` on one connection without a transaction (reads, single-statement writes).
     pub fn read<T>(&self, f: impl FnOnce(&mut dyn Repo) -> Result<T>) -> Result<T> {
-        self.call(false, f)
+        self.call(Transaction::Read, f)
     }
 
     /// Runs `f` in one transaction.
     pub fn write<T>(&self, f: impl FnOnce(&mut dyn Repo) -> Result<T>) -> Result<T> {
-        self.call(true, f)
+        self.call(Transaction::Write, f)
     }
 }

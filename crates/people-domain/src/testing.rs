@@ -19,18 +19,20 @@ use serde_json::{Map, Value};
 use crate::clock::{Clock, ManualClock, Timestamp};
 use crate::error::{DomainError, Result, StoreFailure};
 use crate::group::{
-    Group, GroupMember, GroupWithCount, Membership, ADMINISTRATORS_ID, ADMINISTRATORS_NAME,
-    ALL_USERS_ID, ALL_USERS_NAME,
+    Group, GroupMember, GroupRole, GroupWithCount, Membership, ADMINISTRATORS_ID,
+    ADMINISTRATORS_NAME, ALL_USERS_ID, ALL_USERS_NAME,
 };
+use crate::id::{EmailId, GroupId, MembershipId, UserId};
 use crate::mail::{Email, EmailTemplates, MailContext, Rendered};
 use crate::password::Bcrypt;
 use crate::service::{Config, People};
 use crate::session::{
-    start_session, Caller, CallerRecord, ClientInfo, LoginRecord, NewLogin, NewSession,
+    start_session, Caller, CallerRecord, ClientInfo, History, Login, LoginRecord, NewLogin,
+    NewSession, Persistence, Secret,
 };
 use crate::store::{
-    Activity, NewEmail, Page, QueuedEmail, Repo, SavedAttempts, Store, ThrottleKey, UserOrder,
-    UserQuery,
+    Activity, NewEmail, NewMembership, Page, QueuedEmail, Repo, SavedAttempts, Store, ThrottleKey,
+    Transaction, UserOrder, UserQuery,
 };
 use crate::user::{insert_with_memberships, NewUser, User, TYPE_PERSONAL};
 
@@ -58,7 +60,7 @@ pub(crate) struct StoredLogin {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StoredEmail {
     /// Outbox id.
-    pub(crate) id: i64,
+    pub(crate) id: EmailId,
     /// What was queued (bodies blanked once sent).
     pub(crate) email: NewEmail,
     /// Delivery attempts so far.
@@ -76,20 +78,20 @@ pub(crate) struct StoredEmail {
 /// Every table of the fake database.
 #[derive(Debug, Clone)]
 pub(crate) struct State {
-    pub(crate) users: BTreeMap<i32, StoredUser>,
-    pub(crate) groups: BTreeMap<i32, Group>,
-    pub(crate) memberships: BTreeMap<i32, Membership>,
+    pub(crate) users: BTreeMap<UserId, StoredUser>,
+    pub(crate) groups: BTreeMap<GroupId, Group>,
+    pub(crate) memberships: BTreeMap<MembershipId, Membership>,
     pub(crate) sessions: BTreeMap<String, NewSession>,
     pub(crate) logins: Vec<StoredLogin>,
     pub(crate) settings: BTreeMap<String, String>,
-    pub(crate) outbox: BTreeMap<i64, StoredEmail>,
+    pub(crate) outbox: BTreeMap<EmailId, StoredEmail>,
     /// `throttle`: (throttle, lower(key)) → (attempts, expires_at).
     pub(crate) throttles: BTreeMap<(String, String), (Vec<i64>, Timestamp)>,
     /// `password_reset_request`: the asked addresses, oldest first.
     pub(crate) reset_requests: Vec<String>,
-    next_user: i32,
-    next_group: i32,
-    next_membership: i32,
+    next_user: i64,
+    next_group: i64,
+    next_membership: i64,
     next_login: i64,
     next_email: i64,
 }
@@ -141,11 +143,6 @@ fn foreign_key(constraint: &str) -> DomainError {
     DomainError::Store(StoreFailure::ForeignKey(constraint.to_string()))
 }
 
-/// A client's id that does not fit the `INTEGER` column names nothing (people-store's `id32`).
-fn id32(id: i64) -> Option<i32> {
-    i32::try_from(id).ok().filter(|&i| i > 0)
-}
-
 /// SQL `lower(..)`. Unicode-aware like PostgreSQL's; SQLite's built-in `lower` folds ASCII only, so the two
 /// real back ends differ on non-ASCII letters, and this fake follows PostgreSQL.
 fn lower(s: &str) -> String {
@@ -170,10 +167,8 @@ fn paged<T>(rows: Vec<T>, page: Option<Page>) -> Vec<T> {
 }
 
 impl State {
-    fn user(&self, id: i64) -> Option<User> {
-        id32(id)
-            .and_then(|id| self.users.get(&id))
-            .map(|u| u.user.clone())
+    fn user(&self, id: UserId) -> Option<User> {
+        self.users.get(&id).map(|u| u.user.clone())
     }
 
     /// Blanks the unsent, live emails for which `dead` holds; returns how many.
@@ -194,7 +189,7 @@ impl State {
         n
     }
 
-    fn memberships_sorted_by_group(&self, user_id: i32) -> Vec<Membership> {
+    fn memberships_sorted_by_group(&self, user_id: UserId) -> Vec<Membership> {
         let mut ms: Vec<Membership> = self
             .memberships
             .values()
@@ -205,7 +200,7 @@ impl State {
         ms
     }
 
-    fn email_taken(&self, email: &str, except: Option<i32>) -> bool {
+    fn email_taken(&self, email: &str, except: Option<UserId>) -> bool {
         let email = lower(email);
         self.users
             .values()
@@ -216,7 +211,7 @@ impl State {
         if self.email_taken(&new.email, None) {
             return Err(unique("idx_core_user_email_lower"));
         }
-        let id = self.next_user;
+        let id = UserId(self.next_user);
         self.next_user += 1;
         let user = User {
             id,
@@ -269,7 +264,7 @@ impl State {
         Ok(())
     }
 
-    fn set_last_login(&mut self, user_id: i32, at: Timestamp) {
+    fn set_last_login(&mut self, user_id: UserId, at: Timestamp) {
         if let Some(u) = self.users.get_mut(&user_id) {
             u.user.last_login = Some(at);
             u.first_login = u.first_login.or(Some(at));
@@ -300,20 +295,20 @@ impl State {
         }
     }
 
-    fn is_member(&self, user_id: i32, group_id: i32) -> bool {
+    fn is_member(&self, user_id: UserId, group_id: GroupId) -> bool {
         self.memberships
             .values()
             .any(|m| m.user_id == user_id && m.group_id == group_id)
     }
 
-    fn manages(&self, user_id: i32, group_id: i32) -> bool {
+    fn manages(&self, user_id: UserId, group_id: GroupId) -> bool {
         self.memberships
             .values()
             .any(|m| m.user_id == user_id && m.group_id == group_id && m.is_group_manager)
     }
 
     fn list_users(&self, q: &UserQuery) -> (Vec<User>, i64) {
-        let shared_groups: Option<Vec<i32>> = q.shares_group_with.map(|me| {
+        let shared_groups: Option<Vec<GroupId>> = q.shares_group_with.map(|me| {
             self.memberships
                 .values()
                 .filter(|m| m.user_id == me && m.group_id != ALL_USERS_ID)
@@ -331,10 +326,7 @@ impl State {
                 Activity::Any => true,
             })
             .filter(|u| q.text.as_deref().is_none_or(|t| Self::matches_text(u, t)))
-            .filter(|u| {
-                q.group_id
-                    .is_none_or(|g| self.is_member(u.id, id32(g).unwrap_or(0)))
-            })
+            .filter(|u| q.group_id.is_none_or(|g| self.is_member(u.id, g)))
             .filter(|u| {
                 shared_groups
                     .as_ref()
@@ -342,7 +334,7 @@ impl State {
             })
             .collect();
         let total = rows.len() as i64;
-        type Key = (bool, bool, (bool, String), (bool, String), i32);
+        type Key = (bool, bool, (bool, String), (bool, String), UserId);
         let key = |u: &User| -> Key {
             let (rank_admin, rank_manager) = match q.order {
                 // DESC on booleans: true first.
@@ -383,7 +375,7 @@ impl State {
         {
             return Err(unique("idx_permissions_group_entity_id"));
         }
-        let id = self.next_group;
+        let id = GroupId(self.next_group);
         self.next_group += 1;
         let g = Group {
             id,
@@ -394,7 +386,7 @@ impl State {
         Ok(g)
     }
 
-    fn active_members(&self, group_id: i32) -> impl Iterator<Item = (&Membership, &User)> {
+    fn active_members(&self, group_id: GroupId) -> impl Iterator<Item = (&Membership, &User)> {
         self.memberships
             .values()
             .filter(move |m| m.group_id == group_id)
@@ -404,9 +396,9 @@ impl State {
 
     fn insert_membership(
         &mut self,
-        user_id: i32,
-        group_id: i32,
-        manager: bool,
+        user_id: UserId,
+        group_id: GroupId,
+        role: GroupRole,
     ) -> Result<Membership> {
         if self.is_member(user_id, group_id) {
             return Err(unique("idx_membership_user_group"));
@@ -414,13 +406,13 @@ impl State {
         if !self.users.contains_key(&user_id) || !self.groups.contains_key(&group_id) {
             return Err(foreign_key("FOREIGN KEY constraint failed"));
         }
-        let id = self.next_membership;
+        let id = MembershipId(self.next_membership);
         self.next_membership += 1;
         let m = Membership {
             id,
             user_id,
             group_id,
-            is_group_manager: manager,
+            is_group_manager: role.is_manager(),
         };
         self.memberships.insert(id, m);
         Ok(m)
@@ -523,12 +515,12 @@ impl MemoryStore {
     }
 
     /// The stored user `id`, if any.
-    pub(crate) fn user(&self, id: i32) -> Option<User> {
+    pub(crate) fn user(&self, id: UserId) -> Option<User> {
         locked(&self.state).users.get(&id).map(|u| u.user.clone())
     }
 
     /// Group ids of `user_id`'s memberships, ascending.
-    pub(crate) fn group_ids(&self, user_id: i32) -> Vec<i32> {
+    pub(crate) fn group_ids(&self, user_id: UserId) -> Vec<GroupId> {
         locked(&self.state)
             .memberships_sorted_by_group(user_id)
             .iter()
@@ -537,7 +529,7 @@ impl MemoryStore {
     }
 
     /// Number of sessions of `user_id`.
-    pub(crate) fn session_count(&self, user_id: i32) -> usize {
+    pub(crate) fn session_count(&self, user_id: UserId) -> usize {
         locked(&self.state)
             .sessions
             .values()
@@ -559,7 +551,7 @@ impl MemoryStore {
 impl Store for MemoryStore {
     fn run(
         &self,
-        transaction: bool,
+        transaction: Transaction,
         work: &mut dyn FnMut(&mut dyn Repo) -> Result<()>,
     ) -> Result<()> {
         if IN_UNIT.with(Cell::get) {
@@ -569,7 +561,7 @@ impl Store for MemoryStore {
         }
         {
             let mut units = locked(&self.units);
-            if transaction {
+            if transaction == Transaction::Write {
                 units.1 += 1;
             } else {
                 units.0 += 1;
@@ -577,13 +569,13 @@ impl Store for MemoryStore {
         }
         let failures = locked(&self.failures).clone();
         let mut state = locked(&self.state);
-        let before = transaction.then(|| state.clone());
+        let before = (transaction == Transaction::Write).then(|| state.clone());
         let result = {
             let _in_unit = InUnit::enter();
             let mut repo = MemRepo {
                 state: &mut state,
                 failures: &failures,
-                transaction,
+                transaction: transaction == Transaction::Write,
                 aborted: false,
             };
             work(&mut repo)
@@ -637,11 +629,11 @@ impl Repo for MemRepo<'_> {
         self.exec("insert_user", |s| s.insert_user(user))
     }
 
-    fn user_by_id(&mut self, id: i64) -> Result<Option<User>> {
+    fn user_by_id(&mut self, id: UserId) -> Result<Option<User>> {
         self.exec("user_by_id", |s| Ok(s.user(id)))
     }
 
-    fn user_with_memberships(&mut self, id: i64) -> Result<Option<(User, Vec<Membership>)>> {
+    fn user_with_memberships(&mut self, id: UserId) -> Result<Option<(User, Vec<Membership>)>> {
         self.exec("user_with_memberships", |s| {
             Ok(s.user(id).map(|u| {
                 let ms = s.memberships_sorted_by_group(u.id);
@@ -650,7 +642,7 @@ impl Repo for MemRepo<'_> {
         })
     }
 
-    fn lock_user(&mut self, id: i64) -> Result<Option<User>> {
+    fn lock_user(&mut self, id: UserId) -> Result<Option<User>> {
         self.exec("lock_user", |s| Ok(s.user(id)))
     }
 
@@ -668,7 +660,7 @@ impl Repo for MemRepo<'_> {
         self.exec("update_user", |s| s.update_user(user))
     }
 
-    fn set_last_login(&mut self, user_id: i32, at: Timestamp) -> Result<()> {
+    fn set_last_login(&mut self, user_id: UserId, at: Timestamp) -> Result<()> {
         self.exec("set_last_login", |s| {
             s.set_last_login(user_id, at);
             Ok(())
@@ -700,10 +692,8 @@ impl Repo for MemRepo<'_> {
         self.exec("insert_group", |s| s.insert_group(name, entity_id))
     }
 
-    fn group_by_id(&mut self, id: i64) -> Result<Option<Group>> {
-        self.exec("group_by_id", |s| {
-            Ok(id32(id).and_then(|id| s.groups.get(&id)).cloned())
-        })
+    fn group_by_id(&mut self, id: GroupId) -> Result<Option<Group>> {
+        self.exec("group_by_id", |s| Ok(s.groups.get(&id).cloned()))
     }
 
     fn group_by_name(&mut self, name: &str) -> Result<Option<Group>> {
@@ -713,9 +703,8 @@ impl Repo for MemRepo<'_> {
         })
     }
 
-    fn groups_by_ids(&mut self, ids: &[i64]) -> Result<Vec<Group>> {
+    fn groups_by_ids(&mut self, ids: &[GroupId]) -> Result<Vec<Group>> {
         self.exec("groups_by_ids", |s| {
-            let ids: Vec<i32> = ids.iter().filter_map(|&i| id32(i)).collect();
             Ok(s.groups
                 .values()
                 .filter(|g| ids.contains(&g.id))
@@ -724,12 +713,12 @@ impl Repo for MemRepo<'_> {
         })
     }
 
-    fn lock_group(&mut self, _id: i32) -> Result<()> {
+    fn lock_group(&mut self, _id: GroupId) -> Result<()> {
         // Units of work already run one at a time.
         self.exec("lock_group", |_| Ok(()))
     }
 
-    fn rename_group(&mut self, id: i32, name: &str) -> Result<()> {
+    fn rename_group(&mut self, id: GroupId, name: &str) -> Result<()> {
         self.exec("rename_group", |s| {
             if !s.groups.contains_key(&id) {
                 return Ok(());
@@ -748,7 +737,7 @@ impl Repo for MemRepo<'_> {
         })
     }
 
-    fn delete_group(&mut self, id: i32) -> Result<bool> {
+    fn delete_group(&mut self, id: GroupId) -> Result<bool> {
         self.exec("delete_group", |s| {
             s.memberships.retain(|_, m| m.group_id != id);
             Ok(s.groups.remove(&id).is_some())
@@ -757,7 +746,7 @@ impl Repo for MemRepo<'_> {
 
     fn list_groups(
         &mut self,
-        only: Option<&[i32]>,
+        only: Option<&[GroupId]>,
         page: Option<Page>,
     ) -> Result<Vec<GroupWithCount>> {
         self.exec("list_groups", |s| {
@@ -777,7 +766,7 @@ impl Repo for MemRepo<'_> {
         })
     }
 
-    fn group_members(&mut self, group_id: i32) -> Result<Vec<GroupMember>> {
+    fn group_members(&mut self, group_id: GroupId) -> Result<Vec<GroupMember>> {
         self.exec("group_members", |s| {
             let mut rows: Vec<(&Membership, &User)> = s.active_members(group_id).collect();
             rows.sort_by_cached_key(|(_, u)| {
@@ -797,57 +786,50 @@ impl Repo for MemRepo<'_> {
         })
     }
 
-    fn count_active_members(&mut self, group_id: i32) -> Result<i64> {
+    fn count_active_members(&mut self, group_id: GroupId) -> Result<i64> {
         self.exec("count_active_members", |s| {
             Ok(s.active_members(group_id).count() as i64)
         })
     }
 
-    fn memberships_of(&mut self, user_ids: &[i32]) -> Result<Vec<Membership>> {
+    fn memberships_of(&mut self, user_ids: &[UserId]) -> Result<Vec<Membership>> {
         self.exec("memberships_of", |s| {
             Ok(s.all_memberships(|m| user_ids.contains(&m.user_id)))
         })
     }
 
-    fn all_memberships(&mut self, groups: Option<&[i32]>) -> Result<Vec<Membership>> {
+    fn all_memberships(&mut self, groups: Option<&[GroupId]>) -> Result<Vec<Membership>> {
         self.exec("all_memberships", |s| {
             Ok(s.all_memberships(|m| groups.is_none_or(|g| g.contains(&m.group_id))))
         })
     }
 
-    fn membership_by_id(&mut self, id: i64) -> Result<Option<Membership>> {
-        self.exec("membership_by_id", |s| {
-            Ok(id32(id).and_then(|id| s.memberships.get(&id)).copied())
-        })
+    fn membership_by_id(&mut self, id: MembershipId) -> Result<Option<Membership>> {
+        self.exec("membership_by_id", |s| Ok(s.memberships.get(&id).copied()))
     }
 
-    fn insert_membership(
-        &mut self,
-        user_id: i32,
-        group_id: i32,
-        is_group_manager: bool,
-    ) -> Result<Membership> {
+    fn insert_membership(&mut self, m: &NewMembership) -> Result<Membership> {
         self.exec("insert_membership", |s| {
-            s.insert_membership(user_id, group_id, is_group_manager)
+            s.insert_membership(m.user_id, m.group_id, m.role)
         })
     }
 
-    fn set_group_manager(&mut self, membership_id: i32, is_group_manager: bool) -> Result<()> {
+    fn set_group_role(&mut self, membership_id: MembershipId, role: GroupRole) -> Result<()> {
         self.exec("set_group_manager", |s| {
             if let Some(m) = s.memberships.get_mut(&membership_id) {
-                m.is_group_manager = is_group_manager;
+                m.is_group_manager = role.is_manager();
             }
             Ok(())
         })
     }
 
-    fn delete_membership(&mut self, membership_id: i32) -> Result<bool> {
+    fn delete_membership(&mut self, membership_id: MembershipId) -> Result<bool> {
         self.exec("delete_membership", |s| {
             Ok(s.memberships.remove(&membership_id).is_some())
         })
     }
 
-    fn delete_group_memberships(&mut self, group_id: i32) -> Result<usize> {
+    fn delete_group_memberships(&mut self, group_id: GroupId) -> Result<usize> {
         self.exec("delete_group_memberships", |s| {
             let before = s.memberships.len();
             s.memberships.retain(|_, m| m.group_id != group_id);
@@ -891,7 +873,7 @@ impl Repo for MemRepo<'_> {
         })
     }
 
-    fn delete_user_sessions(&mut self, user_id: i32, keep: Option<&str>) -> Result<usize> {
+    fn delete_user_sessions(&mut self, user_id: UserId, keep: Option<&str>) -> Result<usize> {
         self.exec("delete_user_sessions", |s| {
             Ok(s.delete_sessions(|x| x.user_id == user_id && Some(x.id_hash.as_str()) != keep))
         })
@@ -916,7 +898,7 @@ impl Repo for MemRepo<'_> {
         })
     }
 
-    fn logins_of(&mut self, user_id: i32) -> Result<Vec<LoginRecord>> {
+    fn logins_of(&mut self, user_id: UserId) -> Result<Vec<LoginRecord>> {
         self.exec("logins_of", |s| {
             let mut rows: Vec<&StoredLogin> = s
                 .logins
@@ -981,9 +963,9 @@ impl Repo for MemRepo<'_> {
         })
     }
 
-    fn enqueue_email(&mut self, email: &NewEmail) -> Result<i64> {
+    fn enqueue_email(&mut self, email: &NewEmail) -> Result<EmailId> {
         self.exec("enqueue_email", |s| {
-            let id = s.next_email;
+            let id = EmailId(s.next_email);
             s.next_email += 1;
             s.outbox.insert(
                 id,
@@ -1001,7 +983,7 @@ impl Repo for MemRepo<'_> {
         })
     }
 
-    fn void_links(&mut self, user_id: i32, now: Timestamp) -> Result<usize> {
+    fn void_links(&mut self, user_id: UserId, now: Timestamp) -> Result<usize> {
         self.exec("void_links", |s| {
             Ok(s.void_where(now, |e, _| {
                 e.email.link.as_ref().is_some_and(|l| l.user_id == user_id)
@@ -1024,7 +1006,7 @@ impl Repo for MemRepo<'_> {
         })
     }
 
-    fn unsent_links(&mut self) -> Result<Vec<(i64, Timestamp)>> {
+    fn unsent_links(&mut self) -> Result<Vec<(EmailId, Timestamp)>> {
         self.exec("unsent_links", |s| {
             Ok(s.outbox
                 .values()
@@ -1034,7 +1016,7 @@ impl Repo for MemRepo<'_> {
         })
     }
 
-    fn set_link_expiry(&mut self, id: i64, expires_at: Option<Timestamp>) -> Result<()> {
+    fn set_link_expiry(&mut self, id: EmailId, expires_at: Option<Timestamp>) -> Result<()> {
         self.exec("set_link_expiry", |s| {
             if let Some(link) = s.outbox.get_mut(&id).and_then(|e| e.email.link.as_mut()) {
                 link.expires_at = expires_at;
@@ -1102,7 +1084,7 @@ impl Repo for MemRepo<'_> {
     ) -> Result<Vec<QueuedEmail>> {
         self.void_dead_links(now)?;
         self.exec("claim_emails", |s| {
-            let mut due: Vec<(Timestamp, i64)> = s
+            let mut due: Vec<(Timestamp, EmailId)> = s
                 .outbox
                 .values()
                 .filter(|e| {
@@ -1139,7 +1121,7 @@ impl Repo for MemRepo<'_> {
         })
     }
 
-    fn mark_email_sent(&mut self, id: i64, at: Timestamp) -> Result<()> {
+    fn mark_email_sent(&mut self, id: EmailId, at: Timestamp) -> Result<()> {
         self.exec("mark_email_sent", |s| {
             if let Some(e) = s.outbox.get_mut(&id) {
                 e.email.body_text.clear();
@@ -1153,7 +1135,7 @@ impl Repo for MemRepo<'_> {
 
     fn mark_email_failed(
         &mut self,
-        id: i64,
+        id: EmailId,
         error: &str,
         next_attempt_at: Timestamp,
     ) -> Result<()> {
@@ -1238,7 +1220,7 @@ pub(crate) struct UserSpec<'a> {
     /// `None`: no password (cannot log in).
     pub(crate) password: Option<&'a str>,
     /// Groups besides All Users, with the manager flag; Administrators makes a superuser.
-    pub(crate) groups: &'a [(i32, bool)],
+    pub(crate) groups: &'a [(GroupId, bool)],
     pub(crate) sso_source: Option<&'a str>,
 }
 
@@ -1296,7 +1278,11 @@ impl Fixture {
                     if *g == ADMINISTRATORS_ID {
                         continue;
                     }
-                    repo.insert_membership(user.id, *g, *manager)?;
+                    repo.insert_membership(&NewMembership {
+                        user_id: user.id,
+                        group_id: *g,
+                        role: GroupRole::from_manager_flag(*manager),
+                    })?;
                 }
                 Ok(user)
             })
@@ -1304,7 +1290,7 @@ impl Fixture {
     }
 
     /// A user with a password, a name and memberships.
-    pub(crate) fn member(&self, email: &str, first: &str, groups: &[(i32, bool)]) -> User {
+    pub(crate) fn member(&self, email: &str, first: &str, groups: &[(GroupId, bool)]) -> User {
         self.user(UserSpec {
             email,
             first_name: Some(first),
@@ -1320,18 +1306,20 @@ impl Fixture {
     }
 
     /// A new session for `user_id` (as a login makes, without the password check); returns its token.
-    pub(crate) fn session(&self, user_id: i32) -> String {
+    pub(crate) fn session(&self, user_id: UserId) -> String {
         let now = self.now();
         self.people
             .store
-            .write(|repo| start_session(repo, user_id, now, &ClientInfo::default(), true))
+            .write(|repo| {
+                start_session(repo, user_id, now, &ClientInfo::default(), History::Record)
+            })
             .expect("start session")
             .expose()
             .to_string()
     }
 
     /// The caller behind a fresh session of `user_id`, as `authenticate` builds it.
-    pub(crate) fn caller(&self, user_id: i32) -> Caller {
+    pub(crate) fn caller(&self, user_id: UserId) -> Caller {
         let token = self.session(user_id);
         self.people
             .authenticate(Some(&token))
@@ -1342,7 +1330,11 @@ impl Fixture {
     pub(crate) fn login(&self, email: &str, password: &str) -> Result<String> {
         self.people
             .login(
-                &body(serde_json::json!({"username": email, "password": password})),
+                Login {
+                    username: email.to_string(),
+                    password: Secret::new(password),
+                    persistence: Persistence::BrowserSession,
+                },
                 &client("10.0.0.1"),
             )
             .map(|g| g.token.expose().to_string())

@@ -29,7 +29,7 @@ fn rule(field: &str, message: &str) -> DomainError {
 }
 
 fn refused(message: &str) -> DomainError {
-    DomainError::Refused(message.to_string())
+    DomainError::Disallowed(message.to_string())
 }
 
 fn forbidden() -> DomainError {
@@ -619,7 +619,7 @@ fn create_user_with_administrators_makes_a_superuser_and_queues_an_invite() {
     );
     assert_eq!(
         refused.unwrap_err(),
-        DomainError::Refused("Admin cant be a group manager.".into())
+        DomainError::Disallowed("Admin cant be a group manager.".into())
     );
     assert!(user_by_email(&f, "bob@x.com").is_none());
     let created = f
@@ -1158,7 +1158,7 @@ fn reactivated_admins_come_back_without_admin_rights() {
     assert_eq!(f.store.user(second.id).unwrap(), back);
     assert_eq!(
         f.people.reactivate_user(&admin, &id(&second)),
-        Err(DomainError::Failed(ALREADY_ACTIVE.to_string()))
+        Err(DomainError::AlreadyActive)
     );
     assert_eq!(
         f.people.reactivate_user(&admin, "999"),

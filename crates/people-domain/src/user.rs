@@ -6,17 +6,21 @@ use serde_json::{Map, Value};
 
 use crate::clock::Timestamp;
 use crate::error::{DomainError, Result};
-use crate::group::{Membership, ADMINISTRATORS_ID};
+use crate::group::{GroupRole, Membership, ADMINISTRATORS_ID};
+use crate::id::{GroupId, UserId};
+use crate::mail::InviteKind;
 use crate::membership::{self, check_groups_exist, guard_last_admin, Editor};
 use crate::password::PasswordHash;
+use crate::password::{read_password, HashesPassword};
+use crate::query::{param, QueryParams};
 use crate::service::People;
-use crate::session::{Caller, SessionGrant};
-use crate::store::{Activity, Page, Repo, UserOrder, UserQuery};
-use crate::validate::{self, limit, Field, MembershipSpec};
+use crate::session::{Caller, History, Persistence, Secret, SessionGrant};
+use crate::store::{Activity, NewMembership, Page, Repo, UserOrder, UserQuery};
+use crate::validate::{self, limit, Field, MembershipSpec, Presence};
 
 /// Metabase's internal user id. people has no internal user: this id is simply a user that does not
 /// exist, but the id is refused where Metabase refuses it.
-pub const INTERNAL_USER_ID: i64 = 13_371_338;
+pub const INTERNAL_USER_ID: UserId = UserId(13_371_338);
 
 /// `core_user.type` of an ordinary account.
 pub const TYPE_PERSONAL: &str = "personal";
@@ -25,7 +29,7 @@ pub const TYPE_PERSONAL: &str = "personal";
 #[derive(Clone, PartialEq)]
 pub struct User {
     /// Id (positive).
-    pub id: i32,
+    pub id: UserId,
     /// Always lower-case.
     pub email: String,
     /// Given name.
@@ -156,9 +160,17 @@ pub(crate) fn insert_with_memberships(repo: &mut dyn Repo, new: &NewUser) -> Res
             e
         }
     })?;
-    repo.insert_membership(user.id, ALL_USERS_ID, false)?;
+    repo.insert_membership(&NewMembership {
+        user_id: user.id,
+        group_id: ALL_USERS_ID,
+        role: GroupRole::Member,
+    })?;
     if new.is_superuser {
-        repo.insert_membership(user.id, ADMINISTRATORS_ID, false)?;
+        repo.insert_membership(&NewMembership {
+            user_id: user.id,
+            group_id: ADMINISTRATORS_ID,
+            role: GroupRole::Member,
+        })?;
     }
     Ok(user)
 }
@@ -250,92 +262,220 @@ pub enum PasswordChanged {
     Other,
 }
 
-/// Query parameters of a request, as strings.
-pub type QueryParams = [(String, String)];
-
-fn query_param<'a>(params: &'a QueryParams, key: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .rev()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
+/// `GET /api/user`: which users, in which order, which page.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserListQuery {
+    /// Active (the default), deactivated or both.
+    pub activity: Activity,
+    /// Case-insensitive substring of first name, last name or email.
+    pub text: Option<String>,
+    /// Only members of this group (group managers must manage it).
+    pub group_id: Option<GroupId>,
+    /// The page; `None` for every user.
+    pub page: Option<Page>,
 }
 
-/// The largest page a client may ask for: a bigger one would hold a whole large directory in memory at once.
-pub const MAX_LIMIT: i64 = 10_000;
-
-/// Metabase's paging parameters: none → no paging; either → both, `limit` 50 and `offset`
-/// 0 by default; anything but a non-negative integer (and a `limit` over [`MAX_LIMIT`]) is 400 under its
-/// name.
-pub fn parse_page(params: &QueryParams) -> Result<Option<Page>> {
-    let limit = query_param(params, "limit");
-    let offset = query_param(params, "offset");
-    if limit.is_none() && offset.is_none() {
-        return Ok(None);
+impl UserListQuery {
+    /// Reads `status`, `query`, `group_id`, `include_deactivated`, `limit` and `offset` as Metabase does
+    /// (`include_deactivated=true` wins over `status`; an unknown `status` means active).
+    pub fn parse(params: &QueryParams) -> Result<Self> {
+        let page = Page::parse(params)?;
+        let status = param(params, "status");
+        let text = param(params, "query").filter(|q| !q.is_empty());
+        let group_id = validate::positive_int(
+            "group_id",
+            param(params, "group_id")
+                .map(|s| Value::String(s.to_string()))
+                .as_ref(),
+            Presence::Nullable,
+        )?
+        .map(GroupId);
+        let include_deactivated = validate::boolean_string(
+            "include_deactivated",
+            param(params, "include_deactivated"),
+            Presence::Nullable,
+        )?;
+        let activity = if include_deactivated == Some(true) {
+            Activity::Any
+        } else {
+            match status {
+                Some("all") => Activity::Any,
+                Some("deactivated") => Activity::Inactive,
+                _ => Activity::Active,
+            }
+        };
+        Ok(UserListQuery {
+            activity,
+            text: text.map(str::to_string),
+            group_id,
+            page,
+        })
     }
-    let digits = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
-    let limit = match limit {
-        None => 50,
-        Some(v) if digits(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n <= MAX_LIMIT)
-            .ok_or_else(|| {
-                DomainError::rule(
-                    "limit",
-                    format!("value must be an integer between 0 and {MAX_LIMIT}."),
-                )
-            })?,
-        Some(_) => {
-            return Err(DomainError::rule(
-                "limit",
-                "value must be an integer greater than or equal to zero.",
-            ))
-        }
-    };
-    let offset = match offset {
-        None => 0,
-        // Beyond i64 is simply past the end.
-        Some(v) if digits(v) => v.parse::<i64>().unwrap_or(i64::MAX),
-        Some(_) => {
-            return Err(DomainError::rule(
-                "offset",
-                "value must be an integer greater than or equal to zero.",
-            ))
-        }
-    };
-    Ok(Some(Page { limit, offset }))
 }
 
-/// A path id (`[0-9]+` by routing): zero is 400; digits beyond i64 name nothing but are not an error.
-pub fn parse_path_id(param: &str, raw: &str) -> Result<i64> {
-    match raw.parse::<i64>() {
-        Ok(id) if id > 0 => Ok(id),
-        Err(_)
-            if !raw.is_empty()
-                && raw.bytes().all(|b| b.is_ascii_digit())
-                && raw.bytes().any(|b| b != b'0') =>
-        {
-            Ok(i64::MAX)
+/// `POST /api/user`: a new user (an invite).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateUser {
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Email address, lower-cased; unique ignoring case.
+    pub email: String,
+    /// An initial password (checked against the password policy); `None` leaves the invite link as the only
+    /// way in.
+    pub password: Option<Secret>,
+    /// Groups beyond All Users; `None` for none.
+    pub memberships: Option<Vec<MembershipSpec>>,
+    /// Free-form attributes (a JSON object).
+    pub login_attributes: Option<Map<String, Value>>,
+}
+
+impl CreateUser {
+    /// Reads the body in Metabase's order: `first_name`, `last_name`, `email`, `user_group_memberships` (or
+    /// legacy `group_ids`), `login_attributes`, `password`.
+    pub fn parse(body: &Map<String, Value>) -> Result<Self> {
+        let first = name_param(body, "first_name")?;
+        let last = name_param(body, "last_name")?;
+        let email = email_param(body, "email", Presence::Required)?.unwrap_or_default();
+        let memberships = memberships_param(body)?;
+        let attributes = attributes_param(body)?;
+        let password = match body.get("password") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(p)) => Some(Secret::new(p.clone())),
+            Some(_) => return Err(DomainError::rule("password", validate::msg::PASSWORD)),
+        };
+        Ok(CreateUser {
+            first_name: first.value().cloned(),
+            last_name: last.value().cloned(),
+            email,
+            password,
+            memberships,
+            login_attributes: attributes.value().cloned(),
+        })
+    }
+}
+
+impl HashesPassword for CreateUser {
+    fn hashes_password(&self) -> bool {
+        self.password.is_some()
+    }
+}
+
+/// `PUT /api/user/:id`: the fields to change; absent fields stay as they are.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UpdateUser {
+    /// New email address, lower-cased.
+    pub email: Option<String>,
+    /// New given name (`Null` clears it).
+    pub first_name: Field<String>,
+    /// New family name.
+    pub last_name: Field<String>,
+    /// The complete new set of groups.
+    pub memberships: Option<Vec<MembershipSpec>>,
+    /// Make or unmake a superuser (must agree with `memberships` when both are given).
+    pub is_superuser: Option<bool>,
+    /// New attributes (superusers only).
+    pub login_attributes: Field<Map<String, Value>>,
+    /// New locale, normalised (`Null` returns to the site's).
+    pub locale: Field<String>,
+}
+
+impl UpdateUser {
+    /// Reads the body in Metabase's order: `email`, `first_name`, `last_name`, memberships,
+    /// `is_superuser`, `is_group_manager` (checked, then ignored as Metabase does), `login_attributes`,
+    /// `locale`.
+    pub fn parse(body: &Map<String, Value>) -> Result<Self> {
+        let email = email_param(body, "email", Presence::Nullable)?;
+        let first_name = name_param(body, "first_name")?;
+        let last_name = name_param(body, "last_name")?;
+        let memberships = memberships_param(body)?;
+        let is_superuser =
+            validate::boolean("is_superuser", body.get("is_superuser"), Presence::Nullable)?;
+        validate::boolean(
+            "is_group_manager",
+            body.get("is_group_manager"),
+            Presence::Nullable,
+        )?;
+        let login_attributes = attributes_param(body)?;
+        let locale = Field::from_checked(
+            body.contains_key("locale"),
+            validate::locale("locale", body.get("locale"), Presence::Nullable)?,
+        );
+        Ok(UpdateUser {
+            email,
+            first_name,
+            last_name,
+            memberships,
+            is_superuser,
+            login_attributes,
+            locale,
+        })
+    }
+}
+
+/// `PUT /api/user/:id/password`: the new password, and the current one when changing one's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangePassword {
+    /// The new password (checked against the password policy).
+    pub password: Secret,
+    /// The current password; required of everyone but superusers.
+    pub old_password: Option<Secret>,
+}
+
+impl ChangePassword {
+    /// Reads `{"password": …, "old_password"?: …}`.
+    pub fn parse(body: &Map<String, Value>) -> Result<Self> {
+        let password = read_password("password", body.get("password"))?;
+        let old_password = body
+            .get("old_password")
+            .and_then(Value::as_str)
+            .map(Secret::new);
+        Ok(ChangePassword {
+            password,
+            old_password,
+        })
+    }
+}
+
+impl HashesPassword for ChangePassword {}
+
+/// A modal a user can dismiss (`PUT /api/user/:id/modal/:modal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Modal {
+    /// "New to querying" (`qbnewb`).
+    QbNewb,
+    /// "New to datasets" (`datasetnewb`).
+    DatasetNewb,
+}
+
+impl Modal {
+    /// The modal named by a path segment; any other name is 400 `Unrecognized modal: …`.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "qbnewb" => Ok(Modal::QbNewb),
+            "datasetnewb" => Ok(Modal::DatasetNewb),
+            other => Err(DomainError::Disallowed(format!(
+                "Unrecognized modal: {other}"
+            ))),
         }
-        _ => Err(DomainError::invalid(
-            param,
-            validate::msg::POSITIVE_INT,
-            format!("{}, received: {raw}", validate::msg::POSITIVE_INT),
-        )),
     }
 }
 
 fn name_param(body: &Map<String, Value>, param: &str) -> Result<Field<String>> {
-    let v = validate::non_blank(param, body.get(param), true)?;
+    let v = validate::non_blank(param, body.get(param), Presence::Nullable)?;
     if let Some(n) = &v {
         validate::max_chars(param, n, limit::NAME)?;
     }
     Ok(Field::from_checked(body.contains_key(param), v))
 }
 
-fn email_param(body: &Map<String, Value>, param: &str, nullable: bool) -> Result<Option<String>> {
-    let e = validate::email(param, body.get(param), nullable)?;
+fn email_param(
+    body: &Map<String, Value>,
+    param: &str,
+    presence: Presence,
+) -> Result<Option<String>> {
+    let e = validate::email(param, body.get(param), presence)?;
     if let Some(e) = &e {
         validate::max_chars(param, e, limit::EMAIL)?;
     }
@@ -347,9 +487,9 @@ fn memberships_param(body: &Map<String, Value>) -> Result<Option<Vec<MembershipS
     let m = validate::memberships(
         "user_group_memberships",
         body.get("user_group_memberships"),
-        true,
+        Presence::Nullable,
     )?;
-    let legacy = validate::group_ids("group_ids", body.get("group_ids"), true)?;
+    let legacy = validate::group_ids("group_ids", body.get("group_ids"), Presence::Nullable)?;
     Ok(if body.contains_key("user_group_memberships") {
         m
     } else {
@@ -358,7 +498,11 @@ fn memberships_param(body: &Map<String, Value>) -> Result<Option<Vec<MembershipS
 }
 
 fn attributes_param(body: &Map<String, Value>) -> Result<Field<Map<String, Value>>> {
-    let a = validate::login_attributes("login_attributes", body.get("login_attributes"), true)?;
+    let a = validate::login_attributes(
+        "login_attributes",
+        body.get("login_attributes"),
+        Presence::Nullable,
+    )?;
     Ok(Field::from_checked(
         body.contains_key("login_attributes"),
         a,
@@ -366,7 +510,7 @@ fn attributes_param(body: &Map<String, Value>) -> Result<Field<Map<String, Value
 }
 
 /// The user with `id` and their memberships, or 404.
-fn load(repo: &mut dyn Repo, id: i64) -> Result<UserWithMemberships> {
+fn load(repo: &mut dyn Repo, id: UserId) -> Result<UserWithMemberships> {
     repo.user_with_memberships(id)?
         .map(|(user, memberships)| UserWithMemberships { user, memberships })
         .ok_or(DomainError::NotFound)
@@ -375,27 +519,18 @@ fn load(repo: &mut dyn Repo, id: i64) -> Result<UserWithMemberships> {
 impl People {
     /// `GET /api/user`: superusers list everyone; group managers list the members of a group they manage
     /// (`group_id`) or, without it, everyone, with fewer columns.
-    pub fn list_users(&self, caller: &Caller, params: &QueryParams) -> Result<UserPage> {
-        let page = parse_page(params)?;
-        let status = query_param(params, "status");
-        let text = query_param(params, "query").filter(|q| !q.is_empty());
-        let group_id = validate::positive_int(
-            "group_id",
-            query_param(params, "group_id")
-                .map(|s| Value::String(s.to_string()))
-                .as_ref(),
-            true,
-        )?;
-        let include_deactivated = validate::boolean_string(
-            "include_deactivated",
-            query_param(params, "include_deactivated"),
-            true,
-        )?;
+    pub fn list_users(&self, caller: &Caller, query: UserListQuery) -> Result<UserPage> {
+        let UserListQuery {
+            activity,
+            text,
+            group_id,
+            page,
+        } = query;
         let view = if caller.is_superuser() {
             ListView::Admin
         } else {
             let allowed = match group_id {
-                Some(g) => i32::try_from(g).is_ok_and(|g| caller.manages(g)),
+                Some(g) => caller.manages(g),
                 None => caller.manages_any_group(),
             };
             if !allowed {
@@ -403,21 +538,12 @@ impl People {
             }
             ListView::GroupManager
         };
-        let activity = if include_deactivated == Some(true) {
-            Activity::Any
-        } else {
-            match status {
-                Some("all") => Activity::Any,
-                Some("deactivated") => Activity::Inactive,
-                _ => Activity::Active,
-            }
-        };
         let query = UserQuery {
             activity,
-            text: text.map(str::to_string),
+            text,
             group_id,
             shares_group_with: None,
-            order: match group_id.and_then(|g| i32::try_from(g).ok()) {
+            order: match group_id {
                 Some(g) => UserOrder::GroupRank(g),
                 None => UserOrder::FirstName,
             },
@@ -425,7 +551,7 @@ impl People {
         };
         let (users, total) = self.store.read(|r| {
             let (users, total) = r.list_users(&query)?;
-            let ids: Vec<i32> = users.iter().map(|u| u.id).collect();
+            let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
             let memberships = r.memberships_of(&ids)?;
             let users = users
                 .into_iter()
@@ -452,7 +578,7 @@ impl People {
     /// read (plus a count for the installer only).
     pub fn current_user(&self, caller: Caller) -> Result<CurrentUser> {
         use std::sync::atomic::Ordering;
-        let has_invited_second_user = caller.user.id == 1
+        let has_invited_second_user = caller.user.id == UserId(1)
             && (self.second_user_exists.load(Ordering::Relaxed) || {
                 let more = self.store.read(|r| r.count_users(2))? > 1;
                 if more {
@@ -469,15 +595,13 @@ impl People {
     }
 
     /// `GET /api/user/:id`: self, superusers and group managers; inactive users too.
-    pub fn get_user(&self, caller: &Caller, raw_id: &str) -> Result<UserWithMemberships> {
-        let id = parse_path_id("id", raw_id)?;
+    pub fn get_user(&self, caller: &Caller, id: UserId) -> Result<UserWithMemberships> {
         caller.require_self_superuser_or_manager(id)?;
         self.store.read(|r| load(r, id))
     }
 
     /// `GET /api/user/recipients`: whom the caller may pick as email recipients (`user-visibility`).
-    pub fn recipients(&self, caller: &Caller, params: &QueryParams) -> Result<Recipients> {
-        let page = parse_page(params)?;
+    pub fn recipients(&self, caller: &Caller, page: Option<Page>) -> Result<Recipients> {
         let visibility = if caller.is_superuser() {
             "all".to_string()
         } else {
@@ -521,37 +645,30 @@ impl People {
     }
 
     /// `POST /api/user`: a superuser creates (invites) a user, with memberships, in one transaction.
-    pub fn create_user(
-        &self,
-        caller: &Caller,
-        body: &Map<String, Value>,
-    ) -> Result<UserWithMemberships> {
-        let first = name_param(body, "first_name")?;
-        let last = name_param(body, "last_name")?;
-        let email = email_param(body, "email", false)?.unwrap_or_default();
-        let memberships = memberships_param(body)?;
-        let attributes = attributes_param(body)?;
-        let password = match body.get("password") {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(
-                v.as_str()
-                    .filter(|p| {
-                        p.chars().count() <= limit::PASSWORD
-                            && self.config.password_policy.is_valid(p)
-                    })
-                    .ok_or_else(|| DomainError::rule("password", validate::msg::PASSWORD))?
-                    .to_string(),
-            ),
-        };
+    pub fn create_user(&self, caller: &Caller, command: CreateUser) -> Result<UserWithMemberships> {
+        let CreateUser {
+            first_name,
+            last_name,
+            email,
+            password,
+            memberships,
+            login_attributes,
+        } = command;
+        if let Some(p) = &password {
+            let p = p.expose();
+            if p.chars().count() > limit::PASSWORD || !self.config.password_policy.is_valid(p) {
+                return Err(DomainError::rule("password", validate::msg::PASSWORD));
+            }
+        }
         caller.require_superuser()?;
-        let hash = password.map(|p| self.hasher.hash(&p)).transpose()?;
+        let hash = password.map(|p| self.hasher.hash(p.expose())).transpose()?;
         let new = NewUser {
             email,
-            first_name: first.value().cloned(),
-            last_name: last.value().cloned(),
+            first_name,
+            last_name,
             password: hash,
             is_superuser: false,
-            login_attributes: attributes.value().cloned(),
+            login_attributes,
             locale: None,
             sso_source: None,
             date_joined: self.clock.now(),
@@ -575,8 +692,8 @@ impl People {
                     user.is_superuser = admin;
                 }
                 // Writes the superuser flag along with the invite's reset token.
-                self.queue_invite(repo, &mut user, Some(&caller.user), false)?;
-                load(repo, i64::from(user.id))
+                self.queue_invite(repo, &mut user, Some(&caller.user), InviteKind::Admin)?;
+                load(repo, user.id)
             })
             .inspect(|_| self.mail_queued())
     }
@@ -585,22 +702,18 @@ impl People {
     pub fn update_user(
         &self,
         caller: &Caller,
-        raw_id: &str,
-        body: &Map<String, Value>,
+        id: UserId,
+        command: UpdateUser,
     ) -> Result<UserWithMemberships> {
-        let id = parse_path_id("id", raw_id)?;
-        let email = email_param(body, "email", true)?;
-        let first = name_param(body, "first_name")?;
-        let last = name_param(body, "last_name")?;
-        let memberships = memberships_param(body)?;
-        let is_superuser = validate::boolean("is_superuser", body.get("is_superuser"), true)?;
-        validate::boolean("is_group_manager", body.get("is_group_manager"), true)?;
-        let attributes = attributes_param(body)?;
-        let locale = Field::from_checked(
-            body.contains_key("locale"),
-            validate::locale("locale", body.get("locale"), true)?,
-        );
-
+        let UpdateUser {
+            email,
+            first_name: first,
+            last_name: last,
+            memberships,
+            is_superuser,
+            login_attributes: attributes,
+            locale,
+        } = command;
         caller.require_self_superuser_or_manager(id)?;
         let may_edit_profile = caller.is(id) || caller.is_superuser();
         self.store.write(|repo| {
@@ -669,9 +782,7 @@ impl People {
             let current = repo.memberships_of(&[target.id])?;
             let was_admin = current.iter().any(|m| m.group_id == ADMINISTRATORS_ID);
             if let Some(specs) = &memberships {
-                let admin_in_list = specs
-                    .iter()
-                    .any(|s| s.group_id == i64::from(ADMINISTRATORS_ID));
+                let admin_in_list = specs.iter().any(|s| s.group_id == ADMINISTRATORS_ID);
                 if is_superuser.is_some_and(|s| s != admin_in_list) {
                     return Err(DomainError::rule("is_superuser", SUPERUSER_MISMATCH));
                 }
@@ -695,7 +806,11 @@ impl People {
                 }
             } else if let Some(want) = is_superuser.filter(|_| caller.is_superuser()) {
                 if want && !was_admin {
-                    repo.insert_membership(target.id, ADMINISTRATORS_ID, false)?;
+                    repo.insert_membership(&NewMembership {
+                        user_id: target.id,
+                        group_id: ADMINISTRATORS_ID,
+                        role: GroupRole::Member,
+                    })?;
                 } else if !want && was_admin {
                     guard_last_admin(repo, target.is_active)?;
                     if let Some(m) = current.iter().find(|m| m.group_id == ADMINISTRATORS_ID) {
@@ -726,15 +841,15 @@ impl People {
     pub fn change_password(
         &self,
         caller: &Caller,
-        raw_id: &str,
-        body: &Map<String, Value>,
+        id: UserId,
+        command: ChangePassword,
         client: &crate::session::ClientInfo,
     ) -> Result<PasswordChanged> {
-        let id = parse_path_id("id", raw_id)?;
-        let password = self
-            .config
-            .password_policy
-            .check("password", body.get("password"))?;
+        let ChangePassword {
+            password,
+            old_password,
+        } = command;
+        self.config.password_policy.require("password", &password)?;
         caller.require_self_or_superuser(id)?;
         let target = self
             .store
@@ -742,10 +857,7 @@ impl People {
             .filter(|u| u.is_active && u.is_personal())
             .ok_or(DomainError::NotFound)?;
         if !caller.is_superuser() {
-            let old = body
-                .get("old_password")
-                .and_then(Value::as_str)
-                .unwrap_or("");
+            let old = old_password.as_ref().map(Secret::expose).unwrap_or("");
             let ok = match (&target.password_hash, &target.password_salt) {
                 (Some(h), salt) => self.hasher.verify(old, salt.as_deref().unwrap_or(""), h)?,
                 (None, _) => false,
@@ -754,7 +866,7 @@ impl People {
                 return Err(DomainError::rule("old_password", "Invalid password"));
             }
         }
-        let hash = self.hasher.hash(&password)?;
+        let hash = self.hasher.hash(password.expose())?;
         let own = caller.is(id);
         self.store.write(|repo| {
             let mut user = repo.lock_user(id)?.ok_or(DomainError::NotFound)?;
@@ -763,9 +875,13 @@ impl People {
             repo.void_links(user.id, self.clock.now())?;
             repo.delete_user_sessions(user.id, None)?;
             if own {
-                Ok(PasswordChanged::Own(
-                    self.grant(repo, user.id, client, true, false)?,
-                ))
+                Ok(PasswordChanged::Own(self.grant(
+                    repo,
+                    user.id,
+                    client,
+                    History::Record,
+                    Persistence::BrowserSession,
+                )?))
             } else {
                 Ok(PasswordChanged::Other)
             }
@@ -773,8 +889,7 @@ impl People {
     }
 
     /// `PUT /api/user/:id/reactivate`: a superuser brings a deactivated user back, without admin rights.
-    pub fn reactivate_user(&self, caller: &Caller, raw_id: &str) -> Result<User> {
-        let id = parse_path_id("id", raw_id)?;
+    pub fn reactivate_user(&self, caller: &Caller, id: UserId) -> Result<User> {
         caller.require_superuser()?;
         self.store.write(|repo| {
             let mut user = repo
@@ -782,7 +897,7 @@ impl People {
                 .filter(User::is_personal)
                 .ok_or(DomainError::NotFound)?;
             if user.is_active {
-                return Err(DomainError::Failed(ALREADY_ACTIVE.to_string()));
+                return Err(DomainError::AlreadyActive);
             }
             user.is_active = true;
             if user.is_superuser {
@@ -804,8 +919,7 @@ impl People {
 
     /// `DELETE /api/user/:id`: a superuser deactivates a user (never the last active administrator); the
     /// user's sessions are deleted. Already inactive is success; unknown is 404.
-    pub fn deactivate_user(&self, caller: &Caller, raw_id: &str) -> Result<()> {
-        let id = parse_path_id("id", raw_id)?;
+    pub fn deactivate_user(&self, caller: &Caller, id: UserId) -> Result<()> {
         caller.require_superuser()?;
         self.store.write(|repo| {
             let mut user = repo
@@ -831,20 +945,17 @@ impl People {
     }
 
     /// `PUT /api/user/:id/modal/:modal`: dismisses the `qbnewb` or `datasetnewb` modal.
-    pub fn dismiss_modal(&self, caller: &Caller, raw_id: &str, modal: &str) -> Result<()> {
-        let id = parse_path_id("id", raw_id)?;
+    pub fn dismiss_modal(&self, caller: &Caller, id: UserId, modal: &str) -> Result<()> {
         caller.require_self_or_superuser(id)?;
-        if modal != "qbnewb" && modal != "datasetnewb" {
-            return Err(DomainError::Refused(format!("Unrecognized modal: {modal}")));
-        }
+        let modal = Modal::parse(modal)?;
         self.store.write(|repo| {
             let mut user = repo
                 .lock_user(id)?
                 .filter(User::is_personal)
                 .ok_or(DomainError::NotFound)?;
             match modal {
-                "qbnewb" => user.is_qbnewb = false,
-                _ => user.is_datasetnewb = false,
+                Modal::QbNewb => user.is_qbnewb = false,
+                Modal::DatasetNewb => user.is_datasetnewb = false,
             }
             repo.update_user(&user)
         })
@@ -854,8 +965,7 @@ impl People {
 impl People {
     /// `POST /api/user/:id/send_invite`: a superuser re-sends the invite of an active user; an unknown or
     /// inactive id is quietly nothing.
-    pub fn send_invite(&self, caller: &Caller, raw_id: &str) -> Result<()> {
-        let id = parse_path_id("id", raw_id)?;
+    pub fn send_invite(&self, caller: &Caller, id: UserId) -> Result<()> {
         caller.require_superuser()?;
         let queued = self.store.write(|repo| {
             match repo
@@ -863,7 +973,7 @@ impl People {
                 .filter(|u| u.is_active && u.is_personal())
             {
                 Some(mut user) => {
-                    self.queue_invite(repo, &mut user, Some(&caller.user), false)?;
+                    self.queue_invite(repo, &mut user, Some(&caller.user), InviteKind::Admin)?;
                     Ok(true)
                 }
                 None => Ok(false),
@@ -891,10 +1001,10 @@ pub(crate) mod tests_support {
     use super::*;
 
     /// An active, ordinary user with `id`.
-    pub(crate) fn user(id: i32) -> User {
+    pub(crate) fn user(id: i64) -> User {
         let t = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
         User {
-            id,
+            id: UserId(id),
             email: format!("u{id}@x.com"),
             first_name: None,
             last_name: None,

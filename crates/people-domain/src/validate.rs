@@ -9,6 +9,7 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::error::{DomainError, Result};
+use crate::id::GroupId;
 
 /// Fixed messages of Metabase's named schemas.
 pub mod msg {
@@ -67,8 +68,17 @@ fn shown(v: Option<&Value>) -> String {
     }
 }
 
-fn fail(param: &str, nullable: bool, message: &str, v: Option<&Value>) -> DomainError {
-    let text = if nullable {
+/// Whether a parameter may be absent or null (Metabase's `[:maybe …]`, whose messages start "nullable").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// Absent and null are refused.
+    Required,
+    /// Absent and null are accepted as "not given".
+    Nullable,
+}
+
+fn fail(param: &str, presence: Presence, message: &str, v: Option<&Value>) -> DomainError {
+    let text = if presence == Presence::Nullable {
         format!("nullable {message}")
     } else {
         message.to_string()
@@ -86,20 +96,20 @@ fn given(v: Option<&Value>) -> Option<&Value> {
     v.filter(|v| !v.is_null())
 }
 
-/// Runs `check` on a present, non-null value; absent or null is an error unless `nullable`.
+/// Runs `check` on a present, non-null value; absent or null is an error unless [`Presence::Nullable`].
 fn with<T>(
     param: &str,
     v: Option<&Value>,
-    nullable: bool,
+    presence: Presence,
     message: &str,
     check: impl FnOnce(&Value) -> Option<T>,
 ) -> Result<Option<T>> {
     match given(v) {
-        None if nullable => Ok(None),
-        None => Err(fail(param, nullable, message, v)),
+        None if presence == Presence::Nullable => Ok(None),
+        None => Err(fail(param, presence, message, v)),
         Some(val) => check(val)
             .map(Some)
-            .ok_or_else(|| fail(param, nullable, message, v)),
+            .ok_or_else(|| fail(param, presence, message, v)),
     }
 }
 
@@ -124,22 +134,22 @@ pub fn is_non_blank(s: &str) -> bool {
 }
 
 /// `ms/Email`: the lower-cased address.
-pub fn email(param: &str, v: Option<&Value>, nullable: bool) -> Result<Option<String>> {
-    with(param, v, nullable, msg::EMAIL, |v| {
+pub fn email(param: &str, v: Option<&Value>, presence: Presence) -> Result<Option<String>> {
+    with(param, v, presence, msg::EMAIL, |v| {
         v.as_str().filter(|s| is_email(s)).map(str::to_lowercase)
     })
 }
 
 /// `ms/NonBlankString`: the string as given.
-pub fn non_blank(param: &str, v: Option<&Value>, nullable: bool) -> Result<Option<String>> {
-    with(param, v, nullable, msg::NON_BLANK, |v| {
+pub fn non_blank(param: &str, v: Option<&Value>, presence: Presence) -> Result<Option<String>> {
+    with(param, v, presence, msg::NON_BLANK, |v| {
         v.as_str().filter(|s| is_non_blank(s)).map(str::to_string)
     })
 }
 
 /// Malli `:string` (any string, blank allowed).
-pub fn string(param: &str, v: Option<&Value>, nullable: bool) -> Result<Option<String>> {
-    with(param, v, nullable, msg::STRING, |v| {
+pub fn string(param: &str, v: Option<&Value>, presence: Presence) -> Result<Option<String>> {
+    with(param, v, presence, msg::STRING, |v| {
         v.as_str().map(str::to_string)
     })
 }
@@ -163,22 +173,22 @@ pub fn parse_positive_int(s: &str) -> Option<i64> {
 }
 
 /// `ms/PositiveInt`.
-pub fn positive_int(param: &str, v: Option<&Value>, nullable: bool) -> Result<Option<i64>> {
-    with(param, v, nullable, msg::POSITIVE_INT, positive)
+pub fn positive_int(param: &str, v: Option<&Value>, presence: Presence) -> Result<Option<i64>> {
+    with(param, v, presence, msg::POSITIVE_INT, positive)
 }
 
 /// Malli `:boolean`.
-pub fn boolean(param: &str, v: Option<&Value>, nullable: bool) -> Result<Option<bool>> {
-    with(param, v, nullable, msg::BOOLEAN, Value::as_bool)
+pub fn boolean(param: &str, v: Option<&Value>, presence: Presence) -> Result<Option<bool>> {
+    with(param, v, presence, msg::BOOLEAN, Value::as_bool)
 }
 
 /// `ms/BooleanString` for a query parameter (`"true"` / `"false"`).
-pub fn boolean_string(param: &str, v: Option<&str>, nullable: bool) -> Result<Option<bool>> {
+pub fn boolean_string(param: &str, v: Option<&str>, presence: Presence) -> Result<Option<bool>> {
     let json = v.map(|s| Value::String(s.to_string()));
     with(
         param,
         json.as_ref(),
-        nullable,
+        presence,
         msg::BOOLEAN_STRING,
         |v| match v.as_str() {
             Some("true") => Some(true),
@@ -189,8 +199,8 @@ pub fn boolean_string(param: &str, v: Option<&str>, nullable: bool) -> Result<Op
 }
 
 /// `ms/ValidLocale`: the normalised locale (`es-mx` → `es_MX`).
-pub fn locale(param: &str, v: Option<&Value>, nullable: bool) -> Result<Option<String>> {
-    with(param, v, nullable, msg::LOCALE, |v| {
+pub fn locale(param: &str, v: Option<&Value>, presence: Presence) -> Result<Option<String>> {
+    with(param, v, presence, msg::LOCALE, |v| {
         v.as_str()
             .filter(|s| is_non_blank(s))
             .and_then(crate::locale::parse)
@@ -202,9 +212,9 @@ pub fn locale(param: &str, v: Option<&Value>, nullable: bool) -> Result<Option<S
 pub fn login_attributes(
     param: &str,
     v: Option<&Value>,
-    nullable: bool,
+    presence: Presence,
 ) -> Result<Option<Map<String, Value>>> {
-    let attrs = with(param, v, nullable, msg::LOGIN_ATTRIBUTES, |v| {
+    let attrs = with(param, v, presence, msg::LOGIN_ATTRIBUTES, |v| {
         v.as_object().cloned()
     })?;
     if let Some(a) = &attrs {
@@ -228,7 +238,7 @@ pub fn login_attributes(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MembershipSpec {
     /// Group id (positive; may name a group that does not exist).
-    pub group_id: i64,
+    pub group_id: GroupId,
     /// `is_group_manager` when the entry carries it; `None` means "keep the current flag".
     pub is_group_manager: Option<bool>,
 }
@@ -237,15 +247,15 @@ pub struct MembershipSpec {
 pub fn memberships(
     param: &str,
     v: Option<&Value>,
-    nullable: bool,
+    presence: Presence,
 ) -> Result<Option<Vec<MembershipSpec>>> {
-    with(param, v, nullable, msg::MEMBERSHIPS, |v| {
+    with(param, v, presence, msg::MEMBERSHIPS, |v| {
         let items = v.as_array()?;
         items
             .iter()
             .map(|item| {
                 let obj = item.as_object()?;
-                let group_id = positive(obj.get("id")?)?;
+                let group_id = GroupId(positive(obj.get("id")?)?);
                 let is_group_manager = match obj.get("is_group_manager") {
                     None => None,
                     Some(Value::Bool(b)) => Some(*b),
@@ -264,15 +274,15 @@ pub fn memberships(
 pub fn group_ids(
     param: &str,
     v: Option<&Value>,
-    nullable: bool,
+    presence: Presence,
 ) -> Result<Option<Vec<MembershipSpec>>> {
     let message = "sequence of value must be an integer greater than zero.";
-    with(param, v, nullable, message, |v| {
+    with(param, v, presence, message, |v| {
         v.as_array()?
             .iter()
             .map(|g| {
-                positive(g).map(|group_id| MembershipSpec {
-                    group_id,
+                positive(g).map(|id| MembershipSpec {
+                    group_id: GroupId(id),
                     is_group_manager: None,
                 })
             })
@@ -373,27 +383,32 @@ mod tests {
         }
         let v = json!("Ann@X.COM");
         assert_eq!(
-            email("email", Some(&v), false).unwrap().as_deref(),
+            email("email", Some(&v), Presence::Required)
+                .unwrap()
+                .as_deref(),
             Some("ann@x.com")
         );
     }
 
     #[test]
     fn email_messages_and_nullability() {
-        let e = email("email", None, false).unwrap_err();
+        let e = email("email", None, Presence::Required).unwrap_err();
         assert_eq!(param_message(e), msg::EMAIL);
-        let e = email("email", Some(&json!(12)), true).unwrap_err();
+        let e = email("email", Some(&json!(12)), Presence::Nullable).unwrap_err();
         assert_eq!(
             param_message(e),
             "nullable value must be a valid email address."
         );
-        assert_eq!(email("email", Some(&Value::Null), true).unwrap(), None);
+        assert_eq!(
+            email("email", Some(&Value::Null), Presence::Nullable).unwrap(),
+            None
+        );
     }
 
     #[test]
     fn non_blank_strings() {
         assert_eq!(
-            non_blank("n", Some(&json!(" a ")), false)
+            non_blank("n", Some(&json!(" a ")), Presence::Required)
                 .unwrap()
                 .as_deref(),
             Some(" a ")
@@ -406,22 +421,28 @@ mod tests {
             json!(["a"]),
             Value::Null,
         ] {
-            let e = non_blank("n", Some(&bad), false).unwrap_err();
+            let e = non_blank("n", Some(&bad), Presence::Required).unwrap_err();
             assert_eq!(param_message(e), msg::NON_BLANK);
         }
-        let e = non_blank("first_name", Some(&json!("")), true).unwrap_err();
+        let e = non_blank("first_name", Some(&json!("")), Presence::Nullable).unwrap_err();
         assert_eq!(
             param_message(e),
             "nullable value must be a non-blank string."
         );
-        assert_eq!(non_blank("first_name", None, true).unwrap(), None);
+        assert_eq!(
+            non_blank("first_name", None, Presence::Nullable).unwrap(),
+            None
+        );
     }
 
     #[test]
     fn positive_ints() {
-        assert_eq!(positive_int("id", Some(&json!(3)), false).unwrap(), Some(3));
         assert_eq!(
-            positive_int("id", Some(&json!("42")), false).unwrap(),
+            positive_int("id", Some(&json!(3)), Presence::Required).unwrap(),
+            Some(3)
+        );
+        assert_eq!(
+            positive_int("id", Some(&json!("42")), Presence::Required).unwrap(),
             Some(42)
         );
         for bad in [
@@ -434,10 +455,10 @@ mod tests {
             json!(true),
             json!("99999999999999999999"),
         ] {
-            let e = positive_int("id", Some(&bad), false).unwrap_err();
+            let e = positive_int("id", Some(&bad), Presence::Required).unwrap_err();
             assert_eq!(param_message(e), msg::POSITIVE_INT, "{bad}");
         }
-        let e = positive_int("group_id", Some(&json!("a")), true).unwrap_err();
+        let e = positive_int("group_id", Some(&json!("a")), Presence::Nullable).unwrap_err();
         assert_eq!(
             param_message(e),
             "nullable value must be an integer greater than zero."
@@ -446,51 +467,57 @@ mod tests {
 
     #[test]
     fn boolean_strings() {
-        assert_eq!(boolean_string("b", Some("true"), true).unwrap(), Some(true));
         assert_eq!(
-            boolean_string("b", Some("false"), true).unwrap(),
+            boolean_string("b", Some("true"), Presence::Nullable).unwrap(),
+            Some(true)
+        );
+        assert_eq!(
+            boolean_string("b", Some("false"), Presence::Nullable).unwrap(),
             Some(false)
         );
-        assert_eq!(boolean_string("b", None, true).unwrap(), None);
-        let e = boolean_string("include_deactivated", Some("yes"), true).unwrap_err();
+        assert_eq!(boolean_string("b", None, Presence::Nullable).unwrap(), None);
+        let e = boolean_string("include_deactivated", Some("yes"), Presence::Nullable).unwrap_err();
         assert_eq!(
             param_message(e),
             "nullable value must be a valid boolean string ('true' or 'false')."
         );
-        assert!(boolean_string("b", Some("TRUE"), true).is_err());
+        assert!(boolean_string("b", Some("TRUE"), Presence::Nullable).is_err());
     }
 
     #[test]
     fn locales() {
         assert_eq!(
-            locale("locale", Some(&json!("es-MX")), true)
+            locale("locale", Some(&json!("es-MX")), Presence::Nullable)
                 .unwrap()
                 .as_deref(),
             Some("es_MX")
         );
-        let e = locale("site_locale", Some(&json!("eng")), true).unwrap_err();
+        let e = locale("site_locale", Some(&json!("eng")), Presence::Nullable).unwrap_err();
         assert_eq!(param_message(e), format!("nullable {}", msg::LOCALE));
-        assert!(locale("locale", Some(&json!("")), true).is_err());
-        assert_eq!(locale("locale", Some(&Value::Null), true).unwrap(), None);
+        assert!(locale("locale", Some(&json!("")), Presence::Nullable).is_err());
+        assert_eq!(
+            locale("locale", Some(&Value::Null), Presence::Nullable).unwrap(),
+            None
+        );
     }
 
     #[test]
     fn memberships_shape() {
         let v = json!([{"id": 1}, {"id": 3, "is_group_manager": true}]);
-        let m = memberships("user_group_memberships", Some(&v), true)
+        let m = memberships("user_group_memberships", Some(&v), Presence::Nullable)
             .unwrap()
             .unwrap();
         assert_eq!(
             m[0],
             MembershipSpec {
-                group_id: 1,
+                group_id: GroupId(1),
                 is_group_manager: None
             }
         );
         assert_eq!(
             m[1],
             MembershipSpec {
-                group_id: 3,
+                group_id: GroupId(3),
                 is_group_manager: Some(true)
             }
         );
@@ -501,38 +528,42 @@ mod tests {
             json!([{"id": 2, "is_group_manager": "yes"}]),
             json!([{}]),
         ] {
-            let e = memberships("user_group_memberships", Some(&bad), true).unwrap_err();
+            let e =
+                memberships("user_group_memberships", Some(&bad), Presence::Nullable).unwrap_err();
             assert_eq!(param_message(e), format!("nullable {}", msg::MEMBERSHIPS));
         }
         assert_eq!(
-            memberships("m", Some(&json!([])), true).unwrap(),
+            memberships("m", Some(&json!([])), Presence::Nullable).unwrap(),
             Some(vec![])
         );
     }
 
     #[test]
     fn legacy_group_ids() {
-        let m = group_ids("group_ids", Some(&json!([1, 2])), true)
+        let m = group_ids("group_ids", Some(&json!([1, 2])), Presence::Nullable)
             .unwrap()
             .unwrap();
         assert_eq!(m.len(), 2);
-        assert!(group_ids("group_ids", Some(&json!([0])), true).is_err());
+        assert!(group_ids("group_ids", Some(&json!([0])), Presence::Nullable).is_err());
     }
 
     #[test]
     fn login_attribute_objects() {
         let v = json!({"k": [1, {"x": null}]});
-        assert!(login_attributes("login_attributes", Some(&v), true)
-            .unwrap()
-            .is_some());
-        let e = login_attributes("login_attributes", Some(&json!("s")), true).unwrap_err();
+        assert!(
+            login_attributes("login_attributes", Some(&v), Presence::Nullable)
+                .unwrap()
+                .is_some()
+        );
+        let e = login_attributes("login_attributes", Some(&json!("s")), Presence::Nullable)
+            .unwrap_err();
         assert_eq!(
             param_message(e),
             format!("nullable {}", msg::LOGIN_ATTRIBUTES)
         );
         let huge = json!({"k": "x".repeat(70_000)});
         assert!(matches!(
-            login_attributes("login_attributes", Some(&huge), true),
+            login_attributes("login_attributes", Some(&huge), Presence::Nullable),
             Err(DomainError::Rule { .. })
         ));
     }

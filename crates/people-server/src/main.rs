@@ -73,7 +73,7 @@ fn run(mut cli: Cli) -> Result<(), StartError> {
             let user = people
                 .create_admin(&AdminSpec {
                     email,
-                    password,
+                    password: people_domain::session::Secret::new(password),
                     first_name,
                     last_name,
                 })

@@ -371,7 +371,7 @@ pub fn ephemeral_config(
 pub fn sign_in_admin(people: &People, email: &str, password: &str) -> Result<String, StartError> {
     let spec = people_domain::setup::AdminSpec {
         email: email.to_string(),
-        password: password.to_string(),
+        password: people_domain::session::Secret::new(password),
         first_name: None,
         last_name: None,
     };

@@ -12,7 +12,7 @@ use diesel::pg::PgConnection;
 use diesel::r2d2::R2D2Connection;
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use people_domain::store::{Repo, Store};
+use people_domain::store::{Repo, Store, Transaction};
 use people_domain::{DomainError, Result, StoreFailure};
 
 use crate::cipher::Cipher;
@@ -435,10 +435,10 @@ fn begin(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
 fn run_on(
     conn: &mut AnyConnection,
     cipher: Option<&Cipher>,
-    transaction: bool,
+    transaction: Transaction,
     work: &mut dyn FnMut(&mut dyn Repo) -> Result<()>,
 ) -> Result<()> {
-    if !transaction {
+    if transaction == Transaction::Read {
         return work(&mut DbRepo::new(conn, cipher));
     }
     begin(conn).map_err(crate::error::db)?;
@@ -462,7 +462,7 @@ fn run_on(
 impl Store for Db {
     fn run(
         &self,
-        transaction: bool,
+        transaction: Transaction,
         work: &mut dyn FnMut(&mut dyn Repo) -> Result<()>,
     ) -> Result<()> {
         let mut pooled = self.conn()?;

@@ -89,3 +89,8 @@ impl From<StoreError> for DomainError {
 pub(crate) fn db(e: DieselError) -> DomainError {
     DomainError::Store(failure(&e))
 }
+
+/// The foreign-key violation a row referring to an id no row can have would meet.
+pub(crate) fn no_such_row(table: &str) -> DomainError {
+    DomainError::Store(StoreFailure::ForeignKey(format!("{table}: no such row")))
+}

@@ -3,12 +3,13 @@
 use diesel::prelude::*;
 use people_domain::group::{Group, GroupMember, GroupWithCount, Membership};
 use people_domain::store::Page;
-use people_domain::Result;
+use people_domain::{GroupId, MembershipId, Result, UserId};
 
 use crate::db::AnyConnection;
 use crate::error::db;
+use crate::key::Key;
 use crate::schema::{core_user, permissions_group as pg, permissions_group_membership as pgm};
-use crate::user::{id32, lower, lower_opt};
+use crate::user::{lower, lower_opt};
 
 type GroupRow = (i32, String, Option<String>);
 /// id, user_id, group_id, is_group_manager.
@@ -18,7 +19,7 @@ type MemberRow = (i32, i32, Option<String>, Option<String>, String, bool);
 
 fn group(r: GroupRow) -> Group {
     Group {
-        id: r.0,
+        id: GroupId(r.0.into()),
         name: r.1,
         entity_id: r.2,
     }
@@ -26,9 +27,9 @@ fn group(r: GroupRow) -> Group {
 
 pub(crate) fn membership(r: MembershipRow) -> Membership {
     Membership {
-        id: r.0,
-        user_id: r.1,
-        group_id: r.2,
+        id: MembershipId(r.0.into()),
+        user_id: UserId(r.1.into()),
+        group_id: GroupId(r.2.into()),
         is_group_manager: r.3,
     }
 }
@@ -41,8 +42,7 @@ pub(crate) fn insert(conn: &mut AnyConnection, name: &str, entity_id: &str) -> R
         .map_err(db)
 }
 
-pub(crate) fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<Group>> {
-    let Some(id) = id32(id) else { return Ok(None) };
+pub(crate) fn by_id(conn: &mut AnyConnection, id: i32) -> Result<Option<Group>> {
     pg::table
         .find(id)
         .first::<GroupRow>(conn)
@@ -60,8 +60,7 @@ pub(crate) fn by_name(conn: &mut AnyConnection, name: &str) -> Result<Option<Gro
         .map_err(db)
 }
 
-pub(crate) fn by_ids(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Group>> {
-    let ids: Vec<i32> = ids.iter().filter_map(|&i| id32(i)).collect();
+pub(crate) fn by_ids(conn: &mut AnyConnection, ids: &[i32]) -> Result<Vec<Group>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -126,7 +125,7 @@ pub(crate) fn list(
     if groups.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<i32> = groups.iter().map(|g| g.id).collect();
+    let ids: Vec<i32> = groups.iter().filter_map(|g| g.id.key()).collect();
     let counts: Vec<(i32, i64)> = pgm::table
         .inner_join(core_user::table.on(core_user::id.eq(pgm::user_id)))
         .filter(core_user::is_active.eq(true))
@@ -140,7 +139,7 @@ pub(crate) fn list(
         .map(|g| {
             let member_count = counts
                 .iter()
-                .find(|(id, _)| *id == g.id)
+                .find(|(id, _)| i64::from(*id) == g.id.get())
                 .map(|(_, n)| *n)
                 .unwrap_or(0);
             GroupWithCount {
@@ -180,8 +179,8 @@ pub(crate) fn members(conn: &mut AnyConnection, group_id: i32) -> Result<Vec<Gro
     Ok(rows
         .into_iter()
         .map(|r| GroupMember {
-            user_id: r.0,
-            membership_id: r.1,
+            user_id: UserId(r.0.into()),
+            membership_id: MembershipId(r.1.into()),
             first_name: r.2,
             last_name: r.3,
             email: r.4,
@@ -229,8 +228,7 @@ pub(crate) fn all_memberships(
         .map_err(db)
 }
 
-pub(crate) fn membership_by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<Membership>> {
-    let Some(id) = id32(id) else { return Ok(None) };
+pub(crate) fn membership_by_id(conn: &mut AnyConnection, id: i32) -> Result<Option<Membership>> {
     pgm::table
         .find(id)
         .first::<MembershipRow>(conn)

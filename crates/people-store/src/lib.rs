@@ -9,6 +9,7 @@ pub mod cipher;
 mod db;
 mod error;
 mod group;
+mod key;
 mod outbox;
 mod repo;
 mod reset_request;

@@ -4,13 +4,14 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Timestamp as SqlTimestamp};
 use people_domain::clock::Timestamp;
 use people_domain::store::{NewEmail, QueuedEmail};
-use people_domain::Result;
+use people_domain::{EmailId, Result};
 
 use chrono::NaiveDateTime;
 
 use crate::cipher::Cipher;
 use crate::db::AnyConnection;
 use crate::error::db;
+use crate::key::Key;
 use crate::schema::email_outbox as outbox;
 use crate::time::{naive, utc};
 
@@ -35,7 +36,7 @@ pub(crate) fn enqueue(
             outbox::created_at.eq(at),
             outbox::attempts.eq(0),
             outbox::next_attempt_at.eq(at),
-            outbox::link_user_id.eq(link.map(|l| l.user_id)),
+            outbox::link_user_id.eq(link.and_then(|l| l.user_id.key())),
             outbox::link_token_hash.eq(link.map(|l| l.token_hash.as_str())),
             outbox::expires_at.eq(link.and_then(|l| l.expires_at).map(naive)),
         ))
@@ -204,7 +205,7 @@ pub(crate) fn claim(
             let opened = open(r.body_text).and_then(|t| Ok((t, open(r.body_html)?)));
             match opened {
                 Ok((body_text, body_html)) => Some(QueuedEmail {
-                    id: r.id,
+                    id: EmailId(r.id),
                     recipients: serde_json::from_str(&r.recipients).unwrap_or_default(),
                     subject: r.subject,
                     body_text,

@@ -2,18 +2,19 @@
 //! after its table.
 
 use people_domain::clock::Timestamp;
-use people_domain::group::{Group, GroupMember, GroupWithCount, Membership};
+use people_domain::group::{Group, GroupMember, GroupRole, GroupWithCount, Membership};
 use people_domain::session::{CallerRecord, LoginRecord, NewLogin, NewSession};
 use people_domain::store::{
-    NewEmail, Page, QueuedEmail, Repo, SavedAttempts, ThrottleKey, UserQuery,
+    NewEmail, NewMembership, Page, QueuedEmail, Repo, SavedAttempts, ThrottleKey, UserQuery,
 };
 use people_domain::user::{NewUser, User};
-use people_domain::Result;
+use people_domain::{EmailId, GroupId, MembershipId, Result, UserId};
 
 use diesel::connection::SimpleConnection;
 
 use crate::cipher::Cipher;
 use crate::db::AnyConnection;
+use crate::key::{keys, Key};
 use crate::{group, outbox, reset_request, session, setting, throttle, user};
 
 /// One connection seen through the domain's `Repo` trait, with the key outbox bodies are sealed with.
@@ -38,14 +39,15 @@ impl Repo for DbRepo<'_> {
     fn insert_user(&mut self, u: &NewUser) -> Result<User> {
         user::insert(self.conn, u)
     }
-    fn user_by_id(&mut self, id: i64) -> Result<Option<User>> {
-        user::by_id(self.conn, id)
+    fn user_by_id(&mut self, id: UserId) -> Result<Option<User>> {
+        id.key().map_or(Ok(None), |id| user::by_id(self.conn, id))
     }
-    fn user_with_memberships(&mut self, id: i64) -> Result<Option<(User, Vec<Membership>)>> {
-        user::with_memberships(self.conn, id)
+    fn user_with_memberships(&mut self, id: UserId) -> Result<Option<(User, Vec<Membership>)>> {
+        id.key()
+            .map_or(Ok(None), |id| user::with_memberships(self.conn, id))
     }
-    fn lock_user(&mut self, id: i64) -> Result<Option<User>> {
-        user::lock(self.conn, id)
+    fn lock_user(&mut self, id: UserId) -> Result<Option<User>> {
+        id.key().map_or(Ok(None), |id| user::lock(self.conn, id))
     }
     fn user_by_email(&mut self, email: &str) -> Result<Option<User>> {
         user::by_email(self.conn, email)
@@ -53,8 +55,10 @@ impl Repo for DbRepo<'_> {
     fn update_user(&mut self, u: &User) -> Result<()> {
         user::update(self.conn, u)
     }
-    fn set_last_login(&mut self, user_id: i32, at: Timestamp) -> Result<()> {
-        user::set_last_login(self.conn, user_id, at)
+    fn set_last_login(&mut self, user_id: UserId, at: Timestamp) -> Result<()> {
+        user_id
+            .key()
+            .map_or(Ok(()), |id| user::set_last_login(self.conn, id, at))
     }
     fn count_users(&mut self, at_most: i64) -> Result<i64> {
         user::count(self.conn, at_most)
@@ -69,63 +73,75 @@ impl Repo for DbRepo<'_> {
     fn insert_group(&mut self, name: &str, entity_id: &str) -> Result<Group> {
         group::insert(self.conn, name, entity_id)
     }
-    fn group_by_id(&mut self, id: i64) -> Result<Option<Group>> {
-        group::by_id(self.conn, id)
+    fn group_by_id(&mut self, id: GroupId) -> Result<Option<Group>> {
+        id.key().map_or(Ok(None), |id| group::by_id(self.conn, id))
     }
     fn group_by_name(&mut self, name: &str) -> Result<Option<Group>> {
         group::by_name(self.conn, name)
     }
-    fn groups_by_ids(&mut self, ids: &[i64]) -> Result<Vec<Group>> {
-        group::by_ids(self.conn, ids)
+    fn groups_by_ids(&mut self, ids: &[GroupId]) -> Result<Vec<Group>> {
+        group::by_ids(self.conn, &keys(ids))
     }
-    fn lock_group(&mut self, id: i32) -> Result<()> {
-        group::lock(self.conn, id)
+    fn lock_group(&mut self, id: GroupId) -> Result<()> {
+        id.key().map_or(Ok(()), |id| group::lock(self.conn, id))
     }
-    fn rename_group(&mut self, id: i32, name: &str) -> Result<()> {
-        group::rename(self.conn, id, name)
+    fn rename_group(&mut self, id: GroupId, name: &str) -> Result<()> {
+        id.key()
+            .map_or(Ok(()), |id| group::rename(self.conn, id, name))
     }
-    fn delete_group(&mut self, id: i32) -> Result<bool> {
-        group::delete(self.conn, id)
+    fn delete_group(&mut self, id: GroupId) -> Result<bool> {
+        id.key()
+            .map_or(Ok(false), |id| group::delete(self.conn, id))
     }
     fn list_groups(
         &mut self,
-        only: Option<&[i32]>,
+        only: Option<&[GroupId]>,
         page: Option<Page>,
     ) -> Result<Vec<GroupWithCount>> {
-        group::list(self.conn, only, page)
+        let only = only.map(keys);
+        group::list(self.conn, only.as_deref(), page)
     }
-    fn group_members(&mut self, group_id: i32) -> Result<Vec<GroupMember>> {
-        group::members(self.conn, group_id)
+    fn group_members(&mut self, group_id: GroupId) -> Result<Vec<GroupMember>> {
+        group_id
+            .key()
+            .map_or(Ok(Vec::new()), |id| group::members(self.conn, id))
     }
-    fn count_active_members(&mut self, group_id: i32) -> Result<i64> {
-        group::count_active_members(self.conn, group_id)
+    fn count_active_members(&mut self, group_id: GroupId) -> Result<i64> {
+        group_id
+            .key()
+            .map_or(Ok(0), |id| group::count_active_members(self.conn, id))
     }
 
-    fn memberships_of(&mut self, user_ids: &[i32]) -> Result<Vec<Membership>> {
-        group::memberships_of(self.conn, user_ids)
+    fn memberships_of(&mut self, user_ids: &[UserId]) -> Result<Vec<Membership>> {
+        group::memberships_of(self.conn, &keys(user_ids))
     }
-    fn all_memberships(&mut self, groups: Option<&[i32]>) -> Result<Vec<Membership>> {
-        group::all_memberships(self.conn, groups)
+    fn all_memberships(&mut self, groups: Option<&[GroupId]>) -> Result<Vec<Membership>> {
+        let groups = groups.map(keys);
+        group::all_memberships(self.conn, groups.as_deref())
     }
-    fn membership_by_id(&mut self, id: i64) -> Result<Option<Membership>> {
-        group::membership_by_id(self.conn, id)
+    fn membership_by_id(&mut self, id: MembershipId) -> Result<Option<Membership>> {
+        id.key()
+            .map_or(Ok(None), |id| group::membership_by_id(self.conn, id))
     }
-    fn insert_membership(
-        &mut self,
-        user_id: i32,
-        group_id: i32,
-        manager: bool,
-    ) -> Result<Membership> {
-        group::insert_membership(self.conn, user_id, group_id, manager)
+    fn insert_membership(&mut self, m: &NewMembership) -> Result<Membership> {
+        let (Some(user_id), Some(group_id)) = (m.user_id.key(), m.group_id.key()) else {
+            return Err(crate::error::no_such_row("permissions_group_membership"));
+        };
+        group::insert_membership(self.conn, user_id, group_id, m.role == GroupRole::Manager)
     }
-    fn set_group_manager(&mut self, id: i32, manager: bool) -> Result<()> {
-        group::set_manager(self.conn, id, manager)
+    fn set_group_role(&mut self, id: MembershipId, role: GroupRole) -> Result<()> {
+        id.key().map_or(Ok(()), |id| {
+            group::set_manager(self.conn, id, role == GroupRole::Manager)
+        })
     }
-    fn delete_membership(&mut self, id: i32) -> Result<bool> {
-        group::delete_membership(self.conn, id)
+    fn delete_membership(&mut self, id: MembershipId) -> Result<bool> {
+        id.key()
+            .map_or(Ok(false), |id| group::delete_membership(self.conn, id))
     }
-    fn delete_group_memberships(&mut self, group_id: i32) -> Result<usize> {
-        group::delete_group_memberships(self.conn, group_id)
+    fn delete_group_memberships(&mut self, group_id: GroupId) -> Result<usize> {
+        group_id
+            .key()
+            .map_or(Ok(0), |id| group::delete_group_memberships(self.conn, id))
     }
 
     fn insert_session(&mut self, s: &NewSession) -> Result<()> {
@@ -137,14 +153,18 @@ impl Repo for DbRepo<'_> {
     fn delete_session(&mut self, id_hash: &str) -> Result<bool> {
         session::delete(self.conn, id_hash)
     }
-    fn delete_user_sessions(&mut self, user_id: i32, keep: Option<&str>) -> Result<usize> {
-        session::delete_of_user(self.conn, user_id, keep)
+    fn delete_user_sessions(&mut self, user_id: UserId, keep: Option<&str>) -> Result<usize> {
+        user_id
+            .key()
+            .map_or(Ok(0), |id| session::delete_of_user(self.conn, id, keep))
     }
     fn insert_login(&mut self, l: &NewLogin) -> Result<()> {
         session::insert_login(self.conn, l)
     }
-    fn logins_of(&mut self, user_id: i32) -> Result<Vec<LoginRecord>> {
-        session::logins_of(self.conn, user_id)
+    fn logins_of(&mut self, user_id: UserId) -> Result<Vec<LoginRecord>> {
+        user_id
+            .key()
+            .map_or(Ok(Vec::new()), |id| session::logins_of(self.conn, id))
     }
 
     fn setting(&mut self, key: &str) -> Result<Option<String>> {
@@ -180,20 +200,25 @@ impl Repo for DbRepo<'_> {
         reset_request::take(self.conn, limit)
     }
 
-    fn enqueue_email(&mut self, e: &NewEmail) -> Result<i64> {
-        outbox::enqueue(self.conn, self.cipher, e)
+    fn enqueue_email(&mut self, e: &NewEmail) -> Result<EmailId> {
+        outbox::enqueue(self.conn, self.cipher, e).map(EmailId)
     }
-    fn void_links(&mut self, user_id: i32, now: Timestamp) -> Result<usize> {
-        outbox::void_links(self.conn, user_id, now)
+    fn void_links(&mut self, user_id: UserId, now: Timestamp) -> Result<usize> {
+        user_id
+            .key()
+            .map_or(Ok(0), |id| outbox::void_links(self.conn, id, now))
     }
     fn void_dead_links(&mut self, now: Timestamp) -> Result<usize> {
         outbox::void_dead_links(self.conn, now)
     }
-    fn unsent_links(&mut self) -> Result<Vec<(i64, Timestamp)>> {
-        outbox::unsent_links(self.conn)
+    fn unsent_links(&mut self) -> Result<Vec<(EmailId, Timestamp)>> {
+        Ok(outbox::unsent_links(self.conn)?
+            .into_iter()
+            .map(|(id, at)| (EmailId(id), at))
+            .collect())
     }
-    fn set_link_expiry(&mut self, id: i64, expires_at: Option<Timestamp>) -> Result<()> {
-        outbox::set_link_expiry(self.conn, id, expires_at)
+    fn set_link_expiry(&mut self, id: EmailId, expires_at: Option<Timestamp>) -> Result<()> {
+        outbox::set_link_expiry(self.conn, id.get(), expires_at)
     }
     fn claim_emails(
         &mut self,
@@ -203,10 +228,10 @@ impl Repo for DbRepo<'_> {
     ) -> Result<Vec<QueuedEmail>> {
         outbox::claim(self.conn, self.cipher, now, lease_until, limit)
     }
-    fn mark_email_sent(&mut self, id: i64, at: Timestamp) -> Result<()> {
-        outbox::mark_sent(self.conn, id, at)
+    fn mark_email_sent(&mut self, id: EmailId, at: Timestamp) -> Result<()> {
+        outbox::mark_sent(self.conn, id.get(), at)
     }
-    fn mark_email_failed(&mut self, id: i64, error: &str, next: Timestamp) -> Result<()> {
-        outbox::mark_failed(self.conn, id, error, next)
+    fn mark_email_failed(&mut self, id: EmailId, error: &str, next: Timestamp) -> Result<()> {
+        outbox::mark_failed(self.conn, id.get(), error, next)
     }
 }

@@ -7,17 +7,19 @@ use people_domain::user::User;
 use people_domain::Result;
 
 use crate::db::{on_backend, AnyConnection};
-use crate::error::db;
+use crate::error::{db, no_such_row};
 use crate::group::membership;
+use crate::key::Key;
 use crate::schema::{core_session, core_user, login_history, permissions_group_membership as pgm};
 use crate::time::{naive, utc};
 use crate::user::{UserRow, USER_COLUMNS};
 
 pub(crate) fn insert(conn: &mut AnyConnection, s: &NewSession) -> Result<()> {
+    let user_id = s.user_id.key().ok_or_else(|| no_such_row("core_session"))?;
     diesel::insert_into(core_session::table)
         .values((
             core_session::id.eq(&s.id_hash),
-            core_session::user_id.eq(s.user_id),
+            core_session::user_id.eq(user_id),
             core_session::created_at.eq(naive(s.created_at)),
         ))
         .execute(conn)
@@ -86,10 +88,14 @@ pub(crate) fn delete_of_user(
 }
 
 pub(crate) fn insert_login(conn: &mut AnyConnection, l: &NewLogin) -> Result<()> {
+    let user_id = l
+        .user_id
+        .key()
+        .ok_or_else(|| no_such_row("login_history"))?;
     diesel::insert_into(login_history::table)
         .values((
             login_history::timestamp.eq(naive(l.timestamp)),
-            login_history::user_id.eq(l.user_id),
+            login_history::user_id.eq(user_id),
             login_history::session_id.eq(&l.session_hash),
             login_history::device_id.eq(&l.device_id),
             login_history::device_description.eq(&l.device_description),

@@ -5,11 +5,12 @@ use diesel::prelude::*;
 use people_domain::group::Membership;
 use people_domain::store::{Activity, UserOrder, UserQuery};
 use people_domain::user::{NewUser, User};
-use people_domain::Result;
+use people_domain::{Result, UserId};
 use serde_json::{Map, Value};
 
 use crate::db::{on_backend, AnyConnection};
 use crate::error::db;
+use crate::key::Key;
 use crate::schema::{core_user, permissions_group_membership as pgm};
 use crate::time::{naive, utc};
 
@@ -103,7 +104,7 @@ fn attrs_to_text(attrs: &Option<Map<String, Value>>) -> Option<String> {
 impl From<UserRow> for User {
     fn from(r: UserRow) -> Self {
         User {
-            id: r.id,
+            id: UserId(r.id.into()),
             email: r.email,
             first_name: r.first_name,
             last_name: r.last_name,
@@ -176,13 +177,7 @@ pub(crate) fn insert(conn: &mut AnyConnection, u: &NewUser) -> Result<User> {
     Ok(row.into())
 }
 
-/// An id from a client may not fit the column; such an id names nothing.
-pub(crate) fn id32(id: i64) -> Option<i32> {
-    i32::try_from(id).ok().filter(|&i| i > 0)
-}
-
-pub(crate) fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<User>> {
-    let Some(id) = id32(id) else { return Ok(None) };
+pub(crate) fn by_id(conn: &mut AnyConnection, id: i32) -> Result<Option<User>> {
     core_user::table
         .find(id)
         .select(USER_COLUMNS)
@@ -192,16 +187,13 @@ pub(crate) fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<User>> {
         .map_err(db)
 }
 
-pub(crate) fn lock(conn: &mut AnyConnection, id: i64) -> Result<Option<User>> {
-    let Some(id32) = id32(id) else {
-        return Ok(None);
-    };
+pub(crate) fn lock(conn: &mut AnyConnection, id: i32) -> Result<Option<User>> {
     match conn {
         AnyConnection::Postgresql(pg) => {
             // Row lock for the rest of the transaction: concurrent updates of one user apply one after
             // the other instead of overwriting each other. (SQLite's write transactions are already serial.)
             core_user::table
-                .find(id32)
+                .find(id)
                 .for_update()
                 .select(core_user::id)
                 .first::<i32>(pg)
@@ -243,7 +235,10 @@ pub(crate) fn update(conn: &mut AnyConnection, u: &User) -> Result<()> {
         locale: u.locale.clone(),
         settings: u.settings.clone(),
     };
-    diesel::update(core_user::table.find(u.id))
+    let Some(id) = u.id.key() else {
+        return Ok(());
+    };
+    diesel::update(core_user::table.find(id))
         .set(&changes)
         .execute(conn)
         .map_err(db)?;
@@ -336,18 +331,19 @@ fn filtered<'a>(q: &'a UserQuery) -> Boxed<'a> {
         };
     }
     if let Some(g) = q.group_id {
-        let g = id32(g).unwrap_or(0);
+        let g = g.key().unwrap_or(0);
         b = b.filter(
             core_user::id.eq_any(pgm::table.filter(pgm::group_id.eq(g)).select(pgm::user_id)),
         );
     }
     if let Some(me) = q.shares_group_with {
+        let me = me.key().unwrap_or(0);
         let (m1, m2) = diesel::alias!(pgm as mine, pgm as theirs);
         let my_groups = m1
             .filter(m1.field(pgm::user_id).eq(me))
             .filter(
                 m1.field(pgm::group_id)
-                    .ne(people_domain::group::ALL_USERS_ID),
+                    .ne(people_domain::group::ALL_USERS_ID.key().unwrap_or(0)),
             )
             .select(m1.field(pgm::group_id));
         b = b.filter(
@@ -364,6 +360,7 @@ fn filtered<'a>(q: &'a UserQuery) -> Boxed<'a> {
 /// PostgreSQL puts them), then id.
 fn ordered<'a>(mut b: Boxed<'a>, q: &UserQuery, sqlite: bool) -> Boxed<'a> {
     if let UserOrder::GroupRank(g) = q.order {
+        let g = g.key().unwrap_or(0);
         let manages = pgm::table
             .filter(pgm::user_id.eq(core_user::id))
             .filter(pgm::group_id.eq(g))
@@ -448,9 +445,8 @@ pub(crate) fn list(conn: &mut AnyConnection, q: &UserQuery) -> Result<(Vec<User>
 /// One query: the user LEFT JOINed to their memberships, ordered by group id.
 pub(crate) fn with_memberships(
     conn: &mut AnyConnection,
-    id: i64,
+    id: i32,
 ) -> Result<Option<(User, Vec<Membership>)>> {
-    let Some(id) = id32(id) else { return Ok(None) };
     let rows: Vec<(UserRow, Option<crate::group::MembershipRow>)> =
         on_backend!(conn, |c| core_user::table
             .left_join(pgm::table.on(pgm::user_id.eq(core_user::id)))

@@ -446,9 +446,9 @@ backend_tests! {
             let u = r.insert_user(&new_user("rb@x.com", None, None))?;
             r.insert_membership(u.id, ALL_USERS_ID, false)?;
             r.put_setting("site-name", Some("changed"))?;
-            Err(DomainError::Refused("rule failed".into()))
+            Err(DomainError::Disallowed("rule failed".into()))
         }).unwrap_err();
-        assert_eq!(err, DomainError::Refused("rule failed".into()));
+        assert_eq!(err, DomainError::Disallowed("rule failed".into()));
         assert_eq!(s.read(|r| r.user_by_email("rb@x.com")).unwrap(), None);
         assert_eq!(s.read(|r| r.setting("site-name")).unwrap(), None);
         assert!(s.read(|r| r.all_memberships(None)).unwrap().is_empty());

@@ -3,7 +3,7 @@
 use actix_web::cookie::time::{Duration as CookieDuration, OffsetDateTime};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::HttpResponseBuilder;
-use people_domain::session::SessionGrant;
+use people_domain::session::{Persistence, SessionGrant};
 
 use crate::auth::SESSION_COOKIE;
 
@@ -35,7 +35,7 @@ pub fn set_session_cookies(
         .http_only(true)
         .same_site(same_site(&grant.same_site))
         .secure(secure);
-    if grant.remember && !session_cookies {
+    if grant.persistence == Persistence::Remember && !session_cookies {
         session = session.max_age(max_age);
     }
     let timeout = Cookie::build(TIMEOUT_COOKIE, "alive")

@@ -92,8 +92,8 @@ impl ResponseError for ApiError {
             ApiError::Domain(d) => match d {
                 DomainError::Invalid { .. }
                 | DomainError::Rule { .. }
-                | DomainError::Refused(_)
-                | DomainError::Failed(_) => StatusCode::BAD_REQUEST,
+                | DomainError::Disallowed(_)
+                | DomainError::AlreadyActive => StatusCode::BAD_REQUEST,
                 DomainError::LoginFailed { .. } | DomainError::Unauthenticated => {
                     StatusCode::UNAUTHORIZED
                 }
@@ -133,8 +133,11 @@ impl ResponseError for ApiError {
                 | DomainError::LoginFailed { field, message } => {
                     json_response(status, &field_errors(field, message))
                 }
-                DomainError::Refused(m) | DomainError::Forbidden(m) => plain(status, m),
-                DomainError::Failed(m) => json_response(status, &json!({ "message": m })),
+                DomainError::Disallowed(m) | DomainError::Forbidden(m) => plain(status, m),
+                DomainError::AlreadyActive => json_response(
+                    status,
+                    &json!({ "message": people_domain::user::ALREADY_ACTIVE }),
+                ),
                 DomainError::Unauthenticated => plain(status, "Unauthenticated"),
                 DomainError::NotFound => plain(status, "Not found."),
                 DomainError::Busy { retry_after_secs } => {
@@ -224,13 +227,12 @@ mod tests {
                 r#"{"errors":{"password":"did not match stored password"}}"#
             )
         );
-        let (s, ct, b) = render(DomainError::Refused("Invalid Request.".into()).into());
+        let (s, ct, b) = render(DomainError::Disallowed("Invalid Request.".into()).into());
         assert_eq!(
             (s, ct.as_str(), b.as_str()),
             (400, "text/plain; charset=utf-8", "Invalid Request.")
         );
-        let (s, _, b) =
-            render(DomainError::Failed("Not able to reactivate an active user".into()).into());
+        let (s, _, b) = render(DomainError::AlreadyActive.into());
         assert_eq!(
             (s, b.as_str()),
             (

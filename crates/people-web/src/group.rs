@@ -2,12 +2,15 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use people_domain::group::{AddMembership, CreateGroup, RenameGroup, SetGroupRole};
+use people_domain::store::Page;
+use people_domain::{GroupId, MembershipId};
 use serde_json::{json, Map, Value};
 
 use crate::auth::SessionToken;
 use crate::body::JsonBody;
 use crate::error::{json_of, ApiError};
-use crate::user::query_pairs;
+use crate::query::query_pairs;
 use crate::{render, run_as, Api};
 
 fn ok<T: serde::Serialize + ?Sized>(body: &T) -> HttpResponse {
@@ -31,11 +34,8 @@ pub(crate) async fn list(
     req: HttpRequest,
     token: SessionToken,
 ) -> Result<HttpResponse, ApiError> {
-    let params = query_pairs(&req);
-    let groups = run_as(&api, token, move |p, caller| {
-        p.list_groups(caller, &params?)
-    })
-    .await?;
+    let page = query_pairs(&req).and_then(|q| Page::parse(&q));
+    let groups = run_as(&api, token, move |p, caller| p.list_groups(caller, page?)).await?;
     let list: Vec<_> = groups
         .iter()
         .map(|g| render::group_with_count(&g.group, g.member_count))
@@ -60,8 +60,8 @@ pub(crate) async fn get(
     path: web::Path<String>,
     token: SessionToken,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let d = run_as(&api, token, move |p, caller| p.get_group(caller, &id)).await?;
+    let id = GroupId::parse_path("id", &path);
+    let d = run_as(&api, token, move |p, caller| p.get_group(caller, id?)).await?;
     Ok(ok(&render::group_with_members(&d.group, &d.members)))
 }
 
@@ -82,8 +82,9 @@ pub(crate) async fn create(
     token: SessionToken,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
+    let command = CreateGroup::parse(&body.0);
     let g = run_as(&api, token, move |p, caller| {
-        p.create_group(caller, &body.0)
+        p.create_group(caller, command?)
     })
     .await?;
     Ok(ok(&render::group(&g)))
@@ -108,9 +109,10 @@ pub(crate) async fn rename(
     token: SessionToken,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
+    let id = GroupId::parse_path("group-id", &path);
+    let command = RenameGroup::parse(&body.0);
     let g = run_as(&api, token, move |p, caller| {
-        p.rename_group(caller, &id, &body.0)
+        p.rename_group(caller, id?, command?)
     })
     .await?;
     Ok(ok(&render::group(&g)))
@@ -133,8 +135,8 @@ pub(crate) async fn delete(
     path: web::Path<String>,
     token: SessionToken,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    run_as(&api, token, move |p, caller| p.delete_group(caller, &id)).await?;
+    let id = GroupId::parse_path("group-id", &path);
+    run_as(&api, token, move |p, caller| p.delete_group(caller, id?)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -190,8 +192,9 @@ pub(crate) async fn add(
     token: SessionToken,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
+    let command = AddMembership::parse(&body.0);
     let d = run_as(&api, token, move |p, caller| {
-        p.add_membership(caller, &body.0)
+        p.add_membership(caller, command?)
     })
     .await?;
     Ok(ok(&render::members(&d.members)))
@@ -216,9 +219,10 @@ pub(crate) async fn set_manager(
     token: SessionToken,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
+    let id = MembershipId::parse_path("id", &path);
+    let command = SetGroupRole::parse(&body.0);
     let m = run_as(&api, token, move |p, caller| {
-        p.set_membership_manager(caller, &id, &body.0)
+        p.set_group_role(caller, id?, command?)
     })
     .await?;
     Ok(ok(&json!({
@@ -246,8 +250,8 @@ pub(crate) async fn clear(
     path: web::Path<String>,
     token: SessionToken,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    run_as(&api, token, move |p, caller| p.clear_group(caller, &id)).await?;
+    let id = GroupId::parse_path("group-id", &path);
+    run_as(&api, token, move |p, caller| p.clear_group(caller, id?)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -268,9 +272,9 @@ pub(crate) async fn remove(
     path: web::Path<String>,
     token: SessionToken,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
+    let id = MembershipId::parse_path("id", &path);
     run_as(&api, token, move |p, caller| {
-        p.delete_membership(caller, &id)
+        p.delete_membership(caller, id?)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -12,6 +12,7 @@ use actix_web::http::Method;
 use actix_web::middleware::{from_fn, DefaultHeaders, NormalizePath, TrailingSlash};
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
+use people_domain::password::HashesPassword;
 use people_domain::session::Caller;
 use people_domain::{DomainError, People};
 
@@ -24,6 +25,7 @@ mod group;
 pub mod guard;
 mod health;
 pub mod openapi;
+mod query;
 pub mod render;
 mod session;
 mod setting;
@@ -227,6 +229,44 @@ where
     F: FnOnce(&People, &Caller) -> Result<T, DomainError> + Send + 'static,
 {
     run(api, as_caller(token, f)).await
+}
+
+/// Where a use case runs: on the request's worker, or on the blocking pool when its input makes it hash a
+/// password (see [`run_hashing`]). The use case's input says which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// On the worker that received the request.
+    Inline,
+    /// On the blocking pool.
+    Blocking,
+}
+
+impl Placement {
+    /// Where a use case with this input runs; input that did not parse is refused at once, inline.
+    pub(crate) fn of<C: HashesPassword>(command: &Result<C, DomainError>) -> Self {
+        if command.as_ref().is_ok_and(HashesPassword::hashes_password) {
+            Placement::Blocking
+        } else {
+            Placement::Inline
+        }
+    }
+}
+
+/// [`run_as`] or [`run_as_hashing`], as `placement` says.
+pub(crate) async fn run_as_placed<T, F>(
+    api: &web::Data<Api>,
+    token: SessionToken,
+    placement: Placement,
+    f: F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&People, &Caller) -> Result<T, DomainError> + Send + 'static,
+{
+    match placement {
+        Placement::Inline => run_as(api, token, f).await,
+        Placement::Blocking => run_as_hashing(api, token, f).await,
+    }
 }
 
 /// [`run_as`] for use cases that hash a password (see [`run_hashing`]).

@@ -7,6 +7,7 @@ use people_domain::group::{Group, GroupMember, Membership};
 use people_domain::session::{Caller, LoginRecord};
 use people_domain::store::Page;
 use people_domain::user::User;
+use people_domain::{GroupId, MembershipId, UserId};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -65,7 +66,8 @@ pub fn login(l: &LoginRecord) -> Login<'_> {
 /// ADMIN_OR_SELF columns plus `common_name` (14 keys).
 #[derive(Serialize, ToSchema)]
 pub struct AdminUser<'a> {
-    id: i32,
+    #[schema(value_type = i32)]
+    id: UserId,
     email: &'a str,
     first_name: Option<&'a str>,
     last_name: Option<&'a str>,
@@ -105,7 +107,8 @@ pub fn user_admin(u: &User) -> AdminUser<'_> {
 /// GROUP_MANAGER columns plus `common_name`.
 #[derive(Serialize, ToSchema)]
 pub struct ManagerUser<'a> {
-    id: i32,
+    #[schema(value_type = i32)]
+    id: UserId,
     email: &'a str,
     first_name: Option<&'a str>,
     last_name: Option<&'a str>,
@@ -130,7 +133,8 @@ pub fn user_group_manager(u: &User) -> ManagerUser<'_> {
 /// NON_ADMIN columns plus `common_name`.
 #[derive(Serialize, ToSchema)]
 pub struct PlainUser<'a> {
-    id: i32,
+    #[schema(value_type = i32)]
+    id: UserId,
     email: &'a str,
     first_name: Option<&'a str>,
     last_name: Option<&'a str>,
@@ -151,7 +155,8 @@ pub fn user_non_admin(u: &User) -> PlainUser<'_> {
 /// One entry of `user_group_memberships`.
 #[derive(Serialize, ToSchema)]
 pub struct MembershipRef {
-    id: i32,
+    #[schema(value_type = i32)]
+    id: GroupId,
     is_group_manager: bool,
 }
 
@@ -169,8 +174,8 @@ pub fn memberships(ms: &[Membership]) -> Vec<MembershipRef> {
 }
 
 /// `group_ids`, sorted.
-pub fn group_ids(ms: &[Membership]) -> Vec<i32> {
-    let mut ids: Vec<i32> = ms.iter().map(|m| m.group_id).collect();
+pub fn group_ids(ms: &[Membership]) -> Vec<GroupId> {
+    let mut ids: Vec<GroupId> = ms.iter().map(|m| m.group_id).collect();
     ids.sort_unstable();
     ids
 }
@@ -196,7 +201,8 @@ pub fn user_with_memberships<'a>(u: &'a User, ms: &[Membership]) -> UserDetail<'
 pub struct AdminListItem<'a> {
     #[serde(flatten)]
     user: AdminUser<'a>,
-    group_ids: Vec<i32>,
+    #[schema(value_type = Vec<i32>)]
+    group_ids: Vec<GroupId>,
     personal_collection_id: Option<i32>,
 }
 
@@ -214,7 +220,8 @@ pub fn admin_list_item<'a>(u: &'a User, ms: &[Membership]) -> AdminListItem<'a> 
 pub struct ManagerListItem<'a> {
     #[serde(flatten)]
     user: ManagerUser<'a>,
-    group_ids: Vec<i32>,
+    #[schema(value_type = Vec<i32>)]
+    group_ids: Vec<GroupId>,
 }
 
 /// See [`ManagerListItem`].
@@ -274,7 +281,8 @@ pub struct CurrentUser<'a> {
     #[serde(flatten)]
     user: AdminUser<'a>,
     personal_collection_id: Option<i32>,
-    group_ids: Vec<i32>,
+    #[schema(value_type = Vec<i32>)]
+    group_ids: Vec<GroupId>,
     is_installer: bool,
     has_invited_second_user: bool,
     has_question_and_dashboard: bool,
@@ -292,7 +300,7 @@ pub fn current_user(cur: &people_domain::user::CurrentUser) -> CurrentUser<'_> {
         user: user_admin(&c.user),
         personal_collection_id: None,
         group_ids: group_ids(&c.memberships),
-        is_installer: c.user.id == 1,
+        is_installer: c.user.id == UserId(1),
         has_invited_second_user: cur.has_invited_second_user,
         has_question_and_dashboard: false,
         has_model: false,
@@ -305,7 +313,8 @@ pub fn current_user(cur: &people_domain::user::CurrentUser) -> CurrentUser<'_> {
 /// A group: `{id, name, entity_id}` (plus `member_count` in lists, `members` in the detail).
 #[derive(Serialize, ToSchema)]
 pub struct GroupJson<'a> {
-    id: i32,
+    #[schema(value_type = i32)]
+    id: GroupId,
     name: &'a str,
     entity_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -347,8 +356,10 @@ pub struct Member<'a> {
     first_name: Option<&'a str>,
     last_name: Option<&'a str>,
     email: &'a str,
-    user_id: i32,
-    membership_id: i32,
+    #[schema(value_type = i32)]
+    user_id: UserId,
+    #[schema(value_type = i32)]
+    membership_id: MembershipId,
     is_group_manager: bool,
 }
 

@@ -2,6 +2,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use people_domain::reset::{ForgotPassword, ResetPassword};
+use people_domain::session::Login;
 use serde_json::{json, Value};
 
 use crate::auth::{client_info, is_https, SessionToken};
@@ -50,7 +52,8 @@ pub(crate) async fn login(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let client = client_info(&req, &api);
-    let grant = run_hashing(&api, move |p| p.login(&body.0, &client)).await?;
+    let command = Login::parse(&body.0);
+    let grant = run_hashing(&api, move |p| p.login(command?, &client)).await?;
     let id = grant.token.expose().to_string();
     Ok(session_response(&api, &req, &grant, json!({ "id": id })))
 }
@@ -140,7 +143,8 @@ pub(crate) async fn forgot_password(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let client = client_info(&req, &api);
-    run(&api, move |p| p.forgot_password(&body.0, &client)).await?;
+    let command = ForgotPassword::parse(&body.0);
+    run(&api, move |p| p.forgot_password(command?, &client)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -163,7 +167,8 @@ pub(crate) async fn reset_password(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let client = client_info(&req, &api);
-    let grant = run_hashing(&api, move |p| p.reset_password(&body.0, &client)).await?;
+    let command = ResetPassword::parse(&body.0);
+    let grant = run_hashing(&api, move |p| p.reset_password(command?, &client)).await?;
     let id = grant.token.expose().to_string();
     Ok(session_response(
         &api,
@@ -190,7 +195,7 @@ pub(crate) async fn reset_token_valid(
     api: web::Data<Api>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let params = crate::user::query_pairs(&req)?;
+    let params = crate::query::query_pairs(&req)?;
     let token = params
         .into_iter()
         .rev()

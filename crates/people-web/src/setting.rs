@@ -2,6 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
+use people_domain::setting::PutSetting;
 use serde_json::{json, Value};
 
 use crate::auth::SessionToken;
@@ -83,7 +84,7 @@ pub(crate) async fn put(
 ) -> Result<HttpResponse, ApiError> {
     let key = path.into_inner();
     run_as(&api, token, move |p, caller| {
-        p.put_setting(caller, &key, &body.0)
+        p.put_setting(caller, &key, PutSetting::parse(&body.0))
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

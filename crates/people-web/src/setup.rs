@@ -1,6 +1,7 @@
 //! `POST /api/setup`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use people_domain::setup::Setup;
 use serde_json::json;
 
 use crate::auth::client_info;
@@ -29,7 +30,11 @@ pub(crate) async fn setup(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let client = client_info(&req, &api);
-    let grant = run_hashing(&api, move |p| p.setup(&body.0, &client)).await?;
+    let grant = run_hashing(&api, move |p| {
+        let command = Setup::parse(&body.0, &p.open_setup()?)?;
+        p.setup(command, &client)
+    })
+    .await?;
     let id = grant.token.expose().to_string();
     Ok(session_response(&api, &req, &grant, json!({ "id": id })))
 }

@@ -3,27 +3,23 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use people_domain::user::{ListView, PasswordChanged, RecipientView};
+use people_domain::store::Page;
+use people_domain::user::{
+    ChangePassword, CreateUser, ListView, PasswordChanged, RecipientView, UpdateUser, UserListQuery,
+};
+use people_domain::UserId;
 use serde_json::json;
 
 use crate::auth::{client_info, SessionToken};
 use crate::body::JsonBody;
 use crate::error::{json_of, ApiError};
+use crate::query::query_pairs;
 use crate::render;
 use crate::session::session_response;
-use crate::{run_as, run_as_hashing, Api};
+use crate::{run_as, run_as_hashing, run_as_placed, Api, Placement};
 
 fn ok<T: serde::Serialize>(body: &T) -> HttpResponse {
     json_of(StatusCode::OK, body)
-}
-
-/// Query parameters as pairs; an undecodable query string is a bad request (reported after authentication).
-pub(crate) fn query_pairs(
-    req: &HttpRequest,
-) -> Result<Vec<(String, String)>, people_domain::DomainError> {
-    web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map(web::Query::into_inner)
-        .map_err(|_| people_domain::DomainError::Refused("Invalid Request.".into()))
 }
 
 /// `GET /api/user`.
@@ -43,8 +39,8 @@ pub(crate) async fn list(
     req: HttpRequest,
     token: SessionToken,
 ) -> Result<HttpResponse, ApiError> {
-    let params = query_pairs(&req);
-    let page = run_as(&api, token, move |p, caller| p.list_users(caller, &params?)).await?;
+    let query = query_pairs(&req).and_then(|q| UserListQuery::parse(&q));
+    let page = run_as(&api, token, move |p, caller| p.list_users(caller, query?)).await?;
     Ok(match page.view {
         ListView::Admin => {
             let data = page
@@ -101,8 +97,8 @@ pub(crate) async fn recipients(
     req: HttpRequest,
     token: SessionToken,
 ) -> Result<HttpResponse, ApiError> {
-    let params = query_pairs(&req);
-    let r = run_as(&api, token, move |p, caller| p.recipients(caller, &params?)).await?;
+    let page = query_pairs(&req).and_then(|q| Page::parse(&q));
+    let r = run_as(&api, token, move |p, caller| p.recipients(caller, page?)).await?;
     let users = &r.users;
     Ok(match r.view {
         RecipientView::Admin | RecipientView::JustMe => ok(&render::paged(
@@ -140,8 +136,8 @@ pub(crate) async fn get(
     path: web::Path<String>,
     token: SessionToken,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let u = run_as(&api, token, move |p, caller| p.get_user(caller, &id)).await?;
+    let id = UserId::parse_path("id", &path);
+    let u = run_as(&api, token, move |p, caller| p.get_user(caller, id?)).await?;
     Ok(ok(&render::user_with_memberships(&u.user, &u.memberships)))
 }
 
@@ -162,11 +158,12 @@ pub(crate) async fn create(
     token: SessionToken,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let u = if body.get("password").is_some_and(|p| !p.is_null()) {
-        run_as_hashing(&api, token, move |p, caller| p.create_user(caller, &body.0)).await?
-    } else {
-        run_as(&api, token, move |p, caller| p.create_user(caller, &body.0)).await?
-    };
+    let command = CreateUser::parse(&body.0);
+    let placement = Placement::of(&command);
+    let u = run_as_placed(&api, token, placement, move |p, caller| {
+        p.create_user(caller, command?)
+    })
+    .await?;
     Ok(ok(&render::user_with_memberships(&u.user, &u.memberships)))
 }
 
@@ -189,9 +186,10 @@ pub(crate) async fn update(
     token: SessionToken,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
+    let id = UserId::parse_path("id", &path);
+    let command = UpdateUser::parse(&body.0);
     let u = run_as(&api, token, move |p, caller| {
-        p.update_user(caller, &id, &body.0)
+        p.update_user(caller, id?, command?)
     })
     .await?;
     Ok(ok(&render::user_with_memberships(&u.user, &u.memberships)))
@@ -218,10 +216,11 @@ pub(crate) async fn password(
     token: SessionToken,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
+    let id = UserId::parse_path("id", &path);
+    let command = ChangePassword::parse(&body.0);
     let client = client_info(&req, &api);
     let outcome = run_as_hashing(&api, token, move |p, caller| {
-        p.change_password(caller, &id, &body.0, &client)
+        p.change_password(caller, id?, command?, &client)
     })
     .await?;
     Ok(match outcome {
@@ -255,8 +254,8 @@ pub(crate) async fn reactivate(
     path: web::Path<String>,
     token: SessionToken,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let u = run_as(&api, token, move |p, caller| p.reactivate_user(caller, &id)).await?;
+    let id = UserId::parse_path("id", &path);
+    let u = run_as(&api, token, move |p, caller| p.reactivate_user(caller, id?)).await?;
     Ok(ok(&render::user_admin(&u)))
 }
 
@@ -277,8 +276,8 @@ pub(crate) async fn deactivate(
     path: web::Path<String>,
     token: SessionToken,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    run_as(&api, token, move |p, caller| p.deactivate_user(caller, &id)).await?;
+    let id = UserId::parse_path("id", &path);
+    run_as(&api, token, move |p, caller| p.deactivate_user(caller, id?)).await?;
     Ok(ok(&json!({"success": true})))
 }
 
@@ -300,8 +299,9 @@ pub(crate) async fn modal(
     token: SessionToken,
 ) -> Result<HttpResponse, ApiError> {
     let (id, modal) = path.into_inner();
+    let id = UserId::parse_path("id", &id);
     run_as(&api, token, move |p, caller| {
-        p.dismiss_modal(caller, &id, &modal)
+        p.dismiss_modal(caller, id?, &modal)
     })
     .await?;
     Ok(ok(&json!({"success": true})))
@@ -324,8 +324,8 @@ pub(crate) async fn send_invite(
     path: web::Path<String>,
     token: SessionToken,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    run_as(&api, token, move |p, caller| p.send_invite(caller, &id)).await?;
+    let id = UserId::parse_path("id", &path);
+    run_as(&api, token, move |p, caller| p.send_invite(caller, id?)).await?;
     Ok(ok(&json!({"success": true})))
 }
 

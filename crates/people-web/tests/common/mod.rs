@@ -12,11 +12,11 @@ use actix_web::http::Method;
 use actix_web::test::{self, TestRequest};
 use actix_web::App;
 use people_domain::clock::{Clock, ManualClock};
-use people_domain::group::{ADMINISTRATORS_ID, ALL_USERS_ID};
+use people_domain::group::{GroupRole, ADMINISTRATORS_ID, ALL_USERS_ID};
 use people_domain::password::{Bcrypt, PasswordHasher};
-use people_domain::store::Store;
+use people_domain::store::{NewMembership, Store};
 use people_domain::user::{NewUser, User};
-use people_domain::{Config, People};
+use people_domain::{Config, People, UserId};
 use people_store::testing::{Backend, TestDb};
 use people_web::{Api, WebConfig};
 use serde_json::Value;
@@ -212,9 +212,14 @@ impl TestApp {
         self.store()
             .write(|r| {
                 let u = r.insert_user(&new)?;
-                r.insert_membership(u.id, ALL_USERS_ID, false)?;
-                if admin {
-                    r.insert_membership(u.id, ADMINISTRATORS_ID, false)?;
+                for group_id in [ALL_USERS_ID, ADMINISTRATORS_ID] {
+                    if group_id == ALL_USERS_ID || admin {
+                        r.insert_membership(&NewMembership {
+                            user_id: u.id,
+                            group_id,
+                            role: GroupRole::Member,
+                        })?;
+                    }
                 }
                 Ok(u)
             })
@@ -230,10 +235,10 @@ impl TestApp {
     }
 
     /// Changes a user row directly.
-    pub fn update_user(&self, id: i32, f: impl FnOnce(&mut User)) {
+    pub fn update_user(&self, id: UserId, f: impl FnOnce(&mut User)) {
         self.store()
             .write(|r| {
-                let mut u = r.user_by_id(id as i64)?.unwrap();
+                let mut u = r.user_by_id(id)?.unwrap();
                 f(&mut u);
                 r.update_user(&u)
             })
