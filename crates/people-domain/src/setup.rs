@@ -178,7 +178,7 @@ impl People {
         }
         Ok(SetupWindow {
             stored_token: stored_token.map(Secret::new),
-            policy: self.config.password_policy.clone(),
+            policy: self.config.password_policy,
         })
     }
 

@@ -314,7 +314,7 @@ impl UserListQuery {
 }
 
 /// `POST /api/user`: a new user (an invite).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CreateUser {
     /// Given name.
     pub first_name: Option<String>,

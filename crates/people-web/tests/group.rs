@@ -7,6 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::TestApp;
+use people_domain::{GroupId, MembershipId, UserId};
 use serde_json::{json, Value};
 
 fn keys(v: &Value) -> BTreeSet<String> {
@@ -29,7 +30,7 @@ async fn create(t: &TestApp, s: &str, name: &str) -> i64 {
     r.json()["id"].as_i64().unwrap()
 }
 
-async fn add(t: &TestApp, s: &str, user: i32, group: i64, manager: bool) -> common::Resp {
+async fn add(t: &TestApp, s: &str, user: UserId, group: i64, manager: bool) -> common::Resp {
     t.post(
         "/api/permissions/membership",
         Some(s),
@@ -38,12 +39,12 @@ async fn add(t: &TestApp, s: &str, user: i32, group: i64, manager: bool) -> comm
     .await
 }
 
-fn membership_id(t: &TestApp, user: i32, group: i64) -> i32 {
+fn membership_id(t: &TestApp, user: UserId, group: i64) -> MembershipId {
     t.store()
         .read(|r| r.memberships_of(&[user]))
         .unwrap()
         .into_iter()
-        .find(|m| i64::from(m.group_id) == group)
+        .find(|m| m.group_id == GroupId(group))
         .unwrap()
         .id
 }
@@ -76,7 +77,7 @@ web_tests! {
         let d = r.json();
         assert_eq!(keys(&d), set(&["id", "name", "entity_id", "members"]));
         let members = d["members"].as_array().unwrap();
-        assert_eq!(members.iter().map(|m| m["user_id"].as_i64().unwrap()).collect::<Vec<_>>(), vec![b.id as i64, a.id as i64], "active only, by first name");
+        assert_eq!(members.iter().map(|m| m["user_id"].as_i64().unwrap()).collect::<Vec<_>>(), vec![b.id.get(), a.id.get()], "active only, by first name");
         assert_eq!(keys(&members[0]), set(&["first_name", "last_name", "email", "user_id", "membership_id", "is_group_manager"]));
         let r = t.get("/api/permissions/group/9999", Some(&s)).await;
         assert_eq!((r.status, r.text().as_str()), (404, "Not found."));
@@ -129,7 +130,7 @@ web_tests! {
         add(&t, &s, u.id, g, false).await;
         let r = t.delete(&format!("/api/permissions/group/{g}"), Some(&s)).await;
         assert_eq!((r.status, r.body.len()), (204, 0));
-        assert!(t.store().read(|r| r.all_memberships(Some(&[g as i32]))).unwrap().is_empty());
+        assert!(t.store().read(|r| r.all_memberships(Some(&[GroupId(g)]))).unwrap().is_empty());
         assert_eq!(t.delete(&format!("/api/permissions/group/{g}"), Some(&s)).await.status, 204, "unknown id: no-op");
         for gid in [1, 2] {
             assert_eq!(t.delete(&format!("/api/permissions/group/{gid}"), Some(&s)).await.status, 400);
@@ -158,11 +159,11 @@ web_tests! {
         assert_eq!((r.status, r.json()), (400, json!({"errors": {"user_id": "User is already a member of that group."}})));
         let r = add(&t, &s, u.id, 999, false).await;
         assert_eq!((r.status, r.json()), (400, json!({"errors": {"group_id": "Group 999 does not exist."}})));
-        let r = add(&t, &s, 4242, g, false).await;
+        let r = add(&t, &s, UserId(4242), g, false).await;
         assert_eq!((r.status, r.text().as_str()), (404, "Not found."));
         let r = add(&t, &s, off.id, 1, false).await;
         assert_eq!((r.status, r.text().as_str()), (400, "You cannot add or remove users to/from the 'All Users' group."));
-        let r = add(&t, &s, 1, g, true).await;
+        let r = add(&t, &s, UserId(1), g, true).await;
         assert_eq!((r.status, r.text().as_str()), (400, "Admin cant be a group manager."));
         for (body, field, message) in [
             (json!({"user_id": u.id}), "group_id", "value must be an integer greater than zero."),
@@ -190,7 +191,7 @@ web_tests! {
         let r = t.put(&path, Some(&s), json!({})).await;
         assert_eq!((r.status, r.json()["errors"].clone()), (400, json!({"is_group_manager": "boolean"})));
         assert_eq!(t.put("/api/permissions/membership/9999", Some(&s), json!({"is_group_manager": true})).await.status, 404);
-        let admin_mid = membership_id(&t, 1, 2);
+        let admin_mid = membership_id(&t, UserId(1), 2);
         let r = t.put(&format!("/api/permissions/membership/{admin_mid}"), Some(&s), json!({"is_group_manager": true})).await;
         assert_eq!((r.status, r.text().as_str()), (400, "Admin cant be a group manager."));
         let ps = t.login("u@x.com").await;
@@ -222,7 +223,7 @@ web_tests! {
         assert_eq!(r.status, 204);
         let r = t.delete(&format!("/api/permissions/membership/{}", membership_id(&t, u.id, 1)), Some(&s)).await;
         assert_eq!((r.status, r.text().as_str()), (400, "You cannot add or remove users to/from the 'All Users' group."));
-        let r = t.delete(&format!("/api/permissions/membership/{}", membership_id(&t, 1, 2)), Some(&s)).await;
+        let r = t.delete(&format!("/api/permissions/membership/{}", membership_id(&t, UserId(1), 2)), Some(&s)).await;
         assert_eq!((r.status, r.text().as_str()), (400, "You cannot remove the last member of the 'Admin' group!"));
         assert_eq!(t.delete("/api/permissions/membership/9999", Some(&s)).await.status, 404);
         // With a second admin, removing an Administrators membership demotes the user.

@@ -47,7 +47,7 @@ web_tests! {
         assert!(invite.html().contains(&format!("/auth/reset_password/{token}#new")));
         assert!(text.contains("Ada has invited you"), "{text}");
         // Only the SHA-256 of the token is stored.
-        let stored = t.store().read(move |r| r.user_by_id(id)).unwrap().unwrap();
+        let stored = t.store().read(move |r| r.user_by_id(people_domain::UserId(id))).unwrap().unwrap();
         assert_eq!(stored.reset_token.as_deref(), Some(people_domain::session::sha256_hex(&token).as_str()));
 
         let r = t.post(&format!("/api/user/{id}/send_invite"), Some(&s), json!({})).await;
@@ -132,7 +132,7 @@ web_tests! {
         }
         let on = m.iter().find(|x| x.to == vec!["on@x.com"]).unwrap();
         let token = token_in(&on.text()).unwrap();
-        assert!(well_formed(&token, active.id as i64));
+        assert!(well_formed(&token, active.id.get()));
         assert!(on.text().contains(&format!("http://localhost:3000/auth/reset_password/{token}")));
         assert!(!on.text().contains("#new"), "a reset link has no #new");
         let off_msg = m.iter().find(|x| x.to == vec!["off@x.com"]).unwrap();

@@ -80,7 +80,7 @@ web_tests! {
         assert!(u.is_superuser && u.is_active);
         assert_eq!(u.email, "admin@example.com", "stored lower-cased");
         assert!(u.last_login.is_some(), "setup counts as a login");
-        let groups: Vec<i32> = t.store().read(|r| r.memberships_of(&[u.id])).unwrap().iter().map(|m| m.group_id).collect();
+        let groups: Vec<i64> = t.store().read(|r| r.memberships_of(&[u.id])).unwrap().iter().map(|m| m.group_id.get()).collect();
         assert_eq!(groups, vec![1, 2]);
         let setting = |k: &'static str| t.store().read(move |r| r.setting(k)).unwrap();
         assert_eq!(setting("site-name").as_deref(), Some("Acme"));
@@ -175,7 +175,7 @@ web_tests! {
         let device = r.cookie("metabase.DEVICE").expect("a device cookie is issued");
         let device_id = device.split(';').next().unwrap().trim_start_matches("metabase.DEVICE=").to_string();
         assert!(device.contains("HttpOnly"), "{device}");
-        let after = t.store().read(move |r| r.user_by_id(u.id as i64)).unwrap().unwrap();
+        let after = t.store().read(move |r| r.user_by_id(u.id)).unwrap().unwrap();
         assert_eq!(after.last_login, Some(t.now()));
 
         let h = t.get("/api/login-history/current", Some(&session)).await;

@@ -7,6 +7,9 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::{TestApp, PASSWORD};
+use people_domain::group::{GroupRole, ALL_USERS_ID};
+use people_domain::store::NewMembership;
+use people_domain::{GroupId, UserId};
 use serde_json::{json, Value};
 
 const ADMIN_OR_SELF: [&str; 14] = [
@@ -71,7 +74,7 @@ async fn admin(t: &TestApp) -> (String, i64) {
 }
 
 /// Creates a group directly in the store.
-fn group(t: &TestApp, name: &str) -> i32 {
+fn group(t: &TestApp, name: &str) -> GroupId {
     let entity = people_domain::group::new_entity_id();
     t.store()
         .write(|r| r.insert_group(name, &entity))
@@ -79,9 +82,14 @@ fn group(t: &TestApp, name: &str) -> i32 {
         .id
 }
 
-fn join(t: &TestApp, user: i32, group: i32, manager: bool) {
+fn join(t: &TestApp, user: UserId, group: GroupId, manager: bool) {
+    let membership = NewMembership {
+        user_id: user,
+        group_id: group,
+        role: GroupRole::from_manager_flag(manager),
+    };
     t.store()
-        .write(|r| r.insert_membership(user, group, manager))
+        .write(|r| r.insert_membership(&membership))
         .unwrap();
 }
 
@@ -116,7 +124,7 @@ web_tests! {
         assert_eq!(keys(&body), set(&["data", "total", "limit", "offset"], &[]));
         assert_eq!((body["limit"].clone(), body["offset"].clone()), (Value::Null, Value::Null));
         assert_eq!(body["total"], json!(4));
-        assert_eq!(ids(&body), vec![admin_id, a.id as i64, b.id as i64, n.id as i64], "Ada, Amy, bob, then no name");
+        assert_eq!(ids(&body), vec![admin_id, a.id.get(), b.id.get(), n.id.get()], "Ada, Amy, bob, then no name");
         let first = &body["data"][0];
         assert_eq!(keys(first), set(&ADMIN_OR_SELF, &["group_ids", "personal_collection_id"]));
         assert_eq!(keys(first).len(), 16);
@@ -162,11 +170,11 @@ web_tests! {
             let q = q.to_string();
             async move { ids(&t.get(&format!("/api/user?query={q}"), Some(&s)).await.json()) }
         };
-        assert_eq!(found("zebra").await, vec![e.id as i64, z.id as i64]);
+        assert_eq!(found("zebra").await, vec![e.id.get(), z.id.get()]);
         assert_eq!(found("ZeBrA").await.len(), 2);
-        assert_eq!(found("zebra.fan%40").await, vec![e.id as i64], "email matches");
-        assert_eq!(found("%25").await, vec![p.id as i64], "% is literal");
-        assert_eq!(found("_real").await, vec![p.id as i64], "_ is literal (it would match \"0 real\" as a wildcard)");
+        assert_eq!(found("zebra.fan%40").await, vec![e.id.get()], "email matches");
+        assert_eq!(found("%25").await, vec![p.id.get()], "% is literal");
+        assert_eq!(found("_real").await, vec![p.id.get()], "_ is literal (it would match \"0 real\" as a wildcard)");
         assert_eq!(found("nothing-here").await, Vec::<i64>::new());
     }
 
@@ -213,9 +221,9 @@ web_tests! {
         join(&t, a.id, g, false);
         join(&t, m.id, g, true);
         join(&t, x.id, g, false);
-        join(&t, admin_id as i32, g, false);
+        join(&t, UserId(admin_id), g, false);
         let r = t.get(&format!("/api/user?group_id={g}"), Some(&s)).await.json();
-        assert_eq!(ids(&r), vec![admin_id, m.id as i64, a.id as i64, x.id as i64]);
+        assert_eq!(ids(&r), vec![admin_id, m.id.get(), a.id.get(), x.id.get()]);
         assert_eq!(r["total"], json!(4));
         assert_eq!(t.get("/api/user?group_id=9999", Some(&s)).await.json()["total"], json!(0));
         let r = t.get("/api/user?group_id=0", Some(&s)).await;
@@ -628,24 +636,24 @@ web_tests! {
         let sa = t.login("a@x.com").await;
         let sc = t.login("c@x.com").await;
         let r = t.get("/api/user/recipients", Some(&sa)).await.json();
-        assert_eq!(ids(&r), vec![admin_id, a.id as i64, b.id as i64, c.id as i64], "by last name: Admin, Alpha, Beta, Gamma");
+        assert_eq!(ids(&r), vec![admin_id, a.id.get(), b.id.get(), c.id.get()], "by last name: Admin, Alpha, Beta, Gamma");
         assert_eq!(keys(&r["data"][0]), set(&NON_ADMIN, &[]));
         assert_eq!((r["total"].clone(), r["limit"].clone()), (json!(4), Value::Null));
         let r = t.get("/api/user/recipients", Some(&s)).await.json();
         assert_eq!(keys(&r["data"][0]), set(&ADMIN_OR_SELF, &[]));
         let r = t.get("/api/user/recipients?limit=2&offset=1", Some(&sa)).await.json();
-        assert_eq!((ids(&r), r["total"].clone()), (vec![a.id as i64, b.id as i64], json!(4)));
+        assert_eq!((ids(&r), r["total"].clone()), (vec![a.id.get(), b.id.get()], json!(4)));
 
         t.store().write(|r| r.put_setting("user-visibility", Some("group"))).unwrap();
         let r = t.get("/api/user/recipients", Some(&sa)).await.json();
-        assert_eq!(ids(&r), vec![a.id as i64, b.id as i64], "only people sharing a group");
+        assert_eq!(ids(&r), vec![a.id.get(), b.id.get()], "only people sharing a group");
         let r = t.get("/api/user/recipients", Some(&sc)).await.json();
         assert_eq!(r["total"], json!(4), "no group but All Users: no restriction");
         assert_eq!(t.get("/api/user/recipients", Some(&s)).await.json()["total"], json!(4), "superusers see all");
 
         t.store().write(|r| r.put_setting("user-visibility", Some("none"))).unwrap();
         let r = t.get("/api/user/recipients", Some(&sa)).await.json();
-        assert_eq!((ids(&r), r["total"].clone()), (vec![a.id as i64], json!(1)));
+        assert_eq!((ids(&r), r["total"].clone()), (vec![a.id.get()], json!(1)));
         assert_eq!(keys(&r["data"][0]), set(&ADMIN_OR_SELF, &[]), "just me, in full");
 
         t.store().write(|r| r.put_setting("user-visibility", None)).unwrap();
@@ -672,7 +680,11 @@ web_tests! {
                     sso_source: None,
                     date_joined: now,
                 })?;
-                r.insert_membership(u.id, 1, false)?;
+                r.insert_membership(&NewMembership {
+                    user_id: u.id,
+                    group_id: ALL_USERS_ID,
+                    role: GroupRole::Member,
+                })?;
             }
             Ok(())
         }).unwrap();
