@@ -4,22 +4,30 @@ use chrono::Duration;
 use serde_json::{json, Map, Value};
 
 use crate::error::{DomainError, StoreFailure, FORBIDDEN};
-use crate::group::{ADMINISTRATORS_ID, ADMIN_NOT_MANAGER, ALL_USERS_ID, DUPLICATE_NAME};
+use crate::group::{
+    AddMembership, CreateGroup, GroupRole, RenameGroup, SetGroupRole, ADMINISTRATORS_ID,
+    ADMIN_NOT_MANAGER, ALL_USERS_ID, DUPLICATE_NAME,
+};
+use crate::id::{GroupId, MembershipId, UserId};
 use crate::membership::{ALL_USERS_RULE, DUPLICATE_MEMBERSHIP, LAST_ADMIN_RULE};
 use crate::permission::NOT_ALLOWED_MEMBERSHIPS;
-use crate::reset::INVALID_TOKEN;
+use crate::reset::{ForgotPassword, ResetPassword, INVALID_TOKEN};
 use crate::service::Config;
-use crate::session::{sha256_hex, Caller, LoginRecord, BAD_PASSWORD, DISABLED};
-use crate::setting::SETUP_TOKEN_KEY;
-use crate::setup::{AdminSpec, SETUP_DONE};
+use crate::session::{
+    sha256_hex, Caller, Login, LoginRecord, Persistence, Secret, SessionGrant, BAD_PASSWORD,
+    DISABLED,
+};
+use crate::setting::{PutSetting, SettingValue, SETUP_TOKEN_KEY};
+use crate::setup::{AdminSpec, Setup, SETUP_DONE};
 use crate::store::Page;
 use crate::testing::{body, client, t0, token_in_link, Fixture, UserSpec, PASSWORD};
 use crate::throttle::TRY_LATER;
 use crate::user::{
-    ListView, PasswordChanged, RecipientView, User, ALREADY_ACTIVE, EMAIL_IN_USE, EMAIL_TAKEN,
+    ChangePassword, CreateUser, ListView, PasswordChanged, RecipientView, UpdateUser, User,
+    UserListQuery, UserWithMemberships, ALREADY_ACTIVE, EMAIL_IN_USE, EMAIL_TAKEN,
     SUPERUSER_MISMATCH,
 };
-use crate::validate::msg;
+use crate::validate::{msg, MembershipSpec};
 use crate::Result;
 
 // ----- helpers -----
@@ -62,8 +70,52 @@ fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A user's id as a path segment, for the helpers below that take the request as a client sends it.
 fn id(u: &User) -> String {
     u.id.to_string()
+}
+
+/// `POST /api/setup` as people-web runs it: refused once a user exists, then the body, then the use case.
+fn setup(f: &Fixture, b: &Map<String, Value>) -> Result<SessionGrant> {
+    let command = Setup::parse(b, &f.people.open_setup()?)?;
+    f.people.setup(command, &client("1.1.1.1"))
+}
+
+/// `POST /api/session` with a JSON body.
+fn login_with(f: &Fixture, b: Value, ip: &str) -> Result<SessionGrant> {
+    f.people.login(Login::parse(&body(b))?, &client(ip))
+}
+
+/// `POST /api/user` with a JSON body.
+fn create(f: &Fixture, caller: &Caller, b: Value) -> Result<UserWithMemberships> {
+    f.people.create_user(caller, CreateUser::parse(&body(b))?)
+}
+
+/// `PUT /api/user/:id` with a path segment and a JSON body: the id is checked before the body.
+fn update(f: &Fixture, caller: &Caller, id: &str, b: Value) -> Result<UserWithMemberships> {
+    let id = UserId::parse_path("id", id);
+    let command = UpdateUser::parse(&body(b));
+    f.people.update_user(caller, id?, command?)
+}
+
+/// A `CreateUser` with only the email, as a Rust caller of people-domain writes it.
+fn invite(email: &str) -> CreateUser {
+    CreateUser {
+        first_name: None,
+        last_name: None,
+        email: email.to_string(),
+        password: None,
+        memberships: None,
+        login_attributes: None,
+    }
+}
+
+/// A membership entry that keeps (or, for a new one, leaves unset) the manager flag.
+fn member_of(group_id: GroupId) -> MembershipSpec {
+    MembershipSpec {
+        group_id,
+        is_group_manager: None,
+    }
 }
 
 /// The first admin (id 1) and a session of theirs.
@@ -97,8 +149,7 @@ fn setup_requires_the_setup_token() {
     let f = Fixture::new();
     // Without a stored token no value is right.
     assert_invalid(
-        f.people
-            .setup(&setup_body("anything", "ada@x.com"), &client("1.1.1.1")),
+        setup(&f, &setup_body("anything", "ada@x.com")),
         "token",
         msg::SETUP_TOKEN,
     );
@@ -111,25 +162,29 @@ fn setup_requires_the_setup_token() {
     for bad in [json!("wrong"), json!(""), json!(null), json!(42)] {
         let mut b = setup_body(&token, "ada@x.com");
         b.insert("token".into(), bad);
-        assert_invalid(
-            f.people.setup(&b, &client("1.1.1.1")),
-            "token",
-            msg::SETUP_TOKEN,
-        );
+        assert_invalid(setup(&f, &b), "token", msg::SETUP_TOKEN);
     }
     let mut b = setup_body(&token, "ada@x.com");
     b.remove("token");
+    assert_invalid(setup(&f, &b), "token", msg::SETUP_TOKEN);
+    // The token is checked before anything else.
     assert_invalid(
-        f.people.setup(&b, &client("1.1.1.1")),
+        setup(
+            &f,
+            &body(json!({"token": "wrong", "user": {"email": "not an email"}})),
+        ),
         "token",
         msg::SETUP_TOKEN,
     );
-    // The token is checked before anything else.
+    // A command built in Rust is checked by the use case itself: a wrong token is refused there too.
+    let mut command = Setup::parse(
+        &setup_body(&token, "ada@x.com"),
+        &f.people.open_setup().unwrap(),
+    )
+    .unwrap();
+    command.token = Secret::new("wrong");
     assert_invalid(
-        f.people.setup(
-            &body(json!({"token": "wrong", "user": {"email": "not an email"}})),
-            &client("1.1.1.1"),
-        ),
+        f.people.setup(command, &client("1.1.1.1")),
         "token",
         msg::SETUP_TOKEN,
     );
@@ -145,14 +200,11 @@ fn setup_creates_the_first_admin_and_signs_them_in() {
     assert_eq!(props["setup-token"], json!(token));
     assert_eq!(props["has-user-setup"], json!(false));
 
-    let grant = f
-        .people
-        .setup(&setup_body(&token, "Ada@Example.com"), &client("1.1.1.1"))
-        .unwrap();
+    let grant = setup(&f, &setup_body(&token, "Ada@Example.com")).unwrap();
     assert_eq!(grant.same_site, "lax");
-    assert!(!grant.remember);
+    assert_eq!(grant.persistence, Persistence::BrowserSession);
     let caller = f.people.authenticate(Some(grant.token.expose())).unwrap();
-    assert_eq!(caller.user.id, 1);
+    assert_eq!(caller.user.id, UserId(1));
     assert_eq!(caller.user.email, "ada@example.com");
     assert_eq!(caller.user.first_name.as_deref(), Some("Ada"));
     assert!(caller.is_superuser());
@@ -175,12 +227,11 @@ fn setup_creates_the_first_admin_and_signs_them_in() {
 
     // Once a user exists every call is 403, before validation.
     assert_eq!(
-        f.people
-            .setup(&setup_body(&token, "b@x.com"), &client("1.1.1.1")),
+        setup(&f, &setup_body(&token, "b@x.com")),
         Err(DomainError::Forbidden(SETUP_DONE.to_string()))
     );
     assert_eq!(
-        f.people.setup(&Map::new(), &client("1.1.1.1")),
+        setup(&f, &Map::new()),
         Err(DomainError::Forbidden(SETUP_DONE.to_string()))
     );
     assert_eq!(f.people.ensure_setup_token().unwrap(), None);
@@ -211,18 +262,14 @@ fn a_failed_setup_changes_nothing_and_keeps_the_token() {
         "invite".into(),
         json!({"email": "ADA@x.com", "first_name": "Bob"}),
     );
-    assert_eq!(
-        f.people.setup(&b, &client("1.1.1.1")),
-        Err(rule("invited_email", EMAIL_IN_USE))
-    );
+    assert_eq!(setup(&f, &b), Err(rule("invited_email", EMAIL_IN_USE)));
     assert_untouched(&f);
 
     // A store failure at the very end (the session) undoes the user, the settings and the token's removal.
     f.store
         .fail_on("insert_session", StoreFailure::Unavailable("down".into()));
     assert_eq!(
-        f.people
-            .setup(&setup_body(&token, "ada@x.com"), &client("1.1.1.1")),
+        setup(&f, &setup_body(&token, "ada@x.com")),
         Err(DomainError::Store(StoreFailure::Unavailable("down".into())))
     );
     assert_untouched(&f);
@@ -230,24 +277,17 @@ fn a_failed_setup_changes_nothing_and_keeps_the_token() {
     // Validation failures after the token.
     f.store.heal();
     assert_invalid(
-        f.people
-            .setup(&setup_body(&token, "not-an-email"), &client("1.1.1.1")),
+        setup(&f, &setup_body(&token, "not-an-email")),
         "email",
         msg::EMAIL,
     );
     let mut weak = setup_body(&token, "ada@x.com");
     weak["user"]["password"] = json!("123456");
-    assert_invalid(
-        f.people.setup(&weak, &client("1.1.1.1")),
-        "password",
-        msg::PASSWORD,
-    );
+    assert_invalid(setup(&f, &weak), "password", msg::PASSWORD);
     assert_untouched(&f);
 
     // The same token still works.
-    f.people
-        .setup(&setup_body(&token, "ada@x.com"), &client("1.1.1.1"))
-        .unwrap();
+    setup(&f, &setup_body(&token, "ada@x.com")).unwrap();
     assert_eq!(f.store.snapshot().users.len(), 1);
 }
 
@@ -260,11 +300,11 @@ fn setup_with_an_invite_creates_a_second_admin_and_queues_the_invite() {
         "invite".into(),
         json!({"email": "Bob@x.com", "first_name": "Bob", "last_name": "B"}),
     );
-    f.people.setup(&b, &client("1.1.1.1")).unwrap();
+    setup(&f, &b).unwrap();
     let bob = user_by_email(&f, "bob@x.com").unwrap();
     assert!(bob.is_superuser && bob.is_active);
     assert!(bob.password_hash.is_none(), "invited users set their own");
-    assert_eq!(f.store.group_ids(bob.id), vec![1, 2]);
+    assert_eq!(f.store.group_ids(bob.id), vec![GroupId(1), GroupId(2)]);
 
     let outbox = f.store.outbox();
     assert_eq!(outbox.len(), 1);
@@ -289,14 +329,14 @@ fn create_admin_is_setup_from_the_command_line() {
     f.people.ensure_setup_token().unwrap().unwrap();
     let spec = AdminSpec {
         email: "Root@X.com".into(),
-        password: PASSWORD.into(),
+        password: Secret::new(PASSWORD),
         first_name: Some("Root".into()),
         last_name: None,
     };
     let admin = f.people.create_admin(&spec).unwrap();
     assert!(admin.is_superuser);
     assert_eq!(admin.email, "root@x.com");
-    assert_eq!(f.store.group_ids(admin.id), vec![1, 2]);
+    assert_eq!(f.store.group_ids(admin.id), vec![GroupId(1), GroupId(2)]);
     assert_eq!(f.store.setting(SETUP_TOKEN_KEY), None);
     assert_eq!(
         f.store.setting("admin-email").as_deref(),
@@ -326,7 +366,7 @@ fn create_admin_is_setup_from_the_command_line() {
     assert_invalid(
         f.people.create_admin(&AdminSpec {
             email: "third@x.com".into(),
-            password: "password".into(),
+            password: Secret::new("password"),
             ..spec
         }),
         "password",
@@ -340,14 +380,13 @@ fn create_admin_is_setup_from_the_command_line() {
 fn login_creates_a_session_and_a_login_history_entry() {
     let f = Fixture::new();
     let ann = f.member("ann@x.com", "Ann", &[]);
-    let grant = f
-        .people
-        .login(
-            &body(json!({"username": "ANN@x.com", "password": PASSWORD, "remember": true})),
-            &client("10.1.1.1"),
-        )
-        .unwrap();
-    assert!(grant.remember);
+    let grant = login_with(
+        &f,
+        json!({"username": "ANN@x.com", "password": PASSWORD, "remember": true}),
+        "10.1.1.1",
+    )
+    .unwrap();
+    assert_eq!(grant.persistence, Persistence::Remember);
     assert_eq!(grant.user_id, ann.id);
     let token = grant.token.expose().to_string();
     assert!(uuid::Uuid::parse_str(&token).is_ok());
@@ -419,15 +458,15 @@ fn wrong_passwords_and_unknown_emails_fail_alike() {
     let s = f.store.snapshot();
     assert!(s.sessions.is_empty() && s.logins.is_empty());
     assert_invalid(
-        f.people
-            .login(&body(json!({"password": PASSWORD})), &client("10.0.0.1")),
+        login_with(&f, json!({"password": PASSWORD}), "10.0.0.1"),
         "username",
         msg::NON_BLANK,
     );
     assert_invalid(
-        f.people.login(
-            &body(json!({"username": "ann@x.com", "password": "  "})),
-            &client("10.0.0.1"),
+        login_with(
+            &f,
+            json!({"username": "ann@x.com", "password": "  "}),
+            "10.0.0.1",
         ),
         "password",
         msg::NON_BLANK,
@@ -439,7 +478,7 @@ fn a_disabled_account_is_told_so_only_with_the_right_password() {
     let f = Fixture::new();
     let (_, admin) = with_admin(&f);
     let ann = f.member("ann@x.com", "Ann", &[]);
-    f.people.deactivate_user(&admin, &id(&ann)).unwrap();
+    f.people.deactivate_user(&admin, ann.id).unwrap();
     assert_eq!(
         f.login("ann@x.com", PASSWORD),
         Err(login_failed("_error", DISABLED))
@@ -525,7 +564,7 @@ fn sessions_expire_after_the_max_session_age() {
 fn current_user_tells_the_installer_about_a_second_user() {
     let f = Fixture::new();
     let (admin, caller) = with_admin(&f);
-    assert_eq!(admin.id, 1);
+    assert_eq!(admin.id, UserId(1));
     assert!(
         !f.people
             .current_user(caller.clone())
@@ -556,8 +595,7 @@ fn create_user_refuses_a_taken_email_in_any_case() {
     f.member("ann@x.com", "Ann", &[]);
     let before = f.store.snapshot();
     assert_eq!(
-        f.people
-            .create_user(&admin, &body(json!({"email": "ANN@X.com"}))),
+        create(&f, &admin, json!({"email": "ANN@X.com"})),
         Err(rule("email", EMAIL_IN_USE))
     );
     // A concurrent request that won the race surfaces as the unique index: the same message.
@@ -566,8 +604,7 @@ fn create_user_refuses_a_taken_email_in_any_case() {
         StoreFailure::Unique("idx_core_user_email_lower".into()),
     );
     assert_eq!(
-        f.people
-            .create_user(&admin, &body(json!({"email": "new@x.com"}))),
+        f.people.create_user(&admin, invite("new@x.com")),
         Err(rule("email", EMAIL_IN_USE))
     );
     let after = f.store.snapshot();
@@ -584,18 +621,29 @@ fn create_user_cannot_leave_out_all_users() {
     let before = f.store.snapshot();
     for memberships in [json!([{"id": sales.id}]), json!([])] {
         assert_eq!(
+            create(
+                &f,
+                &admin,
+                json!({"email": "bob@x.com", "user_group_memberships": memberships}),
+            ),
+            Err(refused(ALL_USERS_RULE))
+        );
+    }
+    // The same rule for a command built in Rust.
+    for memberships in [vec![member_of(sales.id)], vec![]] {
+        assert_eq!(
             f.people.create_user(
                 &admin,
-                &body(json!({"email": "bob@x.com", "user_group_memberships": memberships})),
+                CreateUser {
+                    memberships: Some(memberships),
+                    ..invite("bob@x.com")
+                },
             ),
             Err(refused(ALL_USERS_RULE))
         );
     }
     assert_eq!(
-        f.people.create_user(
-            &admin,
-            &body(json!({"email": "bob@x.com", "group_ids": [2]}))
-        ),
+        create(&f, &admin, json!({"email": "bob@x.com", "group_ids": [2]})),
         Err(refused(ALL_USERS_RULE))
     );
     let after = f.store.snapshot();
@@ -610,29 +658,29 @@ fn create_user_with_administrators_makes_a_superuser_and_queues_an_invite() {
     let (_, admin) = with_admin(&f);
     let sales = f.group("Sales");
     // An administrator cannot be a group manager, on this path as on /api/permissions/membership.
-    let refused = f.people.create_user(
+    let refused = create(
+        &f,
         &admin,
-        &body(json!({
+        json!({
             "email": "Bob@x.com",
             "user_group_memberships": [{"id": 1}, {"id": 2}, {"id": sales.id, "is_group_manager": true}]
-        })),
+        }),
     );
     assert_eq!(
         refused.unwrap_err(),
         DomainError::Disallowed("Admin cant be a group manager.".into())
     );
     assert!(user_by_email(&f, "bob@x.com").is_none());
-    let created = f
-        .people
-        .create_user(
-            &admin,
-            &body(json!({
-                "email": "Bob@x.com", "first_name": "Bob", "last_name": "B",
-                "login_attributes": {"team": "red"},
-                "user_group_memberships": [{"id": 1}, {"id": 2}, {"id": sales.id}]
-            })),
-        )
-        .unwrap();
+    let created = create(
+        &f,
+        &admin,
+        json!({
+            "email": "Bob@x.com", "first_name": "Bob", "last_name": "B",
+            "login_attributes": {"team": "red"},
+            "user_group_memberships": [{"id": 1}, {"id": 2}, {"id": sales.id}]
+        }),
+    )
+    .unwrap();
     let bob = &created.user;
     assert_eq!(bob.email, "bob@x.com");
     assert!(bob.is_superuser && bob.is_active);
@@ -647,7 +695,7 @@ fn create_user_with_administrators_makes_a_superuser_and_queues_an_invite() {
             .iter()
             .map(|m| (m.group_id, m.is_group_manager))
             .collect::<Vec<_>>(),
-        vec![(1, false), (2, false), (sales.id, false)]
+        vec![(GroupId(1), false), (GroupId(2), false), (sales.id, false)]
     );
     assert!(f.store.user(bob.id).unwrap().is_superuser);
 
@@ -667,13 +715,12 @@ fn create_user_with_administrators_makes_a_superuser_and_queues_an_invite() {
     assert_eq!(bob.reset_triggered, Some(t0().timestamp_millis()));
 
     // Legacy group_ids work too.
-    let carl = f
-        .people
-        .create_user(
-            &admin,
-            &body(json!({"email": "carl@x.com", "group_ids": [1, 2]})),
-        )
-        .unwrap();
+    let carl = create(
+        &f,
+        &admin,
+        json!({"email": "carl@x.com", "group_ids": [1, 2]}),
+    )
+    .unwrap();
     assert!(carl.user.is_superuser);
     assert_eq!(f.store.outbox().len(), 2);
 }
@@ -686,41 +733,40 @@ fn create_user_checks_its_input_and_its_caller() {
     let plain = f.caller(ann.id);
     // Validation comes first, then the permission check.
     assert_invalid(
-        f.people
-            .create_user(&plain, &body(json!({"email": "nope"}))),
+        create(&f, &plain, json!({"email": "nope"})),
         "email",
         msg::EMAIL,
     );
     assert_eq!(
-        f.people
-            .create_user(&plain, &body(json!({"email": "x@x.com"}))),
+        create(&f, &plain, json!({"email": "x@x.com"})),
         Err(forbidden())
     );
     assert_eq!(
-        f.people.create_user(
+        create(
+            &f,
             &admin,
-            &body(json!({"email": "x@x.com", "user_group_memberships": [{"id": 1}, {"id": 99}]}))
+            json!({"email": "x@x.com", "user_group_memberships": [{"id": 1}, {"id": 99}]})
         ),
         Err(rule("user_group_memberships", "Group 99 does not exist."))
     );
     assert_eq!(
-        f.people.create_user(
+        create(
+            &f,
             &admin,
-            &body(json!({"email": "x@x.com", "password": "password"}))
+            json!({"email": "x@x.com", "password": "password"})
         ),
         Err(rule("password", msg::PASSWORD))
     );
     assert!(user_by_email(&f, "x@x.com").is_none());
     // With a password the new user can sign in at once.
-    let created = f
-        .people
-        .create_user(
-            &admin,
-            &body(json!({"email": "x@x.com", "password": "s0mething-new"})),
-        )
-        .unwrap();
+    let created = create(
+        &f,
+        &admin,
+        json!({"email": "x@x.com", "password": "s0mething-new"}),
+    )
+    .unwrap();
     assert!(!created.user.is_superuser);
-    assert_eq!(f.store.group_ids(created.user.id), vec![1]);
+    assert_eq!(f.store.group_ids(created.user.id), vec![GroupId(1)]);
     assert!(f.login("x@x.com", "s0mething-new").is_ok());
 }
 
@@ -730,12 +776,12 @@ fn send_invite_replaces_the_outstanding_token() {
     let (_, admin) = with_admin(&f);
     let bob = f
         .people
-        .create_user(&admin, &body(json!({"email": "bob@x.com"})))
+        .create_user(&admin, invite("bob@x.com"))
         .unwrap()
         .user;
     let first = token_in_link(&f.store.outbox()[0].email.body_text).unwrap();
     f.advance(Duration::seconds(1));
-    f.people.send_invite(&admin, &id(&bob)).unwrap();
+    f.people.send_invite(&admin, bob.id).unwrap();
     let outbox = f.store.outbox();
     assert_eq!(outbox.len(), 2);
     let second = token_in_link(&outbox[1].email.body_text).unwrap();
@@ -743,10 +789,10 @@ fn send_invite_replaces_the_outstanding_token() {
     assert!(!f.people.reset_token_valid(Some(&first)).unwrap());
     assert!(f.people.reset_token_valid(Some(&second)).unwrap());
     // Unknown ids are quietly nothing; non-superusers are refused.
-    f.people.send_invite(&admin, "999").unwrap();
+    f.people.send_invite(&admin, UserId(999)).unwrap();
     assert_eq!(f.store.outbox().len(), 2);
     assert_eq!(
-        f.people.send_invite(&f.caller(bob.id), &id(&bob)),
+        f.people.send_invite(&f.caller(bob.id), bob.id),
         Err(forbidden())
     );
 }
@@ -761,51 +807,49 @@ fn users_edit_their_own_profile_but_not_their_groups_or_rights() {
     let ann = f.member("ann@x.com", "Ann", &[]);
     let bob = f.member("bob@x.com", "Bob", &[]);
     let me = f.caller(ann.id);
-    let u = f
-        .people
-        .update_user(
-            &me,
-            &id(&ann),
-            &body(json!({"first_name": "Annie", "last_name": "A", "locale": "es-mx", "email": "annie@x.com"})),
-        )
-        .unwrap();
+    let u = update(
+        &f,
+        &me,
+        &id(&ann),
+        json!({"first_name": "Annie", "last_name": "A", "locale": "es-mx", "email": "annie@x.com"}),
+    )
+    .unwrap();
     assert_eq!(u.user.first_name.as_deref(), Some("Annie"));
     assert_eq!(u.user.last_name.as_deref(), Some("A"));
     assert_eq!(u.user.locale.as_deref(), Some("es_MX"));
     assert_eq!(u.user.email, "annie@x.com");
     assert!(u.user.updated_at >= ann.updated_at);
     // Rights and attributes are for superusers: silently ignored.
-    let u = f
-        .people
-        .update_user(
-            &me,
-            &id(&ann),
-            &body(json!({"is_superuser": true, "login_attributes": {"a": 1}})),
-        )
-        .unwrap();
+    let u = update(
+        &f,
+        &me,
+        &id(&ann),
+        json!({"is_superuser": true, "login_attributes": {"a": 1}}),
+    )
+    .unwrap();
     assert!(!u.user.is_superuser);
     assert!(u.user.login_attributes.is_none());
-    assert_eq!(f.store.group_ids(ann.id), vec![1]);
+    assert_eq!(f.store.group_ids(ann.id), vec![GroupId(1)]);
     // The same group set is no change; a different one is 403.
-    f.people
-        .update_user(
-            &me,
-            &id(&ann),
-            &body(json!({"user_group_memberships": [{"id": 1}]})),
-        )
-        .unwrap();
+    update(
+        &f,
+        &me,
+        &id(&ann),
+        json!({"user_group_memberships": [{"id": 1}]}),
+    )
+    .unwrap();
     assert_eq!(
-        f.people.update_user(
+        update(
+            &f,
             &me,
             &id(&ann),
-            &body(json!({"user_group_memberships": [{"id": 1}, {"id": sales.id}]}))
+            json!({"user_group_memberships": [{"id": 1}, {"id": sales.id}]})
         ),
         Err(forbidden())
     );
     // Others are out of reach.
     assert_eq!(
-        f.people
-            .update_user(&me, &id(&bob), &body(json!({"first_name": "X"}))),
+        update(&f, &me, &id(&bob), json!({"first_name": "X"})),
         Err(forbidden())
     );
     assert_eq!(
@@ -821,21 +865,19 @@ fn superusers_edit_anyone_but_emails_stay_unique() {
     let ann = f.member("ann@x.com", "Ann", &[]);
     f.member("bob@x.com", "Bob", &[]);
     f.advance(Duration::seconds(3));
-    let u = f
-        .people
-        .update_user(
-            &admin,
-            &id(&ann),
-            &body(json!({"email": "Annette@x.com", "last_name": "Smith", "login_attributes": {"team": "a"}})),
-        )
-        .unwrap();
+    let u = update(
+        &f,
+        &admin,
+        &id(&ann),
+        json!({"email": "Annette@x.com", "last_name": "Smith", "login_attributes": {"team": "a"}}),
+    )
+    .unwrap();
     assert_eq!(u.user.email, "annette@x.com");
     assert_eq!(u.user.last_name.as_deref(), Some("Smith"));
     assert_eq!(u.user.updated_at, t0() + Duration::seconds(3));
     assert!(u.user.login_attributes.is_some());
     assert_eq!(
-        f.people
-            .update_user(&admin, &id(&ann), &body(json!({"email": "BOB@x.com"}))),
+        update(&f, &admin, &id(&ann), json!({"email": "BOB@x.com"})),
         Err(rule("email", EMAIL_TAKEN))
     );
     // A concurrent request taking the address first: the unique index, the same message, nothing kept.
@@ -844,10 +886,11 @@ fn superusers_edit_anyone_but_emails_stay_unique() {
         StoreFailure::Unique("idx_core_user_email_lower".into()),
     );
     assert_eq!(
-        f.people.update_user(
+        update(
+            &f,
             &admin,
             &id(&ann),
-            &body(json!({"email": "fresh@x.com", "first_name": "Z"}))
+            json!({"email": "fresh@x.com", "first_name": "Z"})
         ),
         Err(rule("email", EMAIL_TAKEN))
     );
@@ -859,19 +902,13 @@ fn superusers_edit_anyone_but_emails_stay_unique() {
     );
     // Unknown or inactive users are 404; a zero id is invalid.
     assert_eq!(
-        f.people
-            .update_user(&admin, "999", &body(json!({"first_name": "X"}))),
+        update(&f, &admin, "999", json!({"first_name": "X"})),
         Err(DomainError::NotFound)
     );
-    assert_invalid(
-        f.people.update_user(&admin, "0", &Map::new()),
-        "id",
-        msg::POSITIVE_INT,
-    );
-    f.people.deactivate_user(&admin, &id(&ann)).unwrap();
+    assert_invalid(update(&f, &admin, "0", json!({})), "id", msg::POSITIVE_INT);
+    f.people.deactivate_user(&admin, ann.id).unwrap();
     assert_eq!(
-        f.people
-            .update_user(&admin, &id(&ann), &body(json!({"first_name": "X"}))),
+        update(&f, &admin, &id(&ann), json!({"first_name": "X"})),
         Err(DomainError::NotFound)
     );
 }
@@ -889,45 +926,36 @@ fn sso_users_keep_their_names_and_google_users_their_email() {
         ..UserSpec::default()
     });
     assert_eq!(
-        f.people
-            .update_user(&admin, &id(&gina), &body(json!({"first_name": "Other"}))),
+        update(&f, &admin, &id(&gina), json!({"first_name": "Other"})),
         Err(rule(
             "first_name",
             "Editing first name is not allowed for SSO users."
         ))
     );
     assert_eq!(
-        f.people
-            .update_user(&admin, &id(&gina), &body(json!({"last_name": null}))),
+        update(&f, &admin, &id(&gina), json!({"last_name": null})),
         Err(rule(
             "last_name",
             "Editing last name is not allowed for SSO users."
         ))
     );
     // Sending the current values is fine.
-    let u = f
-        .people
-        .update_user(
-            &admin,
-            &id(&gina),
-            &body(json!({"first_name": "Gina", "last_name": "G", "locale": "fr"})),
-        )
-        .unwrap();
+    let u = update(
+        &f,
+        &admin,
+        &id(&gina),
+        json!({"first_name": "Gina", "last_name": "G", "locale": "fr"}),
+    )
+    .unwrap();
     assert_eq!(u.user.locale.as_deref(), Some("fr"));
     // Only a superuser may change a Google user's email.
     let me = f.caller(gina.id);
     assert_eq!(
-        f.people
-            .update_user(&me, &id(&gina), &body(json!({"email": "gina2@x.com"}))),
+        update(&f, &me, &id(&gina), json!({"email": "gina2@x.com"})),
         Err(forbidden())
     );
-    f.people
-        .update_user(&me, &id(&gina), &body(json!({"email": "GINA@x.com"})))
-        .unwrap();
-    let u = f
-        .people
-        .update_user(&admin, &id(&gina), &body(json!({"email": "gina2@x.com"})))
-        .unwrap();
+    update(&f, &me, &id(&gina), json!({"email": "GINA@x.com"})).unwrap();
+    let u = update(&f, &admin, &id(&gina), json!({"email": "gina2@x.com"})).unwrap();
     assert_eq!(u.user.email, "gina2@x.com");
 }
 
@@ -935,38 +963,57 @@ fn sso_users_keep_their_names_and_google_users_their_email() {
 fn the_last_administrator_cannot_be_demoted() {
     let f = Fixture::new();
     let (admin_user, admin) = with_admin(&f);
-    let me = id(&admin_user);
+    let me = admin_user.id;
+    // Commands as a Rust caller writes them.
+    let superuser = |flag: bool| UpdateUser {
+        is_superuser: Some(flag),
+        ..UpdateUser::default()
+    };
+    let groups = |ids: &[GroupId]| UpdateUser {
+        memberships: Some(ids.iter().copied().map(member_of).collect()),
+        ..UpdateUser::default()
+    };
     // Stricter than Metabase, where demoting through `is_superuser: false` is not protected.
     assert_eq!(
-        f.people
-            .update_user(&admin, &me, &body(json!({"is_superuser": false}))),
+        f.people.update_user(&admin, me, superuser(false)),
+        Err(refused(LAST_ADMIN_RULE))
+    );
+    assert_eq!(
+        f.people.update_user(&admin, me, groups(&[ALL_USERS_ID])),
         Err(refused(LAST_ADMIN_RULE))
     );
     assert_eq!(
         f.people.update_user(
             &admin,
-            &me,
-            &body(json!({"user_group_memberships": [{"id": 1}]}))
+            me,
+            UpdateUser {
+                is_superuser: Some(false),
+                ..groups(&[ALL_USERS_ID, ADMINISTRATORS_ID])
+            }
         ),
-        Err(refused(LAST_ADMIN_RULE))
+        Err(rule("is_superuser", SUPERUSER_MISMATCH))
     );
+    // The same through the JSON body.
     assert_eq!(
-        f.people.update_user(
+        update(
+            &f,
             &admin,
-            &me,
-            &body(json!({"is_superuser": false, "user_group_memberships": [{"id": 1}, {"id": 2}]}))
+            &id(&admin_user),
+            json!({"is_superuser": false, "user_group_memberships": [{"id": 1}, {"id": 2}]})
         ),
         Err(rule("is_superuser", SUPERUSER_MISMATCH))
     );
     assert!(f.store.user(admin_user.id).unwrap().is_superuser);
-    assert_eq!(f.store.group_ids(admin_user.id), vec![1, 2]);
+    assert_eq!(
+        f.store.group_ids(admin_user.id),
+        vec![GroupId(1), GroupId(2)]
+    );
 
     // An inactive administrator does not count.
     let gone = f.admin("gone@x.com");
-    f.people.deactivate_user(&admin, &id(&gone)).unwrap();
+    f.people.deactivate_user(&admin, gone.id).unwrap();
     assert_eq!(
-        f.people
-            .update_user(&admin, &me, &body(json!({"is_superuser": false}))),
+        update(&f, &admin, &id(&admin_user), json!({"is_superuser": false})),
         Err(refused(LAST_ADMIN_RULE))
     );
 
@@ -974,29 +1021,28 @@ fn the_last_administrator_cannot_be_demoted() {
     let second = f.admin("second@x.com");
     let u = f
         .people
-        .update_user(&admin, &id(&second), &body(json!({"is_superuser": false})))
+        .update_user(&admin, second.id, superuser(false))
         .unwrap();
     assert!(!u.user.is_superuser);
     assert_eq!(
         u.memberships.iter().map(|m| m.group_id).collect::<Vec<_>>(),
-        vec![1]
+        vec![GroupId(1)]
     );
     let u = f
         .people
-        .update_user(&admin, &id(&second), &body(json!({"is_superuser": true})))
+        .update_user(&admin, second.id, superuser(true))
         .unwrap();
     assert!(u.user.is_superuser);
-    assert_eq!(f.store.group_ids(second.id), vec![1, 2]);
-    let u = f
-        .people
-        .update_user(
-            &admin,
-            &id(&second),
-            &body(json!({"user_group_memberships": [{"id": 1}], "is_superuser": false})),
-        )
-        .unwrap();
+    assert_eq!(f.store.group_ids(second.id), vec![GroupId(1), GroupId(2)]);
+    let u = update(
+        &f,
+        &admin,
+        &id(&second),
+        json!({"user_group_memberships": [{"id": 1}], "is_superuser": false}),
+    )
+    .unwrap();
     assert!(!u.user.is_superuser);
-    assert_eq!(f.store.group_ids(second.id), vec![1]);
+    assert_eq!(f.store.group_ids(second.id), vec![GroupId(1)]);
 }
 
 #[test]
@@ -1009,88 +1055,81 @@ fn group_managers_change_only_the_groups_they_manage() {
     let ann = f.member("ann@x.com", "Ann", &[]);
     let m = f.caller(mgr.id);
 
-    let u = f
-        .people
-        .update_user(
-            &m,
-            &id(&ann),
-            &body(json!({"user_group_memberships": [{"id": 1}, {"id": sales.id}]})),
-        )
-        .unwrap();
+    let u = update(
+        &f,
+        &m,
+        &id(&ann),
+        json!({"user_group_memberships": [{"id": 1}, {"id": sales.id}]}),
+    )
+    .unwrap();
     assert_eq!(
         u.memberships.iter().map(|m| m.group_id).collect::<Vec<_>>(),
-        vec![1, sales.id]
+        vec![GroupId(1), sales.id]
     );
     // A manager editing someone else changes memberships only: the name is ignored.
-    let u = f
-        .people
-        .update_user(&m, &id(&ann), &body(json!({"first_name": "Changed"})))
-        .unwrap();
+    let u = update(&f, &m, &id(&ann), json!({"first_name": "Changed"})).unwrap();
     assert_eq!(u.user.first_name.as_deref(), Some("Ann"));
     // Groups they do not manage, All Users included, are off limits.
     let not_allowed = Err(DomainError::Forbidden(NOT_ALLOWED_MEMBERSHIPS.to_string()));
     assert_eq!(
-        f.people.update_user(
+        update(
+            &f,
             &m,
             &id(&ann),
-            &body(
-                json!({"user_group_memberships": [{"id": 1}, {"id": sales.id}, {"id": support.id}]})
-            )
+            json!({"user_group_memberships": [{"id": 1}, {"id": sales.id}, {"id": support.id}]})
         ),
         not_allowed
     );
     assert_eq!(
-        f.people.update_user(
+        update(
+            &f,
             &m,
             &id(&ann),
-            &body(json!({"user_group_memberships": [{"id": sales.id}]}))
+            json!({"user_group_memberships": [{"id": sales.id}]})
         ),
         not_allowed
     );
     assert_eq!(
-        f.people.update_user(
+        update(
+            &f,
             &m,
             &id(&ann),
-            &body(json!({"user_group_memberships": [{"id": 1}, {"id": sales.id}, {"id": 2}]}))
+            json!({"user_group_memberships": [{"id": 1}, {"id": sales.id}, {"id": 2}]})
         ),
         not_allowed
     );
-    assert_eq!(f.store.group_ids(ann.id), vec![1, sales.id]);
+    assert_eq!(f.store.group_ids(ann.id), vec![GroupId(1), sales.id]);
     // The manager flag within a managed group may change; omitting it keeps it.
-    f.people
-        .update_user(
-            &m,
-            &id(&ann),
-            &body(json!({"user_group_memberships": [{"id": 1}, {"id": sales.id, "is_group_manager": true}]})),
-        )
-        .unwrap();
-    let u = f
-        .people
-        .update_user(
-            &m,
-            &id(&ann),
-            &body(json!({"user_group_memberships": [{"id": 1}, {"id": sales.id}]})),
-        )
-        .unwrap();
+    update(
+        &f,
+        &m,
+        &id(&ann),
+        json!({"user_group_memberships": [{"id": 1}, {"id": sales.id, "is_group_manager": true}]}),
+    )
+    .unwrap();
+    let u = update(
+        &f,
+        &m,
+        &id(&ann),
+        json!({"user_group_memberships": [{"id": 1}, {"id": sales.id}]}),
+    )
+    .unwrap();
     assert!(u
         .memberships
         .iter()
         .any(|m| m.group_id == sales.id && m.is_group_manager));
     // is_superuser is for superusers only.
-    let u = f
-        .people
-        .update_user(&m, &id(&ann), &body(json!({"is_superuser": true})))
-        .unwrap();
+    let u = update(&f, &m, &id(&ann), json!({"is_superuser": true})).unwrap();
     assert!(!u.user.is_superuser);
     // Removing from a managed group.
-    f.people
-        .update_user(
-            &m,
-            &id(&ann),
-            &body(json!({"user_group_memberships": [{"id": 1}]})),
-        )
-        .unwrap();
-    assert_eq!(f.store.group_ids(ann.id), vec![1]);
+    update(
+        &f,
+        &m,
+        &id(&ann),
+        json!({"user_group_memberships": [{"id": 1}]}),
+    )
+    .unwrap();
+    assert_eq!(f.store.group_ids(ann.id), vec![GroupId(1)]);
 }
 
 // ----- deactivation -----
@@ -1103,7 +1142,7 @@ fn deactivation_ends_sessions_and_spares_the_last_admin() {
     let bob = f.member("bob@x.com", "Bob", &[]);
     let t1 = f.session(ann.id);
     let t2 = f.login("ann@x.com", PASSWORD).unwrap();
-    f.people.deactivate_user(&admin, &id(&ann)).unwrap();
+    f.people.deactivate_user(&admin, ann.id).unwrap();
     for t in [&t1, &t2] {
         assert_eq!(
             f.people.authenticate(Some(t)),
@@ -1113,20 +1152,24 @@ fn deactivation_ends_sessions_and_spares_the_last_admin() {
     assert_eq!(f.store.session_count(ann.id), 0);
     let stored = f.store.user(ann.id).unwrap();
     assert!(!stored.is_active);
-    assert_eq!(f.store.group_ids(ann.id), vec![1], "memberships are kept");
-    // Again is success; unknown is 404; non-superusers 403.
-    f.people.deactivate_user(&admin, &id(&ann)).unwrap();
     assert_eq!(
-        f.people.deactivate_user(&admin, "999"),
+        f.store.group_ids(ann.id),
+        vec![GroupId(1)],
+        "memberships are kept"
+    );
+    // Again is success; unknown is 404; non-superusers 403.
+    f.people.deactivate_user(&admin, ann.id).unwrap();
+    assert_eq!(
+        f.people.deactivate_user(&admin, UserId(999)),
         Err(DomainError::NotFound)
     );
     assert_eq!(
-        f.people.deactivate_user(&f.caller(bob.id), &id(&ann)),
+        f.people.deactivate_user(&f.caller(bob.id), ann.id),
         Err(forbidden())
     );
     // The last active administrator stays.
     assert_eq!(
-        f.people.deactivate_user(&admin, &id(&admin_user)),
+        f.people.deactivate_user(&admin, admin_user.id),
         Err(refused(LAST_ADMIN_RULE))
     );
     assert!(f.store.user(admin_user.id).unwrap().is_active);
@@ -1146,27 +1189,28 @@ fn reactivated_admins_come_back_without_admin_rights() {
         ..UserSpec::default()
     });
     let their_session = f.session(second.id);
-    f.people.deactivate_user(&admin, &id(&second)).unwrap();
+    f.people.deactivate_user(&admin, second.id).unwrap();
     assert_eq!(
         f.people.authenticate(Some(&their_session)),
         Err(DomainError::Unauthenticated)
     );
-    let back = f.people.reactivate_user(&admin, &id(&second)).unwrap();
+    let back = f.people.reactivate_user(&admin, second.id).unwrap();
     assert!(back.is_active && !back.is_superuser);
     assert_eq!(back.sso_source, None, "LDAP sign-in does not exist here");
-    assert_eq!(f.store.group_ids(second.id), vec![1]);
+    assert_eq!(f.store.group_ids(second.id), vec![GroupId(1)]);
     assert_eq!(f.store.user(second.id).unwrap(), back);
     assert_eq!(
-        f.people.reactivate_user(&admin, &id(&second)),
+        f.people.reactivate_user(&admin, second.id),
         Err(DomainError::AlreadyActive)
     );
+    assert_eq!(DomainError::AlreadyActive.to_string(), ALREADY_ACTIVE);
     assert_eq!(
-        f.people.reactivate_user(&admin, "999"),
+        f.people.reactivate_user(&admin, UserId(999)),
         Err(DomainError::NotFound)
     );
     let plain = f.caller(second.id);
     assert_eq!(
-        f.people.reactivate_user(&plain, &id(&second)),
+        f.people.reactivate_user(&plain, second.id),
         Err(forbidden())
     );
     assert!(f.login("second@x.com", PASSWORD).is_ok());
@@ -1183,8 +1227,10 @@ fn changing_a_password_ends_the_other_sessions() {
     let old = f.session(ann.id);
     let me = f.caller(ann.id);
     let change = |caller: &Caller, b: Value| {
-        f.people
-            .change_password(caller, &id(&ann), &body(b), &client("3.3.3.3"))
+        ChangePassword::parse(&body(b)).and_then(|c| {
+            f.people
+                .change_password(caller, ann.id, c, &client("3.3.3.3"))
+        })
     };
     assert_eq!(
         change(
@@ -1241,15 +1287,15 @@ fn changing_a_password_ends_the_other_sessions() {
 fn groups_have_unique_names_and_the_magic_groups_are_fixed() {
     let f = Fixture::new();
     let (_, admin) = with_admin(&f);
-    let sales = f
-        .people
-        .create_group(&admin, &body(json!({"name": "Sales"})))
-        .unwrap();
-    assert_eq!(sales.id, 3);
+    let named = |name: &str| CreateGroup {
+        name: name.to_string(),
+    };
+    let sales = f.people.create_group(&admin, named("Sales")).unwrap();
+    assert_eq!(sales.id, GroupId(3));
     assert_eq!(sales.entity_id.as_ref().map(String::len), Some(21));
     for name in ["SALES", "all users"] {
         assert_eq!(
-            f.people.create_group(&admin, &body(json!({"name": name}))),
+            f.people.create_group(&admin, named(name)),
             Err(refused(DUPLICATE_NAME))
         );
     }
@@ -1258,67 +1304,47 @@ fn groups_have_unique_names_and_the_magic_groups_are_fixed() {
         StoreFailure::Unique("idx_permissions_group_name_lower".into()),
     );
     assert_eq!(
-        f.people
-            .create_group(&admin, &body(json!({"name": "Racing"}))),
+        f.people.create_group(&admin, named("Racing")),
         Err(refused(DUPLICATE_NAME))
     );
     f.store.heal();
-    assert_invalid(
-        f.people.create_group(&admin, &body(json!({"name": " "}))),
-        "name",
-        msg::NON_BLANK,
-    );
-    let mkt = f
-        .people
-        .create_group(&admin, &body(json!({"name": "Marketing"})))
-        .unwrap();
-    assert_eq!(
-        f.people
-            .rename_group(&admin, &mkt.id.to_string(), &body(json!({"name": "sales"}))),
-        Err(refused(DUPLICATE_NAME))
-    );
-    let renamed = f
-        .people
-        .rename_group(
+    // From a JSON body, as people-web reads it.
+    let create_from =
+        |b: Value| CreateGroup::parse(&body(b)).and_then(|c| f.people.create_group(&admin, c));
+    assert_invalid(create_from(json!({"name": " "})), "name", msg::NON_BLANK);
+    let mkt = create_from(json!({"name": "Marketing"})).unwrap();
+    let rename = |id: GroupId, name: &str| {
+        f.people.rename_group(
             &admin,
-            &sales.id.to_string(),
-            &body(json!({"name": "SALES"})),
+            id,
+            RenameGroup {
+                name: name.to_string(),
+            },
         )
+    };
+    assert_eq!(rename(mkt.id, "sales"), Err(refused(DUPLICATE_NAME)));
+    let renamed = RenameGroup::parse(&body(json!({"name": "SALES"})))
+        .and_then(|c| f.people.rename_group(&admin, sales.id, c))
         .unwrap();
     assert_eq!(renamed.name, "SALES");
     let all_users = refused("You cannot edit or delete the 'All Users' permissions group!");
     let admins = refused("You cannot edit or delete the 'Administrators' permissions group!");
-    assert_eq!(
-        f.people
-            .rename_group(&admin, "1", &body(json!({"name": "Everyone"}))),
-        Err(all_users.clone())
-    );
-    assert_eq!(
-        f.people
-            .rename_group(&admin, "2", &body(json!({"name": "Bosses"}))),
-        Err(admins.clone())
-    );
-    assert_eq!(f.people.delete_group(&admin, "1"), Err(all_users));
-    assert_eq!(f.people.delete_group(&admin, "2"), Err(admins));
-    assert_eq!(
-        f.people
-            .rename_group(&admin, "999", &body(json!({"name": "X"}))),
-        Err(DomainError::NotFound)
-    );
-    f.people.delete_group(&admin, "999").unwrap();
+    assert_eq!(rename(ALL_USERS_ID, "Everyone"), Err(all_users.clone()));
+    assert_eq!(rename(ADMINISTRATORS_ID, "Bosses"), Err(admins.clone()));
+    assert_eq!(f.people.delete_group(&admin, GroupId(1)), Err(all_users));
+    assert_eq!(f.people.delete_group(&admin, GroupId(2)), Err(admins));
+    assert_eq!(rename(GroupId(999), "X"), Err(DomainError::NotFound));
+    f.people.delete_group(&admin, GroupId(999)).unwrap();
     // Plain users may do none of it.
     let ann = f.member("ann@x.com", "Ann", &[]);
     let plain = f.caller(ann.id);
     assert_eq!(
-        f.people
-            .create_group(&plain, &body(json!({"name": "Mine"}))),
+        CreateGroup::parse(&body(json!({"name": "Mine"})))
+            .and_then(|c| f.people.create_group(&plain, c)),
         Err(forbidden())
     );
-    assert_eq!(f.people.list_groups(&plain, &[]), Err(forbidden()));
-    assert_eq!(
-        f.people.delete_group(&plain, &mkt.id.to_string()),
-        Err(forbidden())
-    );
+    assert_eq!(f.people.list_groups(&plain, None), Err(forbidden()));
+    assert_eq!(f.people.delete_group(&plain, mkt.id), Err(forbidden()));
 }
 
 #[test]
@@ -1327,12 +1353,10 @@ fn deleting_a_group_deletes_its_memberships() {
     let (_, admin) = with_admin(&f);
     let sales = f.group("Sales");
     let ann = f.member("ann@x.com", "Ann", &[(sales.id, true)]);
-    f.people
-        .delete_group(&admin, &sales.id.to_string())
-        .unwrap();
-    assert_eq!(f.store.group_ids(ann.id), vec![1]);
+    f.people.delete_group(&admin, sales.id).unwrap();
+    assert_eq!(f.store.group_ids(ann.id), vec![GroupId(1)]);
     assert_eq!(
-        f.people.get_group(&admin, &sales.id.to_string()),
+        f.people.get_group(&admin, sales.id),
         Err(DomainError::NotFound)
     );
 }
@@ -1343,7 +1367,8 @@ fn memberships_follow_the_magic_group_rules() {
     let (admin_user, admin) = with_admin(&f);
     let sales = f.group("Sales");
     let ann = f.member("ann@x.com", "Ann", &[]);
-    let add = |b: Value| f.people.add_membership(&admin, &body(b));
+    let add =
+        |b: Value| AddMembership::parse(&body(b)).and_then(|c| f.people.add_membership(&admin, c));
 
     let detail = add(json!({"group_id": sales.id, "user_id": ann.id})).unwrap();
     assert_eq!(detail.group, sales);
@@ -1382,71 +1407,65 @@ fn memberships_follow_the_magic_group_rules() {
     assert!(f.store.user(ann.id).unwrap().is_superuser);
 
     let memberships = f.people.list_memberships(&admin).unwrap();
-    let find = |user: i32, group: i32| {
+    let find = |user: UserId, group: GroupId| -> MembershipId {
         memberships
             .iter()
             .find(|m| m.user_id == user && m.group_id == group)
             .unwrap()
             .id
-            .to_string()
+    };
+    let manager = SetGroupRole {
+        role: GroupRole::Manager,
     };
     assert_eq!(
         f.people
-            .delete_membership(&admin, &find(ann.id, ALL_USERS_ID)),
+            .delete_membership(&admin, find(ann.id, ALL_USERS_ID)),
         Err(refused(ALL_USERS_RULE))
     );
     assert_eq!(
-        f.people.set_membership_manager(
-            &admin,
-            &find(ann.id, sales.id),
-            &body(json!({"is_group_manager": true}))
-        ),
+        f.people
+            .set_group_role(&admin, find(ann.id, sales.id), manager),
         Err(refused(ADMIN_NOT_MANAGER))
     );
     // Two administrators: one may go, and stops being a superuser.
     f.people
-        .delete_membership(&admin, &find(ann.id, ADMINISTRATORS_ID))
+        .delete_membership(&admin, find(ann.id, ADMINISTRATORS_ID))
         .unwrap();
     assert!(!f.store.user(ann.id).unwrap().is_superuser);
     // Not the last.
     assert_eq!(
         f.people
-            .delete_membership(&admin, &find(admin_user.id, ADMINISTRATORS_ID)),
+            .delete_membership(&admin, find(admin_user.id, ADMINISTRATORS_ID)),
         Err(refused(LAST_ADMIN_RULE))
     );
     assert!(f.store.user(admin_user.id).unwrap().is_superuser);
     assert_eq!(
-        f.people.delete_membership(&admin, "999"),
+        f.people.delete_membership(&admin, MembershipId(999)),
         Err(DomainError::NotFound)
     );
-    // Now ann (no longer a superuser) may manage sales.
-    let m = f
-        .people
-        .set_membership_manager(
-            &admin,
-            &find(ann.id, sales.id),
-            &body(json!({"is_group_manager": true})),
-        )
+    // Now ann (no longer a superuser) may manage sales; from a JSON body, as people-web reads it.
+    let m = SetGroupRole::parse(&body(json!({"is_group_manager": true})))
+        .and_then(|c| f.people.set_group_role(&admin, find(ann.id, sales.id), c))
         .unwrap();
     assert!(m.is_group_manager);
 
     // Clearing groups.
     assert_eq!(
-        f.people.clear_group(&admin, "2"),
+        f.people.clear_group(&admin, ADMINISTRATORS_ID),
         Err(refused("Invalid Request."))
     );
     assert_eq!(
-        f.people.clear_group(&admin, "1"),
+        f.people.clear_group(&admin, ALL_USERS_ID),
         Err(refused(ALL_USERS_RULE))
     );
     assert_eq!(
-        f.people.clear_group(&admin, "999"),
+        f.people.clear_group(&admin, GroupId(999)),
         Err(DomainError::NotFound)
     );
-    f.people.clear_group(&admin, &sales.id.to_string()).unwrap();
+    f.people.clear_group(&admin, sales.id).unwrap();
     assert!(f
         .people
-        .get_group(&admin, &sales.id.to_string())
+        .get_group(&admin, sales.id)
         .unwrap()
         .members
         .is_empty());
@@ -1461,10 +1480,10 @@ fn group_managers_see_and_manage_only_their_groups() {
     let mgr = f.member("mgr@x.com", "Mgr", &[(sales.id, true)]);
     let ann = f.member("ann@x.com", "Ann", &[(support.id, false)]);
     let gone = f.member("gone@x.com", "Gone", &[(sales.id, false)]);
-    f.people.deactivate_user(&admin, &id(&gone)).unwrap();
+    f.people.deactivate_user(&admin, gone.id).unwrap();
     let m = f.caller(mgr.id);
 
-    let groups = f.people.list_groups(&m, &[]).unwrap();
+    let groups = f.people.list_groups(&m, None).unwrap();
     assert_eq!(
         groups
             .iter()
@@ -1473,7 +1492,7 @@ fn group_managers_see_and_manage_only_their_groups() {
         vec![("Sales", 1)],
         "inactive members are not counted"
     );
-    let all = f.people.list_groups(&admin, &[]).unwrap();
+    let all = f.people.list_groups(&admin, None).unwrap();
     assert_eq!(
         all.iter()
             .map(|g| (g.group.name.as_str(), g.member_count))
@@ -1487,25 +1506,28 @@ fn group_managers_see_and_manage_only_their_groups() {
     );
     let paged = f
         .people
-        .list_groups(&admin, &params(&[("limit", "2"), ("offset", "1")]))
+        .list_groups(
+            &admin,
+            Page::parse(&params(&[("limit", "2"), ("offset", "1")])).unwrap(),
+        )
         .unwrap();
     assert_eq!(paged.len(), 2);
     assert_eq!(paged[0].group.name, "All Users");
 
-    f.people
-        .add_membership(&m, &body(json!({"group_id": sales.id, "user_id": ann.id})))
-        .unwrap();
+    let join = |group_id: GroupId, user_id: UserId| AddMembership {
+        group_id,
+        user_id,
+        role: GroupRole::Member,
+    };
+    f.people.add_membership(&m, join(sales.id, ann.id)).unwrap();
     assert_eq!(
-        f.people.add_membership(
-            &m,
-            &body(json!({"group_id": support.id, "user_id": mgr.id}))
-        ),
+        f.people.add_membership(&m, join(support.id, mgr.id)),
         Err(forbidden())
     );
     let visible = f.people.list_memberships(&m).unwrap();
     assert!(visible.iter().all(|x| x.group_id == sales.id));
     assert_eq!(visible.len(), 3, "mgr, ann and the inactive member");
-    let detail = f.people.get_group(&m, &sales.id.to_string()).unwrap();
+    let detail = f.people.get_group(&m, sales.id).unwrap();
     assert_eq!(
         detail
             .members
@@ -1522,17 +1544,15 @@ fn group_managers_see_and_manage_only_their_groups() {
 
 /// Asks for a reset link and lets the background worker answer.
 fn forgot(f: &Fixture, email: &str) -> Result<()> {
-    f.people
-        .forgot_password(&body(json!({"email": email})), &client("2.2.2.2"))?;
+    let command = ForgotPassword::parse(&body(json!({"email": email})))?;
+    f.people.forgot_password(command, &client("2.2.2.2"))?;
     f.people.background_pass()?;
     Ok(())
 }
 
-fn reset(f: &Fixture, token: &str, password: &str) -> Result<crate::session::SessionGrant> {
-    f.people.reset_password(
-        &body(json!({"token": token, "password": password})),
-        &client("4.4.4.4"),
-    )
+fn reset(f: &Fixture, token: &str, password: &str) -> Result<SessionGrant> {
+    let command = ResetPassword::parse(&body(json!({"token": token, "password": password})))?;
+    f.people.reset_password(command, &client("4.4.4.4"))
 }
 
 fn last_token(f: &Fixture) -> String {
@@ -1584,7 +1604,13 @@ fn reset_tokens_expire_after_reset_token_ttl_hours() {
     let f = Fixture::new();
     let (_, admin) = with_admin(&f);
     f.people
-        .put_setting(&admin, "reset-token-ttl-hours", &body(json!({"value": 2})))
+        .put_setting(
+            &admin,
+            "reset-token-ttl-hours",
+            PutSetting {
+                value: SettingValue::integer(2),
+            },
+        )
         .unwrap();
     let ann = f.member("ann@x.com", "Ann", &[]);
     forgot(&f, "ann@x.com").unwrap();
@@ -1631,7 +1657,7 @@ fn malformed_foreign_and_inactive_tokens_are_invalid() {
     assert_invalid(f.people.reset_token_valid(None), "token", msg::NON_BLANK);
     assert_invalid(reset(&f, "", "n3w-secret"), "token", msg::NON_BLANK);
     assert_invalid(reset(&f, &token, "password"), "password", msg::PASSWORD);
-    f.people.deactivate_user(&admin, &id(&ann)).unwrap();
+    f.people.deactivate_user(&admin, ann.id).unwrap();
     assert!(!f.people.reset_token_valid(Some(&token)).unwrap());
 }
 
@@ -1642,7 +1668,12 @@ fn forgot_password_only_records_the_ask_whoever_it_names() {
     let ask = |email: &str| {
         let before = (f.store.units(), f.store.snapshot().reset_requests.len());
         f.people
-            .forgot_password(&body(json!({"email": email})), &client("2.2.2.2"))
+            .forgot_password(
+                ForgotPassword {
+                    email: email.to_string(),
+                },
+                &client("2.2.2.2"),
+            )
             .unwrap();
         let after = (f.store.units(), f.store.snapshot().reset_requests.len());
         (
@@ -1662,7 +1693,7 @@ fn forgot_password_only_records_the_ask_whoever_it_names() {
         f.store.outbox().is_empty(),
         "nothing is looked up or queued on the request path"
     );
-    assert_eq!(f.store.user(1).unwrap().reset_token, None);
+    assert_eq!(f.store.user(UserId(1)).unwrap().reset_token, None);
     let pass = f.people.background_pass().unwrap();
     assert_eq!(pass.reset_requests, 2);
     assert_eq!(f.store.outbox().len(), 1, "only the account gets an email");
@@ -1689,7 +1720,7 @@ fn forgot_password_reveals_nothing_and_respects_sso_and_deactivation() {
     assert_eq!(f.store.user(gina.id).unwrap().reset_token, None);
 
     let ann = f.member("ann@x.com", "Ann", &[]);
-    f.people.deactivate_user(&admin, &id(&ann)).unwrap();
+    f.people.deactivate_user(&admin, ann.id).unwrap();
     forgot(&f, "ann@x.com").unwrap();
     let deactivated = f.store.outbox().last().unwrap().email.clone();
     assert!(deactivated.subject.starts_with("ResetDeactivated {"));
@@ -1723,14 +1754,18 @@ fn accepting_an_invite_tells_the_administrators() {
         .put_setting(
             &admin,
             "admin-email",
-            &body(json!({"value": "Owner@x.com"})),
+            PutSetting::parse(&body(json!({"value": "Owner@x.com"}))),
         )
         .unwrap();
     let bob = f
         .people
         .create_user(
             &admin,
-            &body(json!({"email": "bob@x.com", "first_name": "Bob", "last_name": "B"})),
+            CreateUser {
+                first_name: Some("Bob".into()),
+                last_name: Some("B".into()),
+                ..invite("bob@x.com")
+            },
         )
         .unwrap()
         .user;
@@ -1768,9 +1803,11 @@ fn list_users_pages_filters_and_orders() {
     });
     let pct = f.member("pct@x.com", "100% Real", &[]);
     let dora = f.member("dora@x.com", "Dora", &[]);
-    f.people.deactivate_user(&admin, &id(&dora)).unwrap();
+    f.people.deactivate_user(&admin, dora.id).unwrap();
 
-    let list = |pairs: &[(&str, &str)]| f.people.list_users(&admin, &params(pairs));
+    let list = |pairs: &[(&str, &str)]| {
+        UserListQuery::parse(&params(pairs)).and_then(|q| f.people.list_users(&admin, q))
+    };
     let names = |page: &crate::user::UserPage| -> Vec<String> {
         page.users
             .iter()
@@ -1799,7 +1836,7 @@ fn list_users_pages_filters_and_orders() {
             .iter()
             .map(|m| m.group_id)
             .collect::<Vec<_>>(),
-        vec![1]
+        vec![GroupId(1)]
     );
     assert_eq!(
         all.users[1]
@@ -1807,7 +1844,7 @@ fn list_users_pages_filters_and_orders() {
             .iter()
             .map(|m| m.group_id)
             .collect::<Vec<_>>(),
-        vec![1, 2]
+        vec![GroupId(1), GroupId(2)]
     );
 
     let page = list(&[("limit", "2"), ("offset", "2")]).unwrap();
@@ -1902,17 +1939,15 @@ fn group_managers_list_the_members_of_their_groups() {
     let ann = f.member("ann@x.com", "Ann", &[(sales.id, false)]);
     let zoe = f.member("zoe@x.com", "Zoe", &[(sales.id, true)]);
     f.member("out@x.com", "Out", &[(support.id, false)]);
-    f.people
-        .add_membership(
-            &admin,
-            &body(json!({"group_id": sales.id, "user_id": admin_user.id})),
-        )
-        .unwrap();
+    AddMembership::parse(&body(
+        json!({"group_id": sales.id, "user_id": admin_user.id}),
+    ))
+    .and_then(|c| f.people.add_membership(&admin, c))
+    .unwrap();
     let m = f.caller(zoe.id);
     let sales_id = sales.id.to_string();
-    let page = f
-        .people
-        .list_users(&m, &params(&[("group_id", sales_id.as_str())]))
+    let page = UserListQuery::parse(&params(&[("group_id", sales_id.as_str())]))
+        .and_then(|q| f.people.list_users(&m, q))
         .unwrap();
     assert_eq!(page.view, ListView::GroupManager);
     assert_eq!(
@@ -1921,23 +1956,30 @@ fn group_managers_list_the_members_of_their_groups() {
         "superusers, then managers, then by name"
     );
     assert_eq!(page.total, 3);
+    // Queries as a Rust caller writes them; no parameters at all is the default query.
+    assert_eq!(UserListQuery::parse(&[]), Ok(UserListQuery::default()));
+    let of_group = |group_id: GroupId| UserListQuery {
+        group_id: Some(group_id),
+        ..UserListQuery::default()
+    };
     assert_eq!(
-        f.people.list_users(
-            &m,
-            &params(&[("group_id", support.id.to_string().as_str())])
-        ),
+        f.people.list_users(&m, of_group(support.id)),
         Err(forbidden())
     );
-    assert_eq!(f.people.list_users(&m, &[]).unwrap().total, 4);
     assert_eq!(
-        f.people.list_users(&f.caller(ann.id), &[]),
+        f.people
+            .list_users(&m, UserListQuery::default())
+            .unwrap()
+            .total,
+        4
+    );
+    assert_eq!(
+        f.people
+            .list_users(&f.caller(ann.id), UserListQuery::default()),
         Err(forbidden())
     );
     // A superuser filtering by group gets the same order.
-    let page = f
-        .people
-        .list_users(&admin, &params(&[("group_id", sales_id.as_str())]))
-        .unwrap();
+    let page = f.people.list_users(&admin, of_group(sales.id)).unwrap();
     assert_eq!(page.view, ListView::Admin);
     assert_eq!(page.users.len(), 3);
 }
@@ -1964,29 +2006,39 @@ fn recipients_follow_user_visibility() {
     let carl = f.member("carl@x.com", "Carl", &[]);
     let ids = |r: crate::user::Recipients| r.users.iter().map(|u| u.id).collect::<Vec<_>>();
 
-    let r = f.people.recipients(&f.caller(ann.id), &[]).unwrap();
+    let r = f.people.recipients(&f.caller(ann.id), None).unwrap();
     assert_eq!(r.view, RecipientView::NonAdmin);
     assert_eq!(r.total, 4);
     assert_eq!(ids(r)[0], bob.id, "by last name");
 
     f.people
-        .put_setting(&admin, "user-visibility", &body(json!({"value": "group"})))
+        .put_setting(
+            &admin,
+            "user-visibility",
+            PutSetting {
+                value: SettingValue::text("group"),
+            },
+        )
         .unwrap();
     assert_eq!(
-        ids(f.people.recipients(&f.caller(ann.id), &[]).unwrap()),
+        ids(f.people.recipients(&f.caller(ann.id), None).unwrap()),
         vec![bob.id, ann.id]
     );
     assert_eq!(
-        f.people.recipients(&f.caller(carl.id), &[]).unwrap().total,
+        f.people.recipients(&f.caller(carl.id), None).unwrap().total,
         4,
         "in no group but All Users: everyone"
     );
-    assert_eq!(f.people.recipients(&admin, &[]).unwrap().total, 4);
+    assert_eq!(f.people.recipients(&admin, None).unwrap().total, 4);
 
     f.people
-        .put_setting(&admin, "user-visibility", &body(json!({"value": "none"})))
+        .put_setting(
+            &admin,
+            "user-visibility",
+            PutSetting::parse(&body(json!({"value": "none"}))),
+        )
         .unwrap();
-    let r = f.people.recipients(&f.caller(ann.id), &[]).unwrap();
+    let r = f.people.recipients(&f.caller(ann.id), None).unwrap();
     assert_eq!(r.view, RecipientView::JustMe);
     assert_eq!(ids(r), vec![ann.id]);
 }
@@ -1998,9 +2050,11 @@ fn settings_are_for_superusers_and_checked() {
     let f = Fixture::new();
     let (_, admin) = with_admin(&f);
     let ann = f.member("ann@x.com", "Ann", &[]);
-    f.people
-        .put_setting(&admin, "site-url", &body(json!({"value": "https://x.io/"})))
-        .unwrap();
+    let put = |caller: &Caller, key: &str, b: Value| {
+        f.people
+            .put_setting(caller, key, PutSetting::parse(&body(b)))
+    };
+    put(&admin, "site-url", json!({"value": "https://x.io/"})).unwrap();
     assert_eq!(
         f.people.get_setting(&admin, "site-url").unwrap(),
         json!("https://x.io")
@@ -2012,25 +2066,18 @@ fn settings_are_for_superusers_and_checked() {
         json!(48)
     );
     assert_eq!(
-        f.people
-            .put_setting(&admin, "user-visibility", &body(json!({"value": "bogus"}))),
+        put(&admin, "user-visibility", json!({"value": "bogus"})),
         Err(refused(
             "Invalid value for setting user-visibility: must be one of all, group, none."
         ))
     );
+    assert_eq!(put(&admin, "nope", json!({})), Err(DomainError::NotFound));
     assert_eq!(
-        f.people.put_setting(&admin, "nope", &Map::new()),
-        Err(DomainError::NotFound)
-    );
-    assert_eq!(
-        f.people
-            .put_setting(&f.caller(ann.id), "site-url", &Map::new()),
+        put(&f.caller(ann.id), "site-url", json!({})),
         Err(forbidden())
     );
     // null returns to the default.
-    f.people
-        .put_setting(&admin, "site-url", &body(json!({"value": null})))
-        .unwrap();
+    put(&admin, "site-url", json!({"value": null})).unwrap();
     assert_eq!(f.store.setting("site-url"), None);
     assert_eq!(
         f.people.get_setting(&admin, "site-url").unwrap(),
@@ -2063,15 +2110,15 @@ fn modals_are_dismissed_by_their_owner() {
     let ann = f.member("ann@x.com", "Ann", &[]);
     let bob = f.member("bob@x.com", "Bob", &[]);
     let me = f.caller(ann.id);
-    f.people.dismiss_modal(&me, &id(&ann), "qbnewb").unwrap();
+    f.people.dismiss_modal(&me, ann.id, "qbnewb").unwrap();
     let stored = f.store.user(ann.id).unwrap();
     assert!(!stored.is_qbnewb && stored.is_datasetnewb);
     assert_eq!(
-        f.people.dismiss_modal(&me, &id(&ann), "other"),
+        f.people.dismiss_modal(&me, ann.id, "other"),
         Err(refused("Unrecognized modal: other"))
     );
     assert_eq!(
-        f.people.dismiss_modal(&me, &id(&bob), "qbnewb"),
+        f.people.dismiss_modal(&me, bob.id, "qbnewb"),
         Err(forbidden())
     );
 }
@@ -2084,24 +2131,28 @@ fn get_user_shows_inactive_users_to_those_allowed() {
     let mgr = f.member("mgr@x.com", "Mgr", &[(sales.id, true)]);
     let ann = f.member("ann@x.com", "Ann", &[]);
     let bob = f.member("bob@x.com", "Bob", &[]);
-    f.people.deactivate_user(&admin, &id(&bob)).unwrap();
-    let got = f.people.get_user(&admin, &id(&bob)).unwrap();
+    f.people.deactivate_user(&admin, bob.id).unwrap();
+    let got = f.people.get_user(&admin, bob.id).unwrap();
     assert!(!got.user.is_active);
     assert_eq!(
         got.memberships
             .iter()
             .map(|m| m.group_id)
             .collect::<Vec<_>>(),
-        vec![1]
+        vec![GroupId(1)]
     );
     // Group managers may read anyone; plain users only themselves.
-    assert!(f.people.get_user(&f.caller(mgr.id), &id(&bob)).is_ok());
+    assert!(f.people.get_user(&f.caller(mgr.id), bob.id).is_ok());
     let plain = f.caller(ann.id);
-    assert!(f.people.get_user(&plain, &id(&ann)).is_ok());
-    assert_eq!(f.people.get_user(&plain, &id(&bob)), Err(forbidden()));
-    assert_eq!(f.people.get_user(&admin, "999"), Err(DomainError::NotFound));
+    assert!(f.people.get_user(&plain, ann.id).is_ok());
+    assert_eq!(f.people.get_user(&plain, bob.id), Err(forbidden()));
     assert_eq!(
-        f.people.get_user(&admin, "99999999999999999999"),
+        f.people.get_user(&admin, UserId(999)),
+        Err(DomainError::NotFound)
+    );
+    assert_eq!(
+        UserId::parse_path("id", "99999999999999999999")
+            .and_then(|id| f.people.get_user(&admin, id)),
         Err(DomainError::NotFound),
         "beyond i64 names nothing"
     );
