@@ -1,7 +1,8 @@
 //! people-web: Metabase's user-management API over HTTP (actix-web).
 //!
-//! Handlers only parse the request, call one use case of [`people_domain::People`] on the blocking pool
-//! (Diesel and bcrypt block), and render the result as Metabase's JSON. Mount the API into any actix `App`
+//! Handlers only parse the request into people-domain's typed commands, call one use case of
+//! [`people_domain::People`] (on the request's worker; on the blocking pool when the command hashes a
+//! password), and render the result as Metabase's JSON. Mount the API into any actix `App`
 //! with [`Api::mount`], or register `web::Data<Api>` yourself and call [`configure`].
 
 #![warn(missing_docs)]
