@@ -74,7 +74,11 @@ impl People {
             store,
             hasher,
             clock: Arc::new(SystemClock),
-            throttles: Throttles::metabase(config.throttle),
+            throttles: if config.throttle {
+                Throttles::metabase()
+            } else {
+                Throttles::disabled()
+            },
             settlements: Settlements::default(),
             templates,
             signal: Arc::new(NoSignal),

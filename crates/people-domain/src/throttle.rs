@@ -330,7 +330,16 @@ pub struct Throttles {
 
 impl Throttles {
     /// Metabase's thresholds and windows.
-    pub fn metabase(enabled: bool) -> Self {
+    pub fn metabase() -> Self {
+        Throttles::with_windows(true)
+    }
+
+    /// The same throttles, never refusing (`MB_DISABLE_SESSION_THROTTLE=true`).
+    pub fn disabled() -> Self {
+        Throttles::with_windows(false)
+    }
+
+    fn with_windows(enabled: bool) -> Self {
         let hour = Duration::hours(1);
         Throttles {
             login_ip: Throttler::new("login-ip", Style::FailureCounting, 50, hour),
@@ -496,7 +505,7 @@ mod tests {
     #[test]
     fn failure_counting_refuses_at_the_threshold_with_growing_delays() {
         let store = MemoryStore::new();
-        let th = Throttles::metabase(true);
+        let th = Throttles::metabase();
         let t = th.login_username;
         let now = t0();
         for _ in 0..10 {
@@ -535,7 +544,7 @@ mod tests {
     #[test]
     fn a_forgiven_attempt_does_not_count() {
         let store = MemoryStore::new();
-        let th = Throttles::metabase(true);
+        let th = Throttles::metabase();
         let t = th.login_username;
         let now = t0();
         for i in 0..20 {
@@ -552,7 +561,7 @@ mod tests {
     #[test]
     fn pending_attempts_make_later_ones_wait_not_fail() {
         let store = MemoryStore::new();
-        let th = Throttles::metabase(true);
+        let th = Throttles::metabase();
         let t = th.login_username;
         let now = t0();
         for _ in 0..10 {
@@ -583,7 +592,7 @@ mod tests {
     #[test]
     fn rate_check_refuses_only_during_the_delay_and_records_no_refusal() {
         let store = MemoryStore::new();
-        let th = Throttles::metabase(true);
+        let th = Throttles::metabase();
         let now = t0();
         for _ in 0..3 {
             assert_eq!(
@@ -635,7 +644,7 @@ mod tests {
     #[test]
     fn disabled_throttles_never_refuse_and_store_nothing() {
         let store = MemoryStore::new();
-        let th = Throttles::metabase(false);
+        let th = Throttles::disabled();
         for _ in 0..100 {
             assert_eq!(
                 attempt(&store, &th, &th.login_username, "x", t0()),
@@ -648,7 +657,7 @@ mod tests {
     #[test]
     fn keys_and_attempts_are_bounded() {
         let store = MemoryStore::new();
-        let th = Throttles::metabase(true);
+        let th = Throttles::metabase();
         let long = "k".repeat(10_000);
         for i in 0..500 {
             failure(

@@ -399,7 +399,8 @@ impl UpdateUser {
         )?;
         let login_attributes = attributes_param(body)?;
         let locale = Field::from_checked(
-            body.contains_key("locale"),
+            body,
+            "locale",
             validate::locale("locale", body.get("locale"), Presence::Nullable)?,
         );
         Ok(UpdateUser {
@@ -467,7 +468,7 @@ fn name_param(body: &Map<String, Value>, param: &str) -> Result<Field<String>> {
     if let Some(n) = &v {
         validate::max_chars(param, n, limit::NAME)?;
     }
-    Ok(Field::from_checked(body.contains_key(param), v))
+    Ok(Field::from_checked(body, param, v))
 }
 
 fn email_param(
@@ -503,10 +504,7 @@ fn attributes_param(body: &Map<String, Value>) -> Result<Field<Map<String, Value
         body.get("login_attributes"),
         Presence::Nullable,
     )?;
-    Ok(Field::from_checked(
-        body.contains_key("login_attributes"),
-        a,
-    ))
+    Ok(Field::from_checked(body, "login_attributes", a))
 }
 
 /// The user with `id` and their memberships, or 404.

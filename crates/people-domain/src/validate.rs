@@ -314,9 +314,9 @@ pub enum Field<T> {
 }
 
 impl<T> Field<T> {
-    /// Builds from "was the key present" and the checked value.
-    pub fn from_checked(present: bool, value: Option<T>) -> Self {
-        match (present, value) {
+    /// Builds from the body the value of `key` was read from, and that value once checked (`None` for null).
+    pub fn from_checked(body: &Map<String, Value>, key: &str, value: Option<T>) -> Self {
+        match (body.contains_key(key), value) {
             (false, _) => Field::Absent,
             (true, None) => Field::Null,
             (true, Some(v)) => Field::Value(v),
@@ -580,10 +580,12 @@ mod tests {
 
     #[test]
     fn fields_distinguish_absent_null_and_value() {
-        assert_eq!(Field::<i32>::from_checked(false, None), Field::Absent);
-        assert_eq!(Field::<i32>::from_checked(true, None), Field::Null);
+        let body = json!({"k": null});
+        let body = body.as_object().unwrap();
+        assert_eq!(Field::<i32>::from_checked(body, "x", None), Field::Absent);
+        assert_eq!(Field::<i32>::from_checked(body, "k", None), Field::Null);
         assert_eq!(
-            Field::from_checked(true, Some(1)).as_update(),
+            Field::from_checked(body, "k", Some(1)).as_update(),
             Some(Some(&1))
         );
     }
