@@ -163,7 +163,7 @@ impl People {
         if let Some(source) = user.sso_source.clone() {
             let message = Email::ResetSso {
                 to: user.email.clone(),
-                sso_source: source,
+                sso_source: source.as_str().to_string(),
             };
             self.enqueue(repo, &message, None)?;
         } else if !user.is_active {

@@ -34,7 +34,7 @@ use crate::store::{
     Activity, NewEmail, NewMembership, Page, QueuedEmail, Repo, SavedAttempts, Store, ThrottleKey,
     Transaction, UserOrder, UserQuery,
 };
-use crate::user::{insert_with_memberships, NewUser, User, TYPE_PERSONAL};
+use crate::user::{insert_with_memberships, NewUser, SsoSource, User, UserType};
 
 // ----- state -----
 
@@ -233,7 +233,7 @@ impl State {
             sso_source: new.sso_source.clone(),
             locale: new.locale.clone(),
             settings: None,
-            user_type: TYPE_PERSONAL.to_string(),
+            user_type: UserType::Personal,
         };
         self.users.insert(
             id,
@@ -255,7 +255,7 @@ impl State {
         let stored = self.users.get_mut(&u.id).expect("checked above");
         // Every column of `UserChanges`: all but id, date_joined and type.
         let date_joined = stored.user.date_joined;
-        let user_type = stored.user.user_type.clone();
+        let user_type = stored.user.user_type;
         stored.user = User {
             date_joined,
             user_type,
@@ -319,7 +319,7 @@ impl State {
             .users
             .values()
             .map(|s| &s.user)
-            .filter(|u| u.user_type == TYPE_PERSONAL)
+            .filter(|u| u.user_type == UserType::Personal)
             .filter(|u| match q.activity {
                 Activity::Active => u.is_active,
                 Activity::Inactive => !u.is_active,
@@ -1267,7 +1267,7 @@ impl Fixture {
             is_superuser: admin,
             login_attributes: None,
             locale: None,
-            sso_source: spec.sso_source.map(str::to_string),
+            sso_source: spec.sso_source.map(SsoSource::from),
             date_joined: self.now(),
         };
         self.people

@@ -22,8 +22,92 @@ use crate::validate::{self, limit, Field, MembershipSpec, Presence};
 /// exist, but the id is refused where Metabase refuses it.
 pub const INTERNAL_USER_ID: UserId = UserId(13_371_338);
 
-/// `core_user.type` of an ordinary account.
-pub const TYPE_PERSONAL: &str = "personal";
+/// What kind of account a user is (`core_user.type`): only personal accounts are listed, invited or signed in
+/// with a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UserType {
+    /// An ordinary account.
+    #[default]
+    Personal,
+    /// Metabase's internal user.
+    Internal,
+    /// The user behind an API key.
+    ApiKey,
+}
+
+impl UserType {
+    /// The column's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserType::Personal => "personal",
+            UserType::Internal => "internal",
+            UserType::ApiKey => "api-key",
+        }
+    }
+
+    /// The type a column value names, if any.
+    pub fn parse(value: &str) -> Option<Self> {
+        [UserType::Personal, UserType::Internal, UserType::ApiKey]
+            .into_iter()
+            .find(|t| t.as_str() == value)
+    }
+}
+
+impl PartialEq<&str> for UserType {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// Where an account signs in when not with a people password (`core_user.sso_source`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SsoSource {
+    /// Google sign-in.
+    Google,
+    /// An LDAP directory.
+    Ldap,
+    /// SAML.
+    Saml,
+    /// JWT.
+    Jwt,
+    /// SCIM provisioning.
+    Scim,
+    /// Any other value found in the column, kept as it is.
+    Other(String),
+}
+
+impl SsoSource {
+    /// The column's value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            SsoSource::Google => "google",
+            SsoSource::Ldap => "ldap",
+            SsoSource::Saml => "saml",
+            SsoSource::Jwt => "jwt",
+            SsoSource::Scim => "scim",
+            SsoSource::Other(s) => s,
+        }
+    }
+
+    /// Google and LDAP: the sources Metabase's OSS edition signs in with itself. Their users' emails are
+    /// only changed by superusers, and reactivation drops them (people has neither sign-in).
+    pub fn is_oss_sign_in(&self) -> bool {
+        matches!(self, SsoSource::Google | SsoSource::Ldap)
+    }
+}
+
+impl From<&str> for SsoSource {
+    fn from(value: &str) -> Self {
+        match value {
+            "google" => SsoSource::Google,
+            "ldap" => SsoSource::Ldap,
+            "saml" => SsoSource::Saml,
+            "jwt" => SsoSource::Jwt,
+            "scim" => SsoSource::Scim,
+            other => SsoSource::Other(other.to_string()),
+        }
+    }
+}
 
 /// One row of `core_user`.
 #[derive(Clone, PartialEq)]
@@ -60,14 +144,14 @@ pub struct User {
     pub login_attributes: Option<Map<String, Value>>,
     /// Last change.
     pub updated_at: Timestamp,
-    /// `google`, `ldap`, … for accounts from an SSO source; `None` for API-created users.
-    pub sso_source: Option<String>,
+    /// Where the account signs in, for accounts from an SSO source; `None` for API-created users.
+    pub sso_source: Option<SsoSource>,
     /// Normalised locale (`en`, `es_MX`).
     pub locale: Option<String>,
     /// Per-user settings (JSON text), kept as stored.
     pub settings: Option<String>,
-    /// `personal`, `internal` or `api-key`.
-    pub user_type: String,
+    /// Personal, internal or API key.
+    pub user_type: UserType,
 }
 
 impl fmt::Debug for User {
@@ -106,7 +190,7 @@ impl User {
 
     /// True for ordinary accounts (not internal or API-key users).
     pub fn is_personal(&self) -> bool {
-        self.user_type == TYPE_PERSONAL
+        self.user_type == UserType::Personal
     }
 }
 
@@ -138,7 +222,7 @@ pub struct NewUser {
     /// Normalised locale.
     pub locale: Option<String>,
     /// SSO source, if any.
-    pub sso_source: Option<String>,
+    pub sso_source: Option<SsoSource>,
     /// Creation time (also `updated_at`).
     pub date_joined: Timestamp,
 }
@@ -720,7 +804,10 @@ impl People {
                 .filter(|u| u.is_active)
                 .ok_or(DomainError::NotFound)?;
             if let Some(e) = &email {
-                let guarded = matches!(target.sso_source.as_deref(), Some("google") | Some("ldap"));
+                let guarded = target
+                    .sso_source
+                    .as_ref()
+                    .is_some_and(SsoSource::is_oss_sign_in);
                 if guarded && !caller.is_superuser() && *e != target.email {
                     return Err(DomainError::forbidden());
                 }
@@ -906,7 +993,11 @@ impl People {
                 repo.delete_membership(m.id)?;
             }
             // Google and LDAP sign-in are never enabled in people, so those sources are dropped.
-            if matches!(user.sso_source.as_deref(), Some("google") | Some("ldap")) {
+            if user
+                .sso_source
+                .as_ref()
+                .is_some_and(SsoSource::is_oss_sign_in)
+            {
                 user.sso_source = None;
             }
             user.updated_at = self.clock.now();
@@ -1021,7 +1112,7 @@ pub(crate) mod tests_support {
             sso_source: None,
             locale: None,
             settings: None,
-            user_type: TYPE_PERSONAL.to_string(),
+            user_type: UserType::Personal,
         }
     }
 }

@@ -35,7 +35,7 @@ fn config() -> WorkerConfig {
     }
 }
 
-fn queue(t: &TestDb, clock: &ManualClock, n: usize) -> Vec<i64> {
+fn queue(t: &TestDb, clock: &ManualClock, n: usize) -> Vec<people_domain::EmailId> {
     let s: &dyn Store = &t.db;
     (0..n)
         .map(|i| {

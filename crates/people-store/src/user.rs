@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use people_domain::group::Membership;
 use people_domain::store::{Activity, UserOrder, UserQuery};
-use people_domain::user::{NewUser, User};
+use people_domain::user::{NewUser, SsoSource, User, UserType};
 use people_domain::{Result, UserId};
 use serde_json::{Map, Value};
 
@@ -120,10 +120,14 @@ impl From<UserRow> for User {
             is_datasetnewb: r.is_datasetnewb,
             login_attributes: attrs_from_text(r.login_attributes),
             updated_at: utc(r.updated_at),
-            sso_source: r.sso_source,
+            sso_source: r.sso_source.as_deref().map(SsoSource::from),
             locale: r.locale,
             settings: r.settings,
-            user_type: r.user_type,
+            user_type: UserType::parse(&r.user_type).unwrap_or_else(|| {
+                // Not a type people writes: such an account is never listed or signed in.
+                log::warn!("user {} has an unknown type {:?}", r.id, r.user_type);
+                UserType::Internal
+            }),
         }
     }
 }
@@ -167,9 +171,9 @@ pub(crate) fn insert(conn: &mut AnyConnection, u: &NewUser) -> Result<User> {
             core_user::is_datasetnewb.eq(true),
             core_user::login_attributes.eq(attrs_to_text(&u.login_attributes)),
             core_user::updated_at.eq(now),
-            core_user::sso_source.eq(&u.sso_source),
+            core_user::sso_source.eq(u.sso_source.as_ref().map(SsoSource::as_str)),
             core_user::locale.eq(&u.locale),
-            core_user::user_type.eq(people_domain::user::TYPE_PERSONAL),
+            core_user::user_type.eq(UserType::Personal.as_str()),
         ))
         .returning(USER_COLUMNS)
         .get_result(conn)
@@ -231,7 +235,7 @@ pub(crate) fn update(conn: &mut AnyConnection, u: &User) -> Result<()> {
         is_datasetnewb: u.is_datasetnewb,
         login_attributes: attrs_to_text(&u.login_attributes),
         updated_at: naive(u.updated_at),
-        sso_source: u.sso_source.clone(),
+        sso_source: u.sso_source.as_ref().map(|s| s.as_str().to_string()),
         locale: u.locale.clone(),
         settings: u.settings.clone(),
     };
@@ -304,7 +308,7 @@ type Boxed<'a> = core_user::BoxedQuery<'a, crate::db::MultiBackend>;
 fn filtered<'a>(q: &'a UserQuery) -> Boxed<'a> {
     let mut b = core_user::table
         .into_boxed()
-        .filter(core_user::user_type.eq(people_domain::user::TYPE_PERSONAL));
+        .filter(core_user::user_type.eq(UserType::Personal.as_str()));
     b = match q.activity {
         Activity::Active => b.filter(core_user::is_active.eq(true)),
         Activity::Inactive => b.filter(core_user::is_active.eq(false)),

@@ -6,7 +6,7 @@ use people_domain::clock::Timestamp;
 use people_domain::group::{Group, GroupMember, Membership};
 use people_domain::session::{Caller, LoginRecord};
 use people_domain::store::Page;
-use people_domain::user::User;
+use people_domain::user::{SsoSource, User};
 use people_domain::{GroupId, MembershipId, UserId};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -96,7 +96,7 @@ pub fn user_admin(u: &User) -> AdminUser<'_> {
         last_login: u.last_login.map(Ts),
         is_superuser: u.is_superuser,
         is_qbnewb: u.is_qbnewb,
-        sso_source: u.sso_source.as_deref(),
+        sso_source: u.sso_source.as_ref().map(SsoSource::as_str),
         is_active: u.is_active,
         updated_at: Ts(u.updated_at),
         login_attributes: u.login_attributes.as_ref(),
