@@ -9,7 +9,7 @@ use people_domain::password::{Complexity, PasswordPolicy, DEFAULT_BCRYPT_COST};
 use people_domain::session::Secret;
 use people_domain::setting::EnvDefaults;
 use people_domain::DEFAULT_MAX_SESSION_AGE_MINUTES;
-use people_mailer::SmtpSettings;
+use people_mailer::{SmtpSecurity, SmtpSettings};
 use people_store::{PoolOptions, Target};
 use people_web::WebConfig;
 
@@ -340,23 +340,15 @@ impl Options {
         {
             None => None,
             Some(host) => {
-                let security = self
+                let security: SmtpSecurity = self
                     .email_smtp_security
                     .as_deref()
                     .unwrap_or("none")
-                    .trim()
-                    .to_ascii_lowercase();
-                let default_port = match security.as_str() {
-                    "none" => 25,
-                    "ssl" | "tls" => 465,
-                    "starttls" => 587,
-                    other => {
-                        return Err(bad(
-                            "MB_EMAIL_SMTP_SECURITY",
-                            format!("expected none, ssl, tls or starttls, got {other:?}"),
-                        ))
-                    }
-                };
+                    .parse()
+                    .map_err(|e: people_mailer::UnknownSmtpSecurity| {
+                        bad("MB_EMAIL_SMTP_SECURITY", e.to_string())
+                    })?;
+                let default_port = security.default_port();
                 let port = number(
                     "MB_EMAIL_SMTP_PORT",
                     self.email_smtp_port.as_deref(),
@@ -594,7 +586,7 @@ mod tests {
             ..opts()
         };
         let s = o.resolve().unwrap().smtp.unwrap();
-        assert_eq!((s.port, s.security.as_str()), (587, "starttls"));
+        assert_eq!((s.port, s.security), (587, SmtpSecurity::Starttls));
         let o = Options {
             email_smtp_host: Some("mail".into()),
             email_smtp_password: Some("pw".into()),
