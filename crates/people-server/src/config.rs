@@ -321,17 +321,8 @@ impl Options {
             self.disable_session_throttle.as_deref(),
         )?;
         let session_cookies = boolean("MB_SESSION_COOKIES", self.session_cookies.as_deref())?;
-        let settings = EnvDefaults::from_lookup(|name| self.setting_value(name)).map_err(|m| {
-            let variable = people_domain::setting::SETTINGS
-                .iter()
-                .map(|d| d.env_name)
-                .find(|n| m.starts_with(n))
-                .unwrap_or("MB_SITE_URL");
-            bad(
-                variable,
-                m.split_once(": ").map(|(_, r)| r.to_string()).unwrap_or(m),
-            )
-        })?;
+        let settings = EnvDefaults::from_lookup(|name| self.setting_value(name))
+            .map_err(|e| bad(e.variable, e.problem.to_string()))?;
         let smtp = match self
             .email_smtp_host
             .as_deref()
