@@ -77,9 +77,7 @@ fn run(mut cli: Cli) -> Result<(), StartError> {
                     first_name,
                     last_name,
                 })
-                .map_err(|e| {
-                    StartError::Command(format!("create-admin: {}", people_server::describe(&e)))
-                })?;
+                .map_err(StartError::CreateAdmin)?;
             println!("created administrator {} (id {})", user.email, user.id);
             Ok(())
         }
@@ -90,7 +88,7 @@ fn run(mut cli: Cli) -> Result<(), StartError> {
 fn split_admin(spec: &str) -> Result<(&str, &str), StartError> {
     spec.split_once(':')
         .filter(|(e, p)| !e.is_empty() && !p.is_empty())
-        .ok_or_else(|| StartError::Command("--admin: expected EMAIL:PASSWORD".into()))
+        .ok_or(StartError::AdminSpec)
 }
 
 /// `people serve --ephemeral`: a throwaway SQLite database in `dir` and a free port; prints one JSON line

@@ -4,8 +4,10 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::{App, HttpServer};
-use people_domain::People;
-use people_mailer::{OutboxWorker, SmtpDeliverer, Templates, Wakeup, WorkerConfig, WorkerHandle};
+use people_domain::{DomainError, People};
+use people_mailer::{
+    MailError, OutboxWorker, SmtpDeliverer, Templates, Wakeup, WorkerConfig, WorkerHandle,
+};
 use people_store::{Db, StoreError};
 use people_web::Api;
 
@@ -35,9 +37,27 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
-    /// A command failed.
+    /// The password hashing pool cannot be started (a bcrypt cost it refuses, or no thread for it).
     #[error("{0}")]
-    Command(String),
+    Hasher(#[source] DomainError),
+    /// The SMTP transport cannot be set up from the `MB_EMAIL_*` settings.
+    #[error(transparent)]
+    Smtp(#[from] MailError),
+    /// The setup token of a fresh instance cannot be stored.
+    #[error("cannot prepare the setup token: {0}")]
+    SetupToken(#[source] DomainError),
+    /// `--admin` is not `EMAIL:PASSWORD`.
+    #[error("--admin: expected EMAIL:PASSWORD")]
+    AdminSpec,
+    /// The administrator of `--admin` cannot be created or signed in.
+    #[error("--admin: {}", crate::describe(.0))]
+    Admin(#[source] DomainError),
+    /// `create-admin` refused the administrator.
+    #[error("create-admin: {}", crate::describe(.0))]
+    CreateAdmin(#[source] DomainError),
+    /// The thread of a [`TestServer`] ended before its server started.
+    #[error("the test server thread stopped")]
+    TestServerThread,
     /// The server stopped with an I/O error.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
@@ -48,7 +68,14 @@ impl StartError {
     pub fn exit_code(&self) -> i32 {
         match self {
             StartError::Config(_) | StartError::Database { .. } | StartError::Listen { .. } => 2,
-            StartError::Command(_) | StartError::Io(_) => 1,
+            StartError::Hasher(_)
+            | StartError::Smtp(_)
+            | StartError::SetupToken(_)
+            | StartError::AdminSpec
+            | StartError::Admin(_)
+            | StartError::CreateAdmin(_)
+            | StartError::TestServerThread
+            | StartError::Io(_) => 1,
         }
     }
 }
@@ -66,12 +93,13 @@ pub fn open_database(config: &ServerConfig) -> Result<(Db, Vec<String>), StartEr
     }
     // A key that cannot read the email waiting (or no key while it is encrypted) stops start-up.
     db.check_outbox_key().map_err(|e| {
+        let message = match e {
+            StoreError::OutboxKey(message) => message,
+            other => other.to_string(),
+        };
         StartError::Config(crate::config::ConfigError {
             variable: "MB_ENCRYPTION_SECRET_KEY",
-            message: e
-                .to_string()
-                .trim_start_matches("MB_ENCRYPTION_SECRET_KEY: ")
-                .to_string(),
+            message,
         })
     })?;
     Ok((db, applied))
@@ -84,7 +112,7 @@ pub fn build_people(config: &ServerConfig, db: Db) -> Result<People, StartError>
         .map(|n| n.get())
         .unwrap_or(2);
     let hasher = HashPool::with_queue(config.bcrypt_cost, cores, config.hash_queue)
-        .map_err(|e| StartError::Command(e.to_string()))?;
+        .map_err(StartError::Hasher)?;
     Ok(People::new(
         Arc::new(db),
         Arc::new(hasher),
@@ -102,7 +130,7 @@ fn outbox_worker(
     let Some(smtp) = &config.smtp else {
         return Ok(None);
     };
-    let deliverer = SmtpDeliverer::new(smtp).map_err(|e| StartError::Command(e.to_string()))?;
+    let deliverer = SmtpDeliverer::new(smtp)?;
     Ok(Some(OutboxWorker::new(
         Arc::new(db.clone()),
         Arc::new(deliverer),
@@ -137,7 +165,7 @@ impl Server {
         }
         people
             .ensure_setup_token()
-            .map_err(|e| StartError::Command(format!("cannot prepare the setup token: {e}")))?;
+            .map_err(StartError::SetupToken)?;
         let api = Api::new(Arc::new(people), config.web.clone());
         let addr = format!("{}:{}", config.host, config.port);
         let listener =
@@ -277,9 +305,7 @@ impl TestServerBuilder {
                     }
                 });
             })?;
-        let handle = rx
-            .recv()
-            .map_err(|_| StartError::Command("the test server thread stopped".into()))??;
+        let handle = rx.recv().map_err(|_| StartError::TestServerThread)??;
         Ok(TestServer {
             url,
             admin_session,
@@ -378,5 +404,5 @@ pub fn sign_in_admin(people: &People, email: &str, password: &str) -> Result<Str
     people
         .create_admin_signed_in(&spec)
         .map(|grant| grant.token.expose().to_string())
-        .map_err(|e| StartError::Command(format!("--admin: {}", crate::describe(&e))))
+        .map_err(StartError::Admin)
 }
