@@ -8,7 +8,7 @@ pub mod config;
 pub mod hashing;
 pub mod server;
 
-pub use config::{Cli, Command, ConfigError, Options, ServerConfig};
+pub use config::{Cli, CliError, Command, ConfigError, Environment, Options, ServerConfig};
 pub use server::{Server, StartError, TestServer, TestServerBuilder};
 
 /// A domain error as one line for the terminal.

@@ -1,8 +1,7 @@
 //! `people`: serve Metabase's user API, apply migrations, or create an administrator.
 
-use clap::Parser;
 use people_domain::setup::AdminSpec;
-use people_server::{server, Cli, Command, Server, StartError};
+use people_server::{server, Cli, CliError, Command, Server, StartError};
 
 fn init_logging() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
@@ -11,18 +10,26 @@ fn init_logging() {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::from_process() {
+        Ok(cli) => cli,
+        Err(CliError::Usage(e)) => e.exit(),
+        Err(CliError::Config(e)) => fail(&StartError::Config(e)),
+    };
     init_logging();
     if let Err(e) = run(cli) {
-        // One line, even when a driver's message spans several.
-        let line = e
-            .to_string()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        eprintln!("people: {line}");
-        std::process::exit(e.exit_code());
+        fail(&e);
     }
+}
+
+/// Prints `e` as one line (even when a driver's message spans several) and exits with its code.
+fn fail(e: &StartError) -> ! {
+    let line = e
+        .to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    eprintln!("people: {line}");
+    std::process::exit(e.exit_code());
 }
 
 fn run(mut cli: Cli) -> Result<(), StartError> {
@@ -99,7 +106,7 @@ fn serve_ephemeral(
     admin: Option<&str>,
 ) -> Result<(), StartError> {
     use std::io::Write;
-    let config = server::ephemeral_config(options, dir, false)?;
+    let config = server::ephemeral_config(options, dir)?;
     let server = Server::prepare(&config)?;
     let session = match admin {
         Some(spec) => {

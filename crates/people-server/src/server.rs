@@ -12,7 +12,9 @@ use people_store::{Db, StoreError};
 use people_web::Api;
 
 use crate::background::Background;
-use crate::config::{redact_url, ServerConfig};
+use crate::config::{
+    redact_url, CliError, ConfigError, Options, ServerConfig, EPHEMERAL_BCRYPT_COST,
+};
 use crate::hashing::HashPool;
 
 /// Why the binary stops with an error. Every variant prints as one line.
@@ -20,7 +22,11 @@ use crate::hashing::HashPool;
 pub enum StartError {
     /// A configuration value is unusable.
     #[error("configuration error: {0}")]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] ConfigError),
+    /// The command line cannot be used (an unknown flag, say); `--help` and `--version` arrive here too, for
+    /// [`clap::Error::exit`] to print.
+    #[error("{0}")]
+    Usage(clap::Error),
     /// The database named by the configuration cannot be used.
     #[error("MB_DB_CONNECTION_URI ({url}): {source}")]
     Database {
@@ -67,7 +73,10 @@ impl StartError {
     /// Exit code: 2 for configuration, database and address problems, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            StartError::Config(_) | StartError::Database { .. } | StartError::Listen { .. } => 2,
+            StartError::Config(_)
+            | StartError::Usage(_)
+            | StartError::Database { .. }
+            | StartError::Listen { .. } => 2,
             StartError::Hasher(_)
             | StartError::Smtp(_)
             | StartError::SetupToken(_)
@@ -76,6 +85,15 @@ impl StartError {
             | StartError::CreateAdmin(_)
             | StartError::TestServerThread
             | StartError::Io(_) => 1,
+        }
+    }
+}
+
+impl From<CliError> for StartError {
+    fn from(e: CliError) -> Self {
+        match e {
+            CliError::Config(e) => StartError::Config(e),
+            CliError::Usage(e) => StartError::Usage(e),
         }
     }
 }
@@ -97,8 +115,8 @@ pub fn open_database(config: &ServerConfig) -> Result<(Db, Vec<String>), StartEr
             StoreError::OutboxKey(message) => message,
             other => other.to_string(),
         };
-        StartError::Config(crate::config::ConfigError {
-            variable: "MB_ENCRYPTION_SECRET_KEY",
+        StartError::Config(ConfigError {
+            variable: "MB_ENCRYPTION_SECRET_KEY".to_string(),
             message,
         })
     })?;
@@ -279,7 +297,7 @@ impl TestServerBuilder {
     /// Starts the server; returns once it accepts requests.
     pub fn start(self) -> Result<TestServer, StartError> {
         let dir = ephemeral_dir()?;
-        let config = ephemeral_config(&crate::config::Options::default(), &dir, true)?;
+        let config = ephemeral_config(&Options::built_in()?, &dir)?;
         let server = Server::prepare(&config)?;
         let admin_session = match &self.admin {
             Some((email, password)) => Some(sign_in_admin(server.people(), email, password)?),
@@ -370,26 +388,17 @@ fn uuid_like() -> u128 {
         .unwrap_or(0)
 }
 
-/// The configuration of an ephemeral server: `options` (flags and environment) with a SQLite database in
-/// `dir`, 127.0.0.1, a free port unless one was given, and bcrypt cost 4 unless one was given.
+/// The configuration of an ephemeral server: `options` with a SQLite database in `dir` and 127.0.0.1; unless
+/// `options` give them, any free port and bcrypt cost [`EPHEMERAL_BCRYPT_COST`].
 pub fn ephemeral_config(
-    options: &crate::config::Options,
+    options: &Options,
     dir: &std::path::Path,
-    ignore_environment: bool,
 ) -> Result<ServerConfig, StartError> {
-    let mut config = if ignore_environment {
-        crate::config::Options::default().resolve()?
-    } else {
-        options.resolve()?
-    };
+    let mut config = options.resolve()?;
     config.database_url = format!("sqlite:{}", dir.join("people.db").display());
     config.host = "127.0.0.1".to_string();
-    if ignore_environment || options.port.is_none() {
-        config.port = 0;
-    }
-    if ignore_environment || options.bcrypt_cost.is_none() {
-        config.bcrypt_cost = 4;
-    }
+    config.port = options.port.unwrap_or(0);
+    config.bcrypt_cost = options.bcrypt_cost.unwrap_or(EPHEMERAL_BCRYPT_COST);
     Ok(config)
 }
 
