@@ -4,6 +4,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::{App, HttpServer};
+use people_domain::setup::AdminSpec;
 use people_domain::{DomainError, People};
 use people_mailer::{
     MailError, OutboxWorker, SmtpDeliverer, Templates, Wakeup, WorkerConfig, WorkerHandle,
@@ -13,7 +14,7 @@ use people_web::Api;
 
 use crate::background::Background;
 use crate::config::{
-    redact_url, CliError, ConfigError, Options, ServerConfig, EPHEMERAL_BCRYPT_COST,
+    redact_url, Cli, CliError, Command, ConfigError, Options, ServerConfig, EPHEMERAL_BCRYPT_COST,
 };
 use crate::hashing::HashPool;
 
@@ -404,7 +405,7 @@ pub fn ephemeral_config(
 
 /// Creates the first administrator and returns a session for them.
 pub fn sign_in_admin(people: &People, email: &str, password: &str) -> Result<String, StartError> {
-    let spec = people_domain::setup::AdminSpec {
+    let spec = AdminSpec {
         email: email.to_string(),
         password: password.to_string(),
         first_name: None,
@@ -414,4 +415,109 @@ pub fn sign_in_admin(people: &People, email: &str, password: &str) -> Result<Str
         .create_admin_signed_in(&spec)
         .map(|grant| grant.token.expose().to_string())
         .map_err(StartError::Admin)
+}
+
+/// Runs the command of `cli` (`serve` when none is given) to its end: what the `people` binary does.
+pub fn run(mut cli: Cli) -> Result<(), StartError> {
+    let config = cli.options.resolve()?;
+    let command = cli.command.take().unwrap_or(Command::Serve {
+        ephemeral: false,
+        admin: None,
+    });
+    match command {
+        Command::Serve {
+            ephemeral: false,
+            admin,
+        } => {
+            let server = Server::prepare(&config)?;
+            if let Some(spec) = admin {
+                let (email, password) = split_admin(&spec)?;
+                sign_in_admin(server.people(), email, password)?;
+            }
+            actix_web::rt::System::new().block_on(server.run())
+        }
+        Command::Serve {
+            ephemeral: true,
+            admin,
+        } => {
+            let dir = ephemeral_dir()?;
+            let result = serve_ephemeral(&cli.options, &dir, admin.as_deref());
+            let _ = std::fs::remove_dir_all(&dir);
+            result
+        }
+        Command::Migrate => {
+            let (_, applied) = open_database(&config)?;
+            if applied.is_empty() {
+                println!("database is up to date");
+            }
+            for m in applied {
+                println!("applied migration {m}");
+            }
+            Ok(())
+        }
+        Command::CreateAdmin {
+            email,
+            password,
+            first_name,
+            last_name,
+        } => {
+            let (db, _) = open_database(&config)?;
+            let people = build_people(&config, db)?;
+            let user = people
+                .create_admin(&AdminSpec {
+                    email,
+                    password,
+                    first_name,
+                    last_name,
+                })
+                .map_err(StartError::CreateAdmin)?;
+            println!("created administrator {} (id {})", user.email, user.id);
+            Ok(())
+        }
+    }
+}
+
+/// `--admin EMAIL:PASSWORD`.
+fn split_admin(spec: &str) -> Result<(&str, &str), StartError> {
+    spec.split_once(':')
+        .filter(|(e, p)| !e.is_empty() && !p.is_empty())
+        .ok_or(StartError::AdminSpec)
+}
+
+/// `people serve --ephemeral`: a throwaway SQLite database in `dir` and a free port; prints one JSON line
+/// (`url`, `admin_session`) on stdout once the server answers.
+fn serve_ephemeral(
+    options: &Options,
+    dir: &std::path::Path,
+    admin: Option<&str>,
+) -> Result<(), StartError> {
+    use std::io::Write;
+    let config = ephemeral_config(options, dir)?;
+    let server = Server::prepare(&config)?;
+    let session = match admin {
+        Some(spec) => {
+            let (email, password) = split_admin(spec)?;
+            Some(sign_in_admin(server.people(), email, password)?)
+        }
+        None => None,
+    };
+    let url = format!("http://{}", server.local_addr()?);
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        #[derive(serde::Serialize)]
+        struct Ready {
+            url: String,
+            admin_session: Option<String>,
+        }
+        let line = serde_json::to_string(&Ready {
+            url,
+            admin_session: session,
+        })
+        .unwrap_or_default();
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+        drop(out);
+        server.run().await
+    })
 }
