@@ -128,20 +128,41 @@ pub fn def(key: &str) -> Option<&'static SettingDef> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EnvDefaults(HashMap<&'static str, String>);
 
+/// A setting's environment variable whose value cannot be used: which variable, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct EnvDefaultError {
+    /// The environment variable (`MB_USER_VISIBILITY`).
+    pub variable: &'static str,
+    /// What is wrong with its value.
+    pub problem: EnvDefaultProblem,
+}
+
+/// What is wrong with a setting's environment variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvDefaultProblem {
+    /// The setting does not accept this value (the checks of `PUT /api/setting/:key` apply).
+    #[error("invalid value {0:?}")]
+    Invalid(String),
+}
+
 impl EnvDefaults {
     /// Reads each setting's environment variable through `lookup` and keeps the valid ones; an invalid value
     /// is an error naming the variable.
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
-    ) -> std::result::Result<Self, String> {
+    ) -> std::result::Result<Self, EnvDefaultError> {
         let mut map = HashMap::new();
         for d in SETTINGS {
             if let Some(raw) = lookup(d.env_name) {
                 if d.kind == Kind::ReadOnlyBool {
                     continue;
                 }
-                let value = normalize(d, &Value::String(raw.clone()))
-                    .map_err(|_| format!("{}: invalid value {raw:?}", d.env_name))?;
+                let value =
+                    normalize(d, &Value::String(raw.clone())).map_err(|_| EnvDefaultError {
+                        variable: d.env_name,
+                        problem: EnvDefaultProblem::Invalid(raw),
+                    })?;
                 if let Some(v) = value {
                     map.insert(d.key, v);
                 }
@@ -538,6 +559,6 @@ mod tests {
         );
         let bad =
             EnvDefaults::from_lookup(|k| (k == "MB_USER_VISIBILITY").then(|| "x".to_string()));
-        assert!(bad.unwrap_err().contains("MB_USER_VISIBILITY"));
+        assert!(bad.unwrap_err().to_string().contains("MB_USER_VISIBILITY"));
     }
 }

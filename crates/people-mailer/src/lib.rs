@@ -10,14 +10,22 @@ mod worker;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use smtp::{Deliver, SmtpDeliverer, SmtpSettings};
+pub use smtp::{
+    Deliver, DeliveryError, SmtpDeliverer, SmtpSecurity, SmtpSettings, UnknownSmtpSecurity,
+};
 pub use templates::{escape, Templates};
 pub use worker::{OutboxWorker, Pass, Wakeup, WorkerConfig, WorkerHandle};
 
-/// Mail set-up failures.
+/// Why an [`SmtpDeliverer`] cannot be set up. Each message names the variable at fault, if any.
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
-    /// An SMTP setting is unusable.
-    #[error("{0}")]
-    Config(String),
+    /// `MB_EMAIL_SMTP_HOST` cannot be used for TLS (lettre refused it as a TLS server name).
+    #[error("MB_EMAIL_SMTP_HOST: {0}")]
+    Host(#[source] lettre::transport::smtp::Error),
+    /// `MB_EMAIL_FROM_ADDRESS` is not an address lettre accepts.
+    #[error("MB_EMAIL_FROM_ADDRESS: {0}")]
+    FromAddress(#[source] lettre::address::AddressError),
+    /// The runtime that drives the transport cannot be started.
+    #[error("cannot start the mail runtime: {0}")]
+    Runtime(#[source] std::io::Error),
 }

@@ -146,7 +146,8 @@ impl OutboxWorker {
                     self.store.write(|r| r.mark_email_sent(email.id, at))?;
                     pass.sent += 1;
                 }
-                Err(reason) => {
+                Err(error) => {
+                    let reason = error.to_string();
                     let delay = self.config.backoff(email.attempts);
                     log::warn!(
                         "email {} ({:?} to {to}): attempt {} failed: {reason}; next attempt in {}s",

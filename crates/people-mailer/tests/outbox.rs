@@ -18,7 +18,7 @@ fn settings(port: u16) -> SmtpSettings {
     SmtpSettings {
         host: "127.0.0.1".into(),
         port,
-        security: "none".into(),
+        security: people_mailer::SmtpSecurity::None,
         username: None,
         password: None,
         from: "people@example.com".into(),
@@ -74,7 +74,7 @@ struct Crashing {
 }
 
 impl Deliver for Crashing {
-    fn deliver(&self, email: &QueuedEmail) -> Result<(), String> {
+    fn deliver(&self, email: &QueuedEmail) -> Result<(), people_mailer::DeliveryError> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         if n == self.crash_at && !self.after_send {
             panic!("worker killed before sending");

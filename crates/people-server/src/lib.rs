@@ -1,5 +1,13 @@
 //! people-server: the `people` binary's configuration and start-up, as a library so that tests and other
-//! programs can start a server in-process.
+//! programs can start a server in-process, and embedders can reuse its parts. The binary (`src/main.rs`)
+//! only parses its command line and calls [`server::run`].
+//!
+//! - [`config`]: the command line and Metabase's environment variables, parsed into a checked
+//!   [`ServerConfig`].
+//! - [`server`]: start-up (database, use cases, HTTP server and workers), the commands, [`TestServer`].
+//! - [`hashing`]: [`hashing::HashPool`], bcrypt on a bounded pool of low-priority threads; a
+//!   `PasswordHasher` for any program that embeds the use cases.
+//! - [`background`]: the worker for password-reset asks, expired throttle keys and dead outbox links.
 
 #![warn(missing_docs)]
 
@@ -8,7 +16,7 @@ pub mod config;
 pub mod hashing;
 pub mod server;
 
-pub use config::{Cli, Command, ConfigError, Options, ServerConfig};
+pub use config::{Cli, CliError, Command, ConfigError, Environment, Options, ServerConfig};
 pub use server::{Server, StartError, TestServer, TestServerBuilder};
 
 /// A domain error as one line for the terminal.

@@ -4,13 +4,18 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::{App, HttpServer};
-use people_domain::People;
-use people_mailer::{OutboxWorker, SmtpDeliverer, Templates, Wakeup, WorkerConfig, WorkerHandle};
+use people_domain::setup::AdminSpec;
+use people_domain::{DomainError, People};
+use people_mailer::{
+    MailError, OutboxWorker, SmtpDeliverer, Templates, Wakeup, WorkerConfig, WorkerHandle,
+};
 use people_store::{Db, StoreError};
 use people_web::Api;
 
 use crate::background::Background;
-use crate::config::{redact_url, ServerConfig};
+use crate::config::{
+    redact_url, Cli, CliError, Command, ConfigError, Options, ServerConfig, EPHEMERAL_BCRYPT_COST,
+};
 use crate::hashing::HashPool;
 
 /// Why the binary stops with an error. Every variant prints as one line.
@@ -18,7 +23,11 @@ use crate::hashing::HashPool;
 pub enum StartError {
     /// A configuration value is unusable.
     #[error("configuration error: {0}")]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] ConfigError),
+    /// The command line cannot be used (an unknown flag, say); `--help` and `--version` arrive here too, for
+    /// [`clap::Error::exit`] to print.
+    #[error("{0}")]
+    Usage(clap::Error),
     /// The database named by the configuration cannot be used.
     #[error("MB_DB_CONNECTION_URI ({url}): {source}")]
     Database {
@@ -35,9 +44,27 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
-    /// A command failed.
+    /// The password hashing pool cannot be started (a bcrypt cost it refuses, or no thread for it).
     #[error("{0}")]
-    Command(String),
+    Hasher(#[source] DomainError),
+    /// The SMTP transport cannot be set up from the `MB_EMAIL_*` settings.
+    #[error(transparent)]
+    Smtp(#[from] MailError),
+    /// The setup token of a fresh instance cannot be stored.
+    #[error("cannot prepare the setup token: {0}")]
+    SetupToken(#[source] DomainError),
+    /// `--admin` is not `EMAIL:PASSWORD`.
+    #[error("--admin: expected EMAIL:PASSWORD")]
+    AdminSpec,
+    /// The administrator of `--admin` cannot be created or signed in.
+    #[error("--admin: {}", crate::describe(.0))]
+    Admin(#[source] DomainError),
+    /// `create-admin` refused the administrator.
+    #[error("create-admin: {}", crate::describe(.0))]
+    CreateAdmin(#[source] DomainError),
+    /// The thread of a [`TestServer`] ended before its server started.
+    #[error("the test server thread stopped")]
+    TestServerThread,
     /// The server stopped with an I/O error.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
@@ -47,8 +74,27 @@ impl StartError {
     /// Exit code: 2 for configuration, database and address problems, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            StartError::Config(_) | StartError::Database { .. } | StartError::Listen { .. } => 2,
-            StartError::Command(_) | StartError::Io(_) => 1,
+            StartError::Config(_)
+            | StartError::Usage(_)
+            | StartError::Database { .. }
+            | StartError::Listen { .. } => 2,
+            StartError::Hasher(_)
+            | StartError::Smtp(_)
+            | StartError::SetupToken(_)
+            | StartError::AdminSpec
+            | StartError::Admin(_)
+            | StartError::CreateAdmin(_)
+            | StartError::TestServerThread
+            | StartError::Io(_) => 1,
+        }
+    }
+}
+
+impl From<CliError> for StartError {
+    fn from(e: CliError) -> Self {
+        match e {
+            CliError::Config(e) => StartError::Config(e),
+            CliError::Usage(e) => StartError::Usage(e),
         }
     }
 }
@@ -66,12 +112,13 @@ pub fn open_database(config: &ServerConfig) -> Result<(Db, Vec<String>), StartEr
     }
     // A key that cannot read the email waiting (or no key while it is encrypted) stops start-up.
     db.check_outbox_key().map_err(|e| {
-        StartError::Config(crate::config::ConfigError {
-            variable: "MB_ENCRYPTION_SECRET_KEY",
-            message: e
-                .to_string()
-                .trim_start_matches("MB_ENCRYPTION_SECRET_KEY: ")
-                .to_string(),
+        let message = match e {
+            StoreError::OutboxKey(message) => message,
+            other => other.to_string(),
+        };
+        StartError::Config(ConfigError {
+            variable: "MB_ENCRYPTION_SECRET_KEY".to_string(),
+            message,
         })
     })?;
     Ok((db, applied))
@@ -84,7 +131,7 @@ pub fn build_people(config: &ServerConfig, db: Db) -> Result<People, StartError>
         .map(|n| n.get())
         .unwrap_or(2);
     let hasher = HashPool::with_queue(config.bcrypt_cost, cores, config.hash_queue)
-        .map_err(|e| StartError::Command(e.to_string()))?;
+        .map_err(StartError::Hasher)?;
     Ok(People::new(
         Arc::new(db),
         Arc::new(hasher),
@@ -102,7 +149,7 @@ fn outbox_worker(
     let Some(smtp) = &config.smtp else {
         return Ok(None);
     };
-    let deliverer = SmtpDeliverer::new(smtp).map_err(|e| StartError::Command(e.to_string()))?;
+    let deliverer = SmtpDeliverer::new(smtp)?;
     Ok(Some(OutboxWorker::new(
         Arc::new(db.clone()),
         Arc::new(deliverer),
@@ -137,7 +184,7 @@ impl Server {
         }
         people
             .ensure_setup_token()
-            .map_err(|e| StartError::Command(format!("cannot prepare the setup token: {e}")))?;
+            .map_err(StartError::SetupToken)?;
         let api = Api::new(Arc::new(people), config.web.clone());
         let addr = format!("{}:{}", config.host, config.port);
         let listener =
@@ -251,7 +298,7 @@ impl TestServerBuilder {
     /// Starts the server; returns once it accepts requests.
     pub fn start(self) -> Result<TestServer, StartError> {
         let dir = ephemeral_dir()?;
-        let config = ephemeral_config(&crate::config::Options::default(), &dir, true)?;
+        let config = ephemeral_config(&Options::built_in()?, &dir)?;
         let server = Server::prepare(&config)?;
         let admin_session = match &self.admin {
             Some((email, password)) => Some(sign_in_admin(server.people(), email, password)?),
@@ -277,9 +324,7 @@ impl TestServerBuilder {
                     }
                 });
             })?;
-        let handle = rx
-            .recv()
-            .map_err(|_| StartError::Command("the test server thread stopped".into()))??;
+        let handle = rx.recv().map_err(|_| StartError::TestServerThread)??;
         Ok(TestServer {
             url,
             admin_session,
@@ -344,32 +389,23 @@ fn uuid_like() -> u128 {
         .unwrap_or(0)
 }
 
-/// The configuration of an ephemeral server: `options` (flags and environment) with a SQLite database in
-/// `dir`, 127.0.0.1, a free port unless one was given, and bcrypt cost 4 unless one was given.
+/// The configuration of an ephemeral server: `options` with a SQLite database in `dir` and 127.0.0.1; unless
+/// `options` give them, any free port and bcrypt cost [`EPHEMERAL_BCRYPT_COST`].
 pub fn ephemeral_config(
-    options: &crate::config::Options,
+    options: &Options,
     dir: &std::path::Path,
-    ignore_environment: bool,
 ) -> Result<ServerConfig, StartError> {
-    let mut config = if ignore_environment {
-        crate::config::Options::default().resolve()?
-    } else {
-        options.resolve()?
-    };
+    let mut config = options.resolve()?;
     config.database_url = format!("sqlite:{}", dir.join("people.db").display());
     config.host = "127.0.0.1".to_string();
-    if ignore_environment || options.port.is_none() {
-        config.port = 0;
-    }
-    if ignore_environment || options.bcrypt_cost.is_none() {
-        config.bcrypt_cost = 4;
-    }
+    config.port = options.port.unwrap_or(0);
+    config.bcrypt_cost = options.bcrypt_cost.unwrap_or(EPHEMERAL_BCRYPT_COST);
     Ok(config)
 }
 
 /// Creates the first administrator and returns a session for them.
 pub fn sign_in_admin(people: &People, email: &str, password: &str) -> Result<String, StartError> {
-    let spec = people_domain::setup::AdminSpec {
+    let spec = AdminSpec {
         email: email.to_string(),
         password: people_domain::session::Secret::new(password),
         first_name: None,
@@ -378,5 +414,110 @@ pub fn sign_in_admin(people: &People, email: &str, password: &str) -> Result<Str
     people
         .create_admin_signed_in(&spec)
         .map(|grant| grant.token.expose().to_string())
-        .map_err(|e| StartError::Command(format!("--admin: {}", crate::describe(&e))))
+        .map_err(StartError::Admin)
+}
+
+/// Runs the command of `cli` (`serve` when none is given) to its end: what the `people` binary does.
+pub fn run(mut cli: Cli) -> Result<(), StartError> {
+    let config = cli.options.resolve()?;
+    let command = cli.command.take().unwrap_or(Command::Serve {
+        ephemeral: false,
+        admin: None,
+    });
+    match command {
+        Command::Serve {
+            ephemeral: false,
+            admin,
+        } => {
+            let server = Server::prepare(&config)?;
+            if let Some(spec) = admin {
+                let (email, password) = split_admin(&spec)?;
+                sign_in_admin(server.people(), email, password)?;
+            }
+            actix_web::rt::System::new().block_on(server.run())
+        }
+        Command::Serve {
+            ephemeral: true,
+            admin,
+        } => {
+            let dir = ephemeral_dir()?;
+            let result = serve_ephemeral(&cli.options, &dir, admin.as_deref());
+            let _ = std::fs::remove_dir_all(&dir);
+            result
+        }
+        Command::Migrate => {
+            let (_, applied) = open_database(&config)?;
+            if applied.is_empty() {
+                println!("database is up to date");
+            }
+            for m in applied {
+                println!("applied migration {m}");
+            }
+            Ok(())
+        }
+        Command::CreateAdmin {
+            email,
+            password,
+            first_name,
+            last_name,
+        } => {
+            let (db, _) = open_database(&config)?;
+            let people = build_people(&config, db)?;
+            let user = people
+                .create_admin(&AdminSpec {
+                    email,
+                    password,
+                    first_name,
+                    last_name,
+                })
+                .map_err(StartError::CreateAdmin)?;
+            println!("created administrator {} (id {})", user.email, user.id);
+            Ok(())
+        }
+    }
+}
+
+/// `--admin EMAIL:PASSWORD`.
+fn split_admin(spec: &str) -> Result<(&str, &str), StartError> {
+    spec.split_once(':')
+        .filter(|(e, p)| !e.is_empty() && !p.is_empty())
+        .ok_or(StartError::AdminSpec)
+}
+
+/// `people serve --ephemeral`: a throwaway SQLite database in `dir` and a free port; prints one JSON line
+/// (`url`, `admin_session`) on stdout once the server answers.
+fn serve_ephemeral(
+    options: &Options,
+    dir: &std::path::Path,
+    admin: Option<&str>,
+) -> Result<(), StartError> {
+    use std::io::Write;
+    let config = ephemeral_config(options, dir)?;
+    let server = Server::prepare(&config)?;
+    let session = match admin {
+        Some(spec) => {
+            let (email, password) = split_admin(spec)?;
+            Some(sign_in_admin(server.people(), email, password)?)
+        }
+        None => None,
+    };
+    let url = format!("http://{}", server.local_addr()?);
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        #[derive(serde::Serialize)]
+        struct Ready {
+            url: String,
+            admin_session: Option<String>,
+        }
+        let line = serde_json::to_string(&Ready {
+            url,
+            admin_session: session,
+        })
+        .unwrap_or_default();
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+        drop(out);
+        server.run().await
+    })
 }

@@ -317,7 +317,7 @@ impl Mail {
         let settings = people_mailer::SmtpSettings {
             host: "127.0.0.1".into(),
             port: sink.port(),
-            security: "none".into(),
+            security: people_mailer::SmtpSecurity::None,
             username: None,
             password: None,
             from: "people@example.com".into(),
