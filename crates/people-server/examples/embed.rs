@@ -8,9 +8,10 @@
 use std::sync::Arc;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
-use people_domain::password::Bcrypt;
+use people_domain::password::DEFAULT_BCRYPT_COST;
 use people_domain::store::Store;
 use people_domain::{Config, People};
+use people_server::hashing::HashPool;
 use people_store::{Db, PoolOptions};
 use people_web::{Api, WebConfig};
 
@@ -30,7 +31,8 @@ async fn hello(host: web::Data<Host>) -> HttpResponse {
 
 /// Everything the host mounts: people's API (under /api) and its own routes, over one pool.
 pub fn configure(db: Db) -> std::io::Result<impl Fn(&mut web::ServiceConfig) + Clone> {
-    let hasher = Bcrypt::new(10).map_err(std::io::Error::other)?;
+    // bcrypt on two low-priority threads, so that a burst of sign-ins never stalls the host's requests.
+    let hasher = HashPool::start(DEFAULT_BCRYPT_COST, 2).map_err(std::io::Error::other)?;
     let people = People::new(
         Arc::new(db.clone()),
         Arc::new(hasher),

@@ -16,6 +16,12 @@ pub mod config;
 pub mod hashing;
 pub mod server;
 
+/// The guide to using people's crates from another Rust service (docs/library.md). Its Rust examples are
+/// doctests of this crate, which depends on every other, so the guide cannot drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/library.md")]
+pub struct LibraryGuide;
+
 pub use config::{Cli, CliError, Command, ConfigError, Environment, Options, ServerConfig};
 pub use server::{Server, StartError, TestServer, TestServerBuilder};
 

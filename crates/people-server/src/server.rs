@@ -466,7 +466,7 @@ pub fn run(mut cli: Cli) -> Result<(), StartError> {
             let user = people
                 .create_admin(&AdminSpec {
                     email,
-                    password,
+                    password: people_domain::session::Secret::new(password),
                     first_name,
                     last_name,
                 })
