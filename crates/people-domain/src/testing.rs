@@ -1,6 +1,7 @@
-//! In-memory fakes of the ports for the domain's unit tests: [`MemoryStore`] (the storage ports, with the
-//! semantics of people-store's Diesel implementation), a trivial [`EmailTemplates`] renderer, and a
-//! [`Fixture`] that assembles a [`People`] over them with a [`ManualClock`] and a cheap bcrypt cost.
+//! Test support (feature `testing`, and this crate's own tests): in-memory fakes of the ports, namely
+//! [`MemoryStore`] (the storage ports, with the semantics of people-store's Diesel implementation) and a
+//! trivial [`EmailTemplates`] renderer, and a [`Fixture`] that assembles a [`People`] over them with a
+//! [`ManualClock`] and a cheap bcrypt cost.
 //!
 //! The fake mirrors the real store's observable behaviour: case-insensitive unique emails and group names,
 //! the unique (user, group) membership, foreign keys (`StoreFailure::ForeignKey`), cascades (`ON DELETE SET
@@ -40,55 +41,62 @@ use crate::user::{insert_with_memberships, NewUser, User, TYPE_PERSONAL};
 
 /// A `core_user` row: the domain's `User` plus the column the domain type does not carry.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct StoredUser {
+pub struct StoredUser {
     /// The user as the domain sees it.
-    pub(crate) user: User,
+    pub user: User,
     /// Earliest login (set by the first `set_last_login`).
-    pub(crate) first_login: Option<Timestamp>,
+    pub first_login: Option<Timestamp>,
 }
 
 /// A `login_history` row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StoredLogin {
+pub struct StoredLogin {
     /// Row id (ties on the timestamp are broken by it, newest first).
-    pub(crate) id: i64,
+    pub id: i64,
     /// The row as inserted; `session_hash` becomes `None` when the session is deleted.
-    pub(crate) login: NewLogin,
+    pub login: NewLogin,
 }
 
 /// An `email_outbox` row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StoredEmail {
+pub struct StoredEmail {
     /// Outbox id.
-    pub(crate) id: EmailId,
+    pub id: EmailId,
     /// What was queued (bodies blanked once sent).
-    pub(crate) email: NewEmail,
+    pub email: NewEmail,
     /// Delivery attempts so far.
-    pub(crate) attempts: i32,
+    pub attempts: i32,
     /// Not due before this.
-    pub(crate) next_attempt_at: Timestamp,
+    pub next_attempt_at: Timestamp,
     /// Delivered at.
-    pub(crate) sent_at: Option<Timestamp>,
+    pub sent_at: Option<Timestamp>,
     /// The last delivery error.
-    pub(crate) last_error: Option<String>,
+    pub last_error: Option<String>,
     /// Blanked unsent because its link died.
-    pub(crate) voided_at: Option<Timestamp>,
+    pub voided_at: Option<Timestamp>,
 }
 
 /// Every table of the fake database.
 #[derive(Debug, Clone)]
-pub(crate) struct State {
-    pub(crate) users: BTreeMap<UserId, StoredUser>,
-    pub(crate) groups: BTreeMap<GroupId, Group>,
-    pub(crate) memberships: BTreeMap<MembershipId, Membership>,
-    pub(crate) sessions: BTreeMap<String, NewSession>,
-    pub(crate) logins: Vec<StoredLogin>,
-    pub(crate) settings: BTreeMap<String, String>,
-    pub(crate) outbox: BTreeMap<EmailId, StoredEmail>,
+pub struct State {
+    /// `core_user`, by id.
+    pub users: BTreeMap<UserId, StoredUser>,
+    /// `permissions_group`, by id.
+    pub groups: BTreeMap<GroupId, Group>,
+    /// `permissions_group_membership`, by id.
+    pub memberships: BTreeMap<MembershipId, Membership>,
+    /// `core_session`, by hash.
+    pub sessions: BTreeMap<String, NewSession>,
+    /// `login_history`, in insertion order.
+    pub logins: Vec<StoredLogin>,
+    /// `setting`, by key.
+    pub settings: BTreeMap<String, String>,
+    /// `email_outbox`, by id.
+    pub outbox: BTreeMap<EmailId, StoredEmail>,
     /// `throttle`: (throttle, lower(key)) → (attempts, expires_at).
-    pub(crate) throttles: BTreeMap<(String, String), (Vec<i64>, Timestamp)>,
+    pub throttles: BTreeMap<(String, String), (Vec<i64>, Timestamp)>,
     /// `password_reset_request`: the asked addresses, oldest first.
-    pub(crate) reset_requests: Vec<String>,
+    pub reset_requests: Vec<String>,
     next_user: i64,
     next_group: i64,
     next_membership: i64,
@@ -478,7 +486,7 @@ impl Drop for InUnit {
 
 /// The storage ports over in-memory tables behind one mutex (units of work run one at a time).
 #[derive(Debug, Default)]
-pub(crate) struct MemoryStore {
+pub struct MemoryStore {
     state: Mutex<State>,
     failures: Mutex<HashMap<&'static str, StoreFailure>>,
     units: Mutex<(usize, usize)>,
@@ -490,37 +498,37 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl MemoryStore {
     /// An empty, "migrated" database.
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         MemoryStore::default()
     }
 
     /// A copy of every table.
-    pub(crate) fn snapshot(&self) -> State {
+    pub fn snapshot(&self) -> State {
         locked(&self.state).clone()
     }
 
     /// Makes every later call of the `Repo` method named `op` fail with `failure` (until [`Self::heal`]).
-    pub(crate) fn fail_on(&self, op: &'static str, failure: StoreFailure) {
+    pub fn fail_on(&self, op: &'static str, failure: StoreFailure) {
         locked(&self.failures).insert(op, failure);
     }
 
     /// Removes every injected failure.
-    pub(crate) fn heal(&self) {
+    pub fn heal(&self) {
         locked(&self.failures).clear();
     }
 
     /// Units of work run so far: (reads, transactions).
-    pub(crate) fn units(&self) -> (usize, usize) {
+    pub fn units(&self) -> (usize, usize) {
         *locked(&self.units)
     }
 
     /// The stored user `id`, if any.
-    pub(crate) fn user(&self, id: UserId) -> Option<User> {
+    pub fn user(&self, id: UserId) -> Option<User> {
         locked(&self.state).users.get(&id).map(|u| u.user.clone())
     }
 
     /// Group ids of `user_id`'s memberships, ascending.
-    pub(crate) fn group_ids(&self, user_id: UserId) -> Vec<GroupId> {
+    pub fn group_ids(&self, user_id: UserId) -> Vec<GroupId> {
         locked(&self.state)
             .memberships_sorted_by_group(user_id)
             .iter()
@@ -529,7 +537,7 @@ impl MemoryStore {
     }
 
     /// Number of sessions of `user_id`.
-    pub(crate) fn session_count(&self, user_id: UserId) -> usize {
+    pub fn session_count(&self, user_id: UserId) -> usize {
         locked(&self.state)
             .sessions
             .values()
@@ -538,12 +546,12 @@ impl MemoryStore {
     }
 
     /// Every outbox row, by id.
-    pub(crate) fn outbox(&self) -> Vec<StoredEmail> {
+    pub fn outbox(&self) -> Vec<StoredEmail> {
         locked(&self.state).outbox.values().cloned().collect()
     }
 
     /// A stored setting.
-    pub(crate) fn setting(&self, key: &str) -> Option<String> {
+    pub fn setting(&self, key: &str) -> Option<String> {
         locked(&self.state).settings.get(key).cloned()
     }
 }
@@ -1154,7 +1162,7 @@ impl Repo for MemRepo<'_> {
 /// Renders an email as data: the subject is the `Debug` form of the [`Email`], the text part its link (the
 /// join or reset URL, empty for emails without one), the HTML part the `Debug` form of the context.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct DebugTemplates;
+pub struct DebugTemplates;
 
 impl EmailTemplates for DebugTemplates {
     fn render(&self, email: &Email, ctx: &MailContext) -> Rendered {
@@ -1172,7 +1180,7 @@ impl EmailTemplates for DebugTemplates {
 }
 
 /// The token inside a queued join or reset link (`…/auth/reset_password/<token>[#new]`).
-pub(crate) fn token_in_link(body_text: &str) -> Option<String> {
+pub fn token_in_link(body_text: &str) -> Option<String> {
     let (_, rest) = body_text.split_once("/auth/reset_password/")?;
     Some(rest.trim_end_matches("#new").to_string())
 }
@@ -1180,15 +1188,18 @@ pub(crate) fn token_in_link(body_text: &str) -> Option<String> {
 // ----- the fixture -----
 
 /// A password every policy accepts (and the default one, `normal`).
-pub(crate) const PASSWORD: &str = "unc0mmonpw";
+pub const PASSWORD: &str = "unc0mmonpw";
 
 /// Where the clock starts.
-pub(crate) fn t0() -> Timestamp {
-    chrono::Utc.with_ymd_and_hms(2024, 1, 1, 12, 0, 0).unwrap()
+pub fn t0() -> Timestamp {
+    chrono::Utc
+        .with_ymd_and_hms(2024, 1, 1, 12, 0, 0)
+        .single()
+        .expect("a valid time")
 }
 
 /// A client at `ip`.
-pub(crate) fn client(ip: &str) -> ClientInfo {
+pub fn client(ip: &str) -> ClientInfo {
     ClientInfo {
         ip: ip.to_string(),
         user_agent: "test-agent".to_string(),
@@ -1197,7 +1208,7 @@ pub(crate) fn client(ip: &str) -> ClientInfo {
 }
 
 /// A JSON object from a `json!` literal.
-pub(crate) fn body(v: Value) -> Map<String, Value> {
+pub fn body(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
         other => panic!("not an object: {other}"),
@@ -1205,33 +1216,46 @@ pub(crate) fn body(v: Value) -> Map<String, Value> {
 }
 
 /// A `People` over a [`MemoryStore`], bcrypt cost 4, [`DebugTemplates`] and a [`ManualClock`] at [`t0`].
-pub(crate) struct Fixture {
-    pub(crate) people: People,
-    pub(crate) store: Arc<MemoryStore>,
-    pub(crate) clock: Arc<ManualClock>,
+pub struct Fixture {
+    /// The use cases under test.
+    pub people: People,
+    /// Their store, for inspection and injected failures.
+    pub store: Arc<MemoryStore>,
+    /// Their clock, moved by [`Fixture::advance`].
+    pub clock: Arc<ManualClock>,
 }
 
 /// Who [`Fixture::user`] creates.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct UserSpec<'a> {
-    pub(crate) email: &'a str,
-    pub(crate) first_name: Option<&'a str>,
-    pub(crate) last_name: Option<&'a str>,
+pub struct UserSpec<'a> {
+    /// Email (stored lower-cased).
+    pub email: &'a str,
+    /// Given name.
+    pub first_name: Option<&'a str>,
+    /// Family name.
+    pub last_name: Option<&'a str>,
     /// `None`: no password (cannot log in).
-    pub(crate) password: Option<&'a str>,
+    pub password: Option<&'a str>,
     /// Groups besides All Users, with the manager flag; Administrators makes a superuser.
-    pub(crate) groups: &'a [(GroupId, bool)],
-    pub(crate) sso_source: Option<&'a str>,
+    pub groups: &'a [(GroupId, bool)],
+    /// SSO source, if any.
+    pub sso_source: Option<&'a str>,
+}
+
+impl Default for Fixture {
+    fn default() -> Self {
+        Fixture::new()
+    }
 }
 
 impl Fixture {
     /// The default configuration.
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Fixture::with_config(Config::default())
     }
 
     /// A given configuration.
-    pub(crate) fn with_config(config: Config) -> Self {
+    pub fn with_config(config: Config) -> Self {
         let store = Arc::new(MemoryStore::new());
         let clock = Arc::new(ManualClock::new(t0()));
         let people = People::new(
@@ -1249,12 +1273,12 @@ impl Fixture {
     }
 
     /// Now, by the fixture's clock.
-    pub(crate) fn now(&self) -> Timestamp {
+    pub fn now(&self) -> Timestamp {
         self.clock.now()
     }
 
     /// Creates a user directly in the store (All Users plus `spec.groups`), bypassing the use cases.
-    pub(crate) fn user(&self, spec: UserSpec<'_>) -> User {
+    pub fn user(&self, spec: UserSpec<'_>) -> User {
         let password = spec
             .password
             .map(|p| self.people.hasher.hash(p).expect("hash"));
@@ -1290,7 +1314,7 @@ impl Fixture {
     }
 
     /// A user with a password, a name and memberships.
-    pub(crate) fn member(&self, email: &str, first: &str, groups: &[(GroupId, bool)]) -> User {
+    pub fn member(&self, email: &str, first: &str, groups: &[(GroupId, bool)]) -> User {
         self.user(UserSpec {
             email,
             first_name: Some(first),
@@ -1301,12 +1325,12 @@ impl Fixture {
     }
 
     /// A superuser with a password.
-    pub(crate) fn admin(&self, email: &str) -> User {
+    pub fn admin(&self, email: &str) -> User {
         self.member(email, "Admin", &[(ADMINISTRATORS_ID, false)])
     }
 
     /// A new session for `user_id` (as a login makes, without the password check); returns its token.
-    pub(crate) fn session(&self, user_id: UserId) -> String {
+    pub fn session(&self, user_id: UserId) -> String {
         let now = self.now();
         self.people
             .store
@@ -1319,7 +1343,7 @@ impl Fixture {
     }
 
     /// The caller behind a fresh session of `user_id`, as `authenticate` builds it.
-    pub(crate) fn caller(&self, user_id: UserId) -> Caller {
+    pub fn caller(&self, user_id: UserId) -> Caller {
         let token = self.session(user_id);
         self.people
             .authenticate(Some(&token))
@@ -1327,7 +1351,7 @@ impl Fixture {
     }
 
     /// Signs in with email and password through the login use case; returns the session token.
-    pub(crate) fn login(&self, email: &str, password: &str) -> Result<String> {
+    pub fn login(&self, email: &str, password: &str) -> Result<String> {
         self.people
             .login(
                 Login {
@@ -1341,7 +1365,7 @@ impl Fixture {
     }
 
     /// Creates a group directly in the store.
-    pub(crate) fn group(&self, name: &str) -> Group {
+    pub fn group(&self, name: &str) -> Group {
         self.people
             .store
             .write(|r| r.insert_group(name, &crate::group::new_entity_id()))
@@ -1349,7 +1373,7 @@ impl Fixture {
     }
 
     /// Moves the clock.
-    pub(crate) fn advance(&self, by: chrono::Duration) {
+    pub fn advance(&self, by: chrono::Duration) {
         self.clock.advance(by);
     }
 }
