@@ -1054,11 +1054,12 @@ impl Repo for MemRepo<'_> {
 
     fn save_attempts(&mut self, rows: &[SavedAttempts<'_>]) -> Result<()> {
         self.exec("save_attempts", |s| {
+            // An UPDATE: a key never locked has no row to replace.
             for r in rows {
-                s.throttles.insert(
-                    (r.key.throttle.to_string(), lower(r.key.key)),
-                    (r.attempts.clone(), r.expires_at),
-                );
+                let key = (r.key.throttle.to_string(), lower(r.key.key));
+                if let Some(row) = s.throttles.get_mut(&key) {
+                    *row = (r.attempts.clone(), r.expires_at);
+                }
             }
             Ok(())
         })
