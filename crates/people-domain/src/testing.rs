@@ -8,9 +8,11 @@
 //! both Diesel back ends alike: case-insensitive unique emails and group names, the unique (user, group)
 //! membership, foreign keys (`StoreFailure::ForeignKey`), cascades (`ON DELETE SET NULL` of a login's
 //! session), the list orderings (NULL names last), `search_text` matching, the outbox's leases, and
-//! transactions (everything a failed unit of work did is rolled back). Like PostgreSQL, a transaction in
-//! which a statement failed refuses every further statement, so that a use case that swallows a store error
-//! and carries on is caught here rather than in production.
+//! transactions (everything a failed unit of work did is rolled back). It is stricter in one place, so that a
+//! use case that swallows a store error and carries on is caught here rather than in production: like
+//! PostgreSQL, a transaction in which a statement failed refuses every further statement, and its commit
+//! fails (PostgreSQL rolls such a unit back without an error; SQLite would commit the statements that
+//! worked).
 
 pub mod contract;
 
@@ -590,7 +592,15 @@ impl Store for MemoryStore {
                 transaction: transaction == Transaction::Write,
                 aborted: false,
             };
-            work(&mut repo)
+            match work(&mut repo) {
+                // PostgreSQL answers the COMMIT of such a transaction by rolling it all back, without an
+                // error; SQLite would commit the statements that worked. Either way the work is not what
+                // the use case meant: fail loudly here.
+                Ok(()) if repo.aborted => Err(DomainError::Store(StoreFailure::Other(
+                    "commit of a transaction in which a statement failed: rolled back".into(),
+                ))),
+                result => result,
+            }
         };
         if result.is_err() {
             if let Some(before) = before {
@@ -1390,23 +1400,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_failed_statement_aborts_its_transaction_as_on_postgresql() {
+    fn a_unit_that_swallowed_a_failed_statement_fails_and_leaves_nothing() {
         let mem = Arc::new(MemoryStore::new());
         let s: Arc<dyn Store> = mem.clone();
-        let err = s
-            .write(|r| {
-                r.put_setting("k", Some("v"))?;
-                let dup = r.insert_group("all users", "e1");
-                assert!(dup.unwrap_err().is_unique_violation());
-                // Swallowing the error does not help: the transaction is aborted.
-                r.count_users(10)
-            })
-            .unwrap_err();
-        assert!(
-            matches!(err, DomainError::Store(StoreFailure::Other(ref m)) if m.contains("aborted"))
-        );
-        assert_eq!(mem.setting("k"), None);
-        assert_eq!(mem.units(), (0, 1));
+        // What comes after the swallowed failure: another statement (refused, the transaction is aborted,
+        // as on PostgreSQL), or nothing (the commit fails).
+        type Then = fn(&mut dyn Repo) -> Result<()>;
+        let after: [(Then, &str); 2] = [
+            (|r| r.count_users(10).map(drop), "aborted"),
+            (|_| Ok(()), "rolled back"),
+        ];
+        for (then, why) in after {
+            let err = s
+                .write(|r| {
+                    r.put_setting("k", Some("v"))?;
+                    let dup = r.insert_group("all users", "e1");
+                    assert!(dup.unwrap_err().is_unique_violation());
+                    then(r)
+                })
+                .unwrap_err();
+            assert!(
+                matches!(err, DomainError::Store(StoreFailure::Other(ref m)) if m.contains(why)),
+                "{err:?}"
+            );
+            assert_eq!(mem.setting("k"), None);
+        }
+        assert_eq!(mem.units(), (0, 2));
     }
 
     #[test]
