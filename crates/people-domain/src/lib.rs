@@ -23,8 +23,8 @@ pub mod session;
 pub mod setting;
 pub mod setup;
 pub mod store;
-#[cfg(test)]
-pub(crate) mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod throttle;
 #[cfg(test)]
 mod use_case_tests;

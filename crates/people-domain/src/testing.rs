@@ -1,13 +1,20 @@
-//! In-memory fakes of the ports for the domain's unit tests: [`MemoryStore`] (the storage ports, with the
-//! semantics of people-store's Diesel implementation), a trivial [`EmailTemplates`] renderer, and a
-//! [`Fixture`] that assembles a [`People`] over them with a [`ManualClock`] and a cheap bcrypt cost.
+//! Test support (feature `testing`, and this crate's own tests): in-memory fakes of the ports, namely
+//! [`MemoryStore`] (the storage ports, with the semantics of people-store's Diesel implementation) and a
+//! trivial [`EmailTemplates`] renderer; a [`Fixture`] that assembles a [`People`] over them with a
+//! [`ManualClock`] and a cheap bcrypt cost; and the [`contract`] every implementation of the storage ports
+//! must pass.
 //!
-//! The fake mirrors the real store's observable behaviour: case-insensitive unique emails and group names,
-//! the unique (user, group) membership, foreign keys (`StoreFailure::ForeignKey`), cascades (`ON DELETE SET
-//! NULL` of a login's session), the list orderings (NULL names last), `search_text` matching, the outbox's
-//! leases, and transactions (everything a failed unit of work did is rolled back). Like PostgreSQL, a
-//! transaction in which a statement failed refuses every further statement, so that a use case that swallows
-//! a store error and carries on is caught here rather than in production.
+//! The fake mirrors the real store's observable behaviour, which the [`contract`] checks on the fake and on
+//! both Diesel back ends alike: case-insensitive unique emails and group names, the unique (user, group)
+//! membership, foreign keys (`StoreFailure::ForeignKey`), cascades (`ON DELETE SET NULL` of a login's
+//! session), the list orderings (NULL names last), `search_text` matching, the outbox's leases, and
+//! transactions (everything a failed unit of work did is rolled back). It is stricter in one place, so that a
+//! use case that swallows a store error and carries on is caught here rather than in production: like
+//! PostgreSQL, a transaction in which a statement failed refuses every further statement, and its commit
+//! fails (PostgreSQL rolls such a unit back without an error; SQLite would commit the statements that
+//! worked).
+
+pub mod contract;
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
@@ -40,55 +47,62 @@ use crate::user::{insert_with_memberships, NewUser, SsoSource, User, UserType};
 
 /// A `core_user` row: the domain's `User` plus the column the domain type does not carry.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct StoredUser {
+pub struct StoredUser {
     /// The user as the domain sees it.
-    pub(crate) user: User,
+    pub user: User,
     /// Earliest login (set by the first `set_last_login`).
-    pub(crate) first_login: Option<Timestamp>,
+    pub first_login: Option<Timestamp>,
 }
 
 /// A `login_history` row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StoredLogin {
+pub struct StoredLogin {
     /// Row id (ties on the timestamp are broken by it, newest first).
-    pub(crate) id: i64,
+    pub id: i64,
     /// The row as inserted; `session_hash` becomes `None` when the session is deleted.
-    pub(crate) login: NewLogin,
+    pub login: NewLogin,
 }
 
 /// An `email_outbox` row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StoredEmail {
+pub struct StoredEmail {
     /// Outbox id.
-    pub(crate) id: EmailId,
+    pub id: EmailId,
     /// What was queued (bodies blanked once sent).
-    pub(crate) email: NewEmail,
+    pub email: NewEmail,
     /// Delivery attempts so far.
-    pub(crate) attempts: i32,
+    pub attempts: i32,
     /// Not due before this.
-    pub(crate) next_attempt_at: Timestamp,
+    pub next_attempt_at: Timestamp,
     /// Delivered at.
-    pub(crate) sent_at: Option<Timestamp>,
+    pub sent_at: Option<Timestamp>,
     /// The last delivery error.
-    pub(crate) last_error: Option<String>,
+    pub last_error: Option<String>,
     /// Blanked unsent because its link died.
-    pub(crate) voided_at: Option<Timestamp>,
+    pub voided_at: Option<Timestamp>,
 }
 
 /// Every table of the fake database.
 #[derive(Debug, Clone)]
-pub(crate) struct State {
-    pub(crate) users: BTreeMap<UserId, StoredUser>,
-    pub(crate) groups: BTreeMap<GroupId, Group>,
-    pub(crate) memberships: BTreeMap<MembershipId, Membership>,
-    pub(crate) sessions: BTreeMap<String, NewSession>,
-    pub(crate) logins: Vec<StoredLogin>,
-    pub(crate) settings: BTreeMap<String, String>,
-    pub(crate) outbox: BTreeMap<EmailId, StoredEmail>,
+pub struct State {
+    /// `core_user`, by id.
+    pub users: BTreeMap<UserId, StoredUser>,
+    /// `permissions_group`, by id.
+    pub groups: BTreeMap<GroupId, Group>,
+    /// `permissions_group_membership`, by id.
+    pub memberships: BTreeMap<MembershipId, Membership>,
+    /// `core_session`, by hash.
+    pub sessions: BTreeMap<String, NewSession>,
+    /// `login_history`, in insertion order.
+    pub logins: Vec<StoredLogin>,
+    /// `setting`, by key.
+    pub settings: BTreeMap<String, String>,
+    /// `email_outbox`, by id.
+    pub outbox: BTreeMap<EmailId, StoredEmail>,
     /// `throttle`: (throttle, lower(key)) → (attempts, expires_at).
-    pub(crate) throttles: BTreeMap<(String, String), (Vec<i64>, Timestamp)>,
+    pub throttles: BTreeMap<(String, String), (Vec<i64>, Timestamp)>,
     /// `password_reset_request`: the asked addresses, oldest first.
-    pub(crate) reset_requests: Vec<String>,
+    pub reset_requests: Vec<String>,
     next_user: i64,
     next_group: i64,
     next_membership: i64,
@@ -478,7 +492,7 @@ impl Drop for InUnit {
 
 /// The storage ports over in-memory tables behind one mutex (units of work run one at a time).
 #[derive(Debug, Default)]
-pub(crate) struct MemoryStore {
+pub struct MemoryStore {
     state: Mutex<State>,
     failures: Mutex<HashMap<&'static str, StoreFailure>>,
     units: Mutex<(usize, usize)>,
@@ -490,37 +504,37 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl MemoryStore {
     /// An empty, "migrated" database.
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         MemoryStore::default()
     }
 
     /// A copy of every table.
-    pub(crate) fn snapshot(&self) -> State {
+    pub fn snapshot(&self) -> State {
         locked(&self.state).clone()
     }
 
     /// Makes every later call of the `Repo` method named `op` fail with `failure` (until [`Self::heal`]).
-    pub(crate) fn fail_on(&self, op: &'static str, failure: StoreFailure) {
+    pub fn fail_on(&self, op: &'static str, failure: StoreFailure) {
         locked(&self.failures).insert(op, failure);
     }
 
     /// Removes every injected failure.
-    pub(crate) fn heal(&self) {
+    pub fn heal(&self) {
         locked(&self.failures).clear();
     }
 
     /// Units of work run so far: (reads, transactions).
-    pub(crate) fn units(&self) -> (usize, usize) {
+    pub fn units(&self) -> (usize, usize) {
         *locked(&self.units)
     }
 
     /// The stored user `id`, if any.
-    pub(crate) fn user(&self, id: UserId) -> Option<User> {
+    pub fn user(&self, id: UserId) -> Option<User> {
         locked(&self.state).users.get(&id).map(|u| u.user.clone())
     }
 
     /// Group ids of `user_id`'s memberships, ascending.
-    pub(crate) fn group_ids(&self, user_id: UserId) -> Vec<GroupId> {
+    pub fn group_ids(&self, user_id: UserId) -> Vec<GroupId> {
         locked(&self.state)
             .memberships_sorted_by_group(user_id)
             .iter()
@@ -529,7 +543,7 @@ impl MemoryStore {
     }
 
     /// Number of sessions of `user_id`.
-    pub(crate) fn session_count(&self, user_id: UserId) -> usize {
+    pub fn session_count(&self, user_id: UserId) -> usize {
         locked(&self.state)
             .sessions
             .values()
@@ -538,12 +552,12 @@ impl MemoryStore {
     }
 
     /// Every outbox row, by id.
-    pub(crate) fn outbox(&self) -> Vec<StoredEmail> {
+    pub fn outbox(&self) -> Vec<StoredEmail> {
         locked(&self.state).outbox.values().cloned().collect()
     }
 
     /// A stored setting.
-    pub(crate) fn setting(&self, key: &str) -> Option<String> {
+    pub fn setting(&self, key: &str) -> Option<String> {
         locked(&self.state).settings.get(key).cloned()
     }
 }
@@ -578,7 +592,15 @@ impl Store for MemoryStore {
                 transaction: transaction == Transaction::Write,
                 aborted: false,
             };
-            work(&mut repo)
+            match work(&mut repo) {
+                // PostgreSQL answers the COMMIT of such a transaction by rolling it all back, without an
+                // error; SQLite would commit the statements that worked. Either way the work is not what
+                // the use case meant: fail loudly here.
+                Ok(()) if repo.aborted => Err(DomainError::Store(StoreFailure::Other(
+                    "commit of a transaction in which a statement failed: rolled back".into(),
+                ))),
+                result => result,
+            }
         };
         if result.is_err() {
             if let Some(before) = before {
@@ -1042,11 +1064,12 @@ impl Repo for MemRepo<'_> {
 
     fn save_attempts(&mut self, rows: &[SavedAttempts<'_>]) -> Result<()> {
         self.exec("save_attempts", |s| {
+            // An UPDATE: a key never locked has no row to replace.
             for r in rows {
-                s.throttles.insert(
-                    (r.key.throttle.to_string(), lower(r.key.key)),
-                    (r.attempts.clone(), r.expires_at),
-                );
+                let key = (r.key.throttle.to_string(), lower(r.key.key));
+                if let Some(row) = s.throttles.get_mut(&key) {
+                    *row = (r.attempts.clone(), r.expires_at);
+                }
             }
             Ok(())
         })
@@ -1154,7 +1177,7 @@ impl Repo for MemRepo<'_> {
 /// Renders an email as data: the subject is the `Debug` form of the [`Email`], the text part its link (the
 /// join or reset URL, empty for emails without one), the HTML part the `Debug` form of the context.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct DebugTemplates;
+pub struct DebugTemplates;
 
 impl EmailTemplates for DebugTemplates {
     fn render(&self, email: &Email, ctx: &MailContext) -> Rendered {
@@ -1172,7 +1195,7 @@ impl EmailTemplates for DebugTemplates {
 }
 
 /// The token inside a queued join or reset link (`…/auth/reset_password/<token>[#new]`).
-pub(crate) fn token_in_link(body_text: &str) -> Option<String> {
+pub fn token_in_link(body_text: &str) -> Option<String> {
     let (_, rest) = body_text.split_once("/auth/reset_password/")?;
     Some(rest.trim_end_matches("#new").to_string())
 }
@@ -1180,15 +1203,18 @@ pub(crate) fn token_in_link(body_text: &str) -> Option<String> {
 // ----- the fixture -----
 
 /// A password every policy accepts (and the default one, `normal`).
-pub(crate) const PASSWORD: &str = "unc0mmonpw";
+pub const PASSWORD: &str = "unc0mmonpw";
 
 /// Where the clock starts.
-pub(crate) fn t0() -> Timestamp {
-    chrono::Utc.with_ymd_and_hms(2024, 1, 1, 12, 0, 0).unwrap()
+pub fn t0() -> Timestamp {
+    chrono::Utc
+        .with_ymd_and_hms(2024, 1, 1, 12, 0, 0)
+        .single()
+        .expect("a valid time")
 }
 
 /// A client at `ip`.
-pub(crate) fn client(ip: &str) -> ClientInfo {
+pub fn client(ip: &str) -> ClientInfo {
     ClientInfo {
         ip: ip.to_string(),
         user_agent: "test-agent".to_string(),
@@ -1197,7 +1223,7 @@ pub(crate) fn client(ip: &str) -> ClientInfo {
 }
 
 /// A JSON object from a `json!` literal.
-pub(crate) fn body(v: Value) -> Map<String, Value> {
+pub fn body(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
         other => panic!("not an object: {other}"),
@@ -1205,33 +1231,46 @@ pub(crate) fn body(v: Value) -> Map<String, Value> {
 }
 
 /// A `People` over a [`MemoryStore`], bcrypt cost 4, [`DebugTemplates`] and a [`ManualClock`] at [`t0`].
-pub(crate) struct Fixture {
-    pub(crate) people: People,
-    pub(crate) store: Arc<MemoryStore>,
-    pub(crate) clock: Arc<ManualClock>,
+pub struct Fixture {
+    /// The use cases under test.
+    pub people: People,
+    /// Their store, for inspection and injected failures.
+    pub store: Arc<MemoryStore>,
+    /// Their clock, moved by [`Fixture::advance`].
+    pub clock: Arc<ManualClock>,
 }
 
 /// Who [`Fixture::user`] creates.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct UserSpec<'a> {
-    pub(crate) email: &'a str,
-    pub(crate) first_name: Option<&'a str>,
-    pub(crate) last_name: Option<&'a str>,
+pub struct UserSpec<'a> {
+    /// Email (stored lower-cased).
+    pub email: &'a str,
+    /// Given name.
+    pub first_name: Option<&'a str>,
+    /// Family name.
+    pub last_name: Option<&'a str>,
     /// `None`: no password (cannot log in).
-    pub(crate) password: Option<&'a str>,
+    pub password: Option<&'a str>,
     /// Groups besides All Users, with the manager flag; Administrators makes a superuser.
-    pub(crate) groups: &'a [(GroupId, bool)],
-    pub(crate) sso_source: Option<&'a str>,
+    pub groups: &'a [(GroupId, bool)],
+    /// SSO source, if any.
+    pub sso_source: Option<&'a str>,
+}
+
+impl Default for Fixture {
+    fn default() -> Self {
+        Fixture::new()
+    }
 }
 
 impl Fixture {
     /// The default configuration.
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Fixture::with_config(Config::default())
     }
 
     /// A given configuration.
-    pub(crate) fn with_config(config: Config) -> Self {
+    pub fn with_config(config: Config) -> Self {
         let store = Arc::new(MemoryStore::new());
         let clock = Arc::new(ManualClock::new(t0()));
         let people = People::new(
@@ -1249,12 +1288,12 @@ impl Fixture {
     }
 
     /// Now, by the fixture's clock.
-    pub(crate) fn now(&self) -> Timestamp {
+    pub fn now(&self) -> Timestamp {
         self.clock.now()
     }
 
     /// Creates a user directly in the store (All Users plus `spec.groups`), bypassing the use cases.
-    pub(crate) fn user(&self, spec: UserSpec<'_>) -> User {
+    pub fn user(&self, spec: UserSpec<'_>) -> User {
         let password = spec
             .password
             .map(|p| self.people.hasher.hash(p).expect("hash"));
@@ -1290,7 +1329,7 @@ impl Fixture {
     }
 
     /// A user with a password, a name and memberships.
-    pub(crate) fn member(&self, email: &str, first: &str, groups: &[(GroupId, bool)]) -> User {
+    pub fn member(&self, email: &str, first: &str, groups: &[(GroupId, bool)]) -> User {
         self.user(UserSpec {
             email,
             first_name: Some(first),
@@ -1301,12 +1340,12 @@ impl Fixture {
     }
 
     /// A superuser with a password.
-    pub(crate) fn admin(&self, email: &str) -> User {
+    pub fn admin(&self, email: &str) -> User {
         self.member(email, "Admin", &[(ADMINISTRATORS_ID, false)])
     }
 
     /// A new session for `user_id` (as a login makes, without the password check); returns its token.
-    pub(crate) fn session(&self, user_id: UserId) -> String {
+    pub fn session(&self, user_id: UserId) -> String {
         let now = self.now();
         self.people
             .store
@@ -1319,7 +1358,7 @@ impl Fixture {
     }
 
     /// The caller behind a fresh session of `user_id`, as `authenticate` builds it.
-    pub(crate) fn caller(&self, user_id: UserId) -> Caller {
+    pub fn caller(&self, user_id: UserId) -> Caller {
         let token = self.session(user_id);
         self.people
             .authenticate(Some(&token))
@@ -1327,7 +1366,7 @@ impl Fixture {
     }
 
     /// Signs in with email and password through the login use case; returns the session token.
-    pub(crate) fn login(&self, email: &str, password: &str) -> Result<String> {
+    pub fn login(&self, email: &str, password: &str) -> Result<String> {
         self.people
             .login(
                 Login {
@@ -1341,7 +1380,7 @@ impl Fixture {
     }
 
     /// Creates a group directly in the store.
-    pub(crate) fn group(&self, name: &str) -> Group {
+    pub fn group(&self, name: &str) -> Group {
         self.people
             .store
             .write(|r| r.insert_group(name, &crate::group::new_entity_id()))
@@ -1349,139 +1388,44 @@ impl Fixture {
     }
 
     /// Moves the clock.
-    pub(crate) fn advance(&self, by: chrono::Duration) {
+    pub fn advance(&self, by: chrono::Duration) {
         self.clock.advance(by);
     }
 }
 
-// ----- tests of the fake itself -----
+// ----- what only the fake does (the rest is the contract's) -----
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Duration;
-
-    fn new_user(email: &str) -> NewUser {
-        NewUser {
-            email: email.to_string(),
-            first_name: None,
-            last_name: None,
-            password: None,
-            is_superuser: false,
-            login_attributes: None,
-            locale: None,
-            sso_source: None,
-            date_joined: t0(),
-        }
-    }
-
-    fn store() -> Arc<dyn Store> {
-        Arc::new(MemoryStore::new())
-    }
 
     #[test]
-    fn magic_groups_exist_from_the_start() {
-        let s = store();
-        let groups = s
-            .read(|r| r.groups_by_ids(&[2, 1, 3, -1, i64::MAX]))
-            .unwrap();
-        assert_eq!(
-            groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
-            vec![ALL_USERS_NAME, ADMINISTRATORS_NAME]
-        );
-        let g = s.write(|r| r.insert_group("Sales", "e1")).unwrap();
-        assert_eq!(g.id, 3);
-    }
-
-    #[test]
-    fn emails_and_group_names_are_unique_ignoring_case() {
-        let s = store();
-        let a = s.write(|r| r.insert_user(&new_user("ann@x.com"))).unwrap();
-        assert_eq!(a.id, 1);
-        assert!(s
-            .write(|r| r.insert_user(&new_user("ANN@x.com")))
-            .unwrap_err()
-            .is_unique_violation());
-        let b = s.write(|r| r.insert_user(&new_user("bob@x.com"))).unwrap();
-        let mut b2 = b.clone();
-        b2.email = "Ann@X.com".into();
-        assert!(s
-            .write(|r| r.update_user(&b2))
-            .unwrap_err()
-            .is_unique_violation());
-        let found = s.read(|r| r.user_by_email("ANN@X.COM")).unwrap().unwrap();
-        assert_eq!(found.id, a.id);
-
-        s.write(|r| r.insert_group("Sales", "e1")).unwrap();
-        let dup = s.write(|r| r.insert_group("sALES", "e2")).unwrap_err();
-        assert!(dup.is_unique_violation());
-        let mkt = s.write(|r| r.insert_group("Marketing", "e3")).unwrap();
-        assert!(s
-            .write(|r| r.rename_group(mkt.id, "SALES"))
-            .unwrap_err()
-            .is_unique_violation());
-        s.write(|r| r.rename_group(mkt.id, "MARKETING")).unwrap();
-        assert_eq!(
-            s.read(|r| r.group_by_name("marketing"))
-                .unwrap()
-                .unwrap()
-                .name,
-            "MARKETING"
-        );
-    }
-
-    #[test]
-    fn memberships_are_unique_and_need_their_user_and_group() {
-        let s = store();
-        let u = s.write(|r| r.insert_user(&new_user("a@x.com"))).unwrap();
-        s.write(|r| r.insert_membership(u.id, 1, false)).unwrap();
-        assert_eq!(
-            s.write(|r| r.insert_membership(u.id, 1, true)).unwrap_err(),
-            DomainError::Store(StoreFailure::Unique("idx_membership_user_group".into()))
-        );
-        assert!(matches!(
-            s.write(|r| r.insert_membership(u.id, 99, false)),
-            Err(DomainError::Store(StoreFailure::ForeignKey(_)))
-        ));
-        assert!(matches!(
-            s.write(|r| r.insert_membership(42, 1, false)),
-            Err(DomainError::Store(StoreFailure::ForeignKey(_)))
-        ));
-        let g = s.write(|r| r.insert_group("G", "e")).unwrap();
-        s.write(|r| r.insert_membership(u.id, g.id, true)).unwrap();
-        assert!(s.write(|r| r.delete_group(g.id)).unwrap());
-        assert!(!s.write(|r| r.delete_group(g.id)).unwrap());
-        let left = s.read(|r| r.memberships_of(&[u.id])).unwrap();
-        assert_eq!(left.iter().map(|m| m.group_id).collect::<Vec<_>>(), vec![1]);
-    }
-
-    #[test]
-    fn a_failed_transaction_leaves_nothing_and_refuses_further_statements() {
+    fn a_unit_that_swallowed_a_failed_statement_fails_and_leaves_nothing() {
         let mem = Arc::new(MemoryStore::new());
         let s: Arc<dyn Store> = mem.clone();
-        let err = s
-            .write(|r| {
-                r.insert_user(&new_user("a@x.com"))?;
-                r.put_setting("k", Some("v"))?;
-                let dup = r.insert_user(&new_user("A@x.com"));
-                assert!(dup.unwrap_err().is_unique_violation());
-                // Swallowing the error does not help: the transaction is aborted.
-                r.count_users(10)
-            })
-            .unwrap_err();
-        assert!(
-            matches!(err, DomainError::Store(StoreFailure::Other(ref m)) if m.contains("aborted"))
-        );
-        let state = mem.snapshot();
-        assert!(state.users.is_empty() && state.settings.is_empty());
-
-        // Without a transaction each statement stands on its own.
-        let _ = s.read(|r| {
-            r.insert_user(&new_user("a@x.com"))?;
-            r.insert_user(&new_user("a@x.com"))
-        });
-        assert_eq!(mem.snapshot().users.len(), 1);
-        assert_eq!(mem.units(), (1, 1));
+        // What comes after the swallowed failure: another statement (refused, the transaction is aborted,
+        // as on PostgreSQL), or nothing (the commit fails).
+        type Then = fn(&mut dyn Repo) -> Result<()>;
+        let after: [(Then, &str); 2] = [
+            (|r| r.count_users(10).map(drop), "aborted"),
+            (|_| Ok(()), "rolled back"),
+        ];
+        for (then, why) in after {
+            let err = s
+                .write(|r| {
+                    r.put_setting("k", Some("v"))?;
+                    let dup = r.insert_group("all users", "e1");
+                    assert!(dup.unwrap_err().is_unique_violation());
+                    then(r)
+                })
+                .unwrap_err();
+            assert!(
+                matches!(err, DomainError::Store(StoreFailure::Other(ref m)) if m.contains(why)),
+                "{err:?}"
+            );
+            assert_eq!(mem.setting("k"), None);
+        }
+        assert_eq!(mem.units(), (0, 2));
     }
 
     #[test]
@@ -1497,341 +1441,6 @@ mod tests {
         s.read(|r| r.ping()).unwrap();
         let nested = s.read(|_| s.read(|r| r.ping())).unwrap_err();
         assert!(matches!(nested, DomainError::Internal(_)));
-    }
-
-    #[test]
-    fn last_login_sets_first_login_once() {
-        let s = store();
-        let u = s.write(|r| r.insert_user(&new_user("a@x.com"))).unwrap();
-        let later = t0() + Duration::hours(1);
-        s.write(|r| {
-            r.insert_session(&NewSession {
-                id_hash: "h".into(),
-                user_id: u.id,
-                created_at: t0(),
-            })?;
-            r.set_last_login(u.id, t0())?;
-            r.set_last_login(u.id, later)
-        })
-        .unwrap();
-        let rec = s.read(|r| r.caller_by_session("h")).unwrap().unwrap();
-        assert_eq!(rec.user.last_login, Some(later));
-        assert_eq!(rec.first_login, Some(t0()));
-        assert!(s.read(|r| r.caller_by_session("nope")).unwrap().is_none());
-    }
-
-    #[test]
-    fn sessions_and_login_history() {
-        let s = store();
-        let u = s.write(|r| r.insert_user(&new_user("a@x.com"))).unwrap();
-        let session = |h: &str| NewSession {
-            id_hash: h.into(),
-            user_id: u.id,
-            created_at: t0(),
-        };
-        let login = |h: Option<&str>, at: Timestamp| NewLogin {
-            timestamp: at,
-            user_id: u.id,
-            session_hash: h.map(str::to_string),
-            device_id: "d".into(),
-            device_description: "ua".into(),
-            ip_address: "ip".into(),
-        };
-        assert!(matches!(
-            s.write(|r| r.insert_session(&NewSession {
-                user_id: 9,
-                ..session("x")
-            })),
-            Err(DomainError::Store(StoreFailure::ForeignKey(_)))
-        ));
-        assert!(matches!(
-            s.write(|r| r.insert_login(&login(Some("unknown"), t0()))),
-            Err(DomainError::Store(StoreFailure::ForeignKey(_)))
-        ));
-        s.write(|r| {
-            for h in ["a", "b", "c"] {
-                r.insert_session(&session(h))?;
-            }
-            r.insert_login(&login(Some("a"), t0()))?;
-            r.insert_login(&login(Some("b"), t0()))?;
-            r.insert_login(&login(Some("c"), t0() + Duration::seconds(1)))
-        })
-        .unwrap();
-        assert_eq!(
-            s.write(|r| r.delete_user_sessions(u.id, Some("b")))
-                .unwrap(),
-            2
-        );
-        assert!(!s.write(|r| r.delete_session("a")).unwrap());
-        let logins = s.read(|r| r.logins_of(u.id)).unwrap();
-        // Newest first, ties by id descending; deleted sessions leave inactive logins.
-        assert_eq!(
-            logins.iter().map(|l| l.active).collect::<Vec<_>>(),
-            vec![false, true, false]
-        );
-        assert_eq!(logins[0].timestamp, t0() + Duration::seconds(1));
-    }
-
-    #[test]
-    fn counting_is_capped() {
-        let s = store();
-        for i in 0..5 {
-            s.write(|r| r.insert_user(&new_user(&format!("u{i}@x.com"))))
-                .unwrap();
-        }
-        let counts = s
-            .read(|r| Ok((r.count_users(0)?, r.count_users(2)?, r.count_users(100)?)))
-            .unwrap();
-        assert_eq!(counts, (0, 2, 5));
-    }
-
-    #[test]
-    fn user_lists_order_filter_and_search_like_the_real_store() {
-        let mem = Arc::new(MemoryStore::new());
-        let s: Arc<dyn Store> = mem.clone();
-        let mk = |email: &str, first: Option<&str>, last: Option<&str>| {
-            s.write(|r| {
-                r.insert_user(&NewUser {
-                    first_name: first.map(str::to_string),
-                    last_name: last.map(str::to_string),
-                    ..new_user(email)
-                })
-            })
-            .unwrap()
-        };
-        let zed = mk("zed@x.com", Some("zed"), Some("Alpha"));
-        let nameless = mk("none@x.com", None, None);
-        let ann = mk("ann@x.com", Some("Ann"), Some("Zulu"));
-        let ann2 = mk("ann2@x.com", Some("ann"), None);
-        let pct = mk("pct@x.com", Some("50%_off"), Some("Deal"));
-        let ids = |q: &UserQuery| -> (Vec<i32>, i64) {
-            let (users, total) = s.read(|r| r.list_users(q)).unwrap();
-            (users.iter().map(|u| u.id).collect(), total)
-        };
-        let q = UserQuery::default();
-        assert_eq!(
-            ids(&q).0,
-            vec![pct.id, ann.id, ann2.id, zed.id, nameless.id]
-        );
-        let by_last = UserQuery {
-            order: UserOrder::LastName,
-            ..UserQuery::default()
-        };
-        assert_eq!(
-            ids(&by_last).0,
-            vec![zed.id, pct.id, ann.id, ann2.id, nameless.id]
-        );
-        let paged_q = UserQuery {
-            page: Some(Page {
-                limit: 2,
-                offset: 1,
-            }),
-            ..UserQuery::default()
-        };
-        assert_eq!(ids(&paged_q), (vec![ann.id, ann2.id], 5));
-        let search = |t: &str| {
-            ids(&UserQuery {
-                text: Some(t.into()),
-                ..UserQuery::default()
-            })
-        };
-        assert_eq!(search("ANN").0, vec![ann.id, ann2.id]);
-        assert_eq!(search("%").0, vec![pct.id]);
-        assert_eq!(search("%_O").0, vec![pct.id]);
-        assert_eq!(search("_").0, vec![pct.id]);
-        assert_eq!(search("a%n").1, 0, "% is no wildcard");
-        assert_eq!(search("a_n").1, 0, "_ is no wildcard");
-        assert_eq!(search("NONE@").0, vec![nameless.id]);
-        // A needle spanning two fields matches nothing.
-        assert_eq!(search("zedalpha").1, 0);
-        assert_eq!(search("zed\u{1f}alpha").1, 0);
-
-        // Inactive users and the group filter.
-        s.write(|r| {
-            let mut u = r.user_by_id(i64::from(zed.id))?.unwrap();
-            u.is_active = false;
-            r.update_user(&u)?;
-            let g = r.insert_group("G", "e")?;
-            r.insert_membership(ann2.id, g.id, true)?;
-            r.insert_membership(ann.id, g.id, false)?;
-            let mut admin = r.user_by_id(i64::from(pct.id))?.unwrap();
-            admin.is_superuser = true;
-            r.update_user(&admin)?;
-            r.insert_membership(pct.id, g.id, false)?;
-            Ok(())
-        })
-        .unwrap();
-        let inactive = UserQuery {
-            activity: Activity::Inactive,
-            ..UserQuery::default()
-        };
-        assert_eq!(ids(&inactive).0, vec![zed.id]);
-        let ranked = UserQuery {
-            group_id: Some(3),
-            order: UserOrder::GroupRank(3),
-            ..UserQuery::default()
-        };
-        assert_eq!(ids(&ranked).0, vec![pct.id, ann2.id, ann.id]);
-        let sharing = UserQuery {
-            shares_group_with: Some(ann.id),
-            ..UserQuery::default()
-        };
-        assert_eq!(ids(&sharing).0, vec![pct.id, ann.id, ann2.id]);
-        let sharing_nothing = UserQuery {
-            shares_group_with: Some(nameless.id),
-            ..UserQuery::default()
-        };
-        assert_eq!(ids(&sharing_nothing).1, 0);
-        assert_eq!(
-            ids(&UserQuery {
-                group_id: Some(i64::MAX),
-                ..UserQuery::default()
-            })
-            .1,
-            0
-        );
-    }
-
-    #[test]
-    fn groups_list_with_active_member_counts() {
-        let s = store();
-        s.write(|r| {
-            let a = r.insert_user(&new_user("a@x.com"))?;
-            let b = r.insert_user(&new_user("b@x.com"))?;
-            r.insert_membership(a.id, 1, false)?;
-            r.insert_membership(b.id, 1, false)?;
-            let mut b = b;
-            b.is_active = false;
-            r.update_user(&b)?;
-            r.insert_group("beta", "e1")?;
-            r.insert_group("Alpha", "e2")?;
-            Ok(())
-        })
-        .unwrap();
-        let groups = s.read(|r| r.list_groups(None, None)).unwrap();
-        let names: Vec<(&str, i64)> = groups
-            .iter()
-            .map(|g| (g.group.name.as_str(), g.member_count))
-            .collect();
-        assert_eq!(
-            names,
-            vec![
-                ("Administrators", 0),
-                ("All Users", 1),
-                ("Alpha", 0),
-                ("beta", 0)
-            ]
-        );
-        let some = s
-            .read(|r| {
-                r.list_groups(
-                    Some(&[1, 3]),
-                    Some(Page {
-                        limit: 1,
-                        offset: 1,
-                    }),
-                )
-            })
-            .unwrap();
-        assert_eq!(some[0].group.name, "beta");
-        assert_eq!(s.read(|r| r.count_active_members(1)).unwrap(), 1);
-        assert_eq!(s.read(|r| r.group_members(1)).unwrap().len(), 1);
-    }
-
-    #[test]
-    fn settings_claims_and_defaults() {
-        let s = store();
-        s.write(|r| {
-            assert!(r.insert_setting_if_absent("b", "1")?);
-            assert!(!r.insert_setting_if_absent("b", "2")?);
-            r.put_setting("a", Some("x"))?;
-            r.put_setting("a", Some("y"))?;
-            assert!(!r.take_setting("a", "x")?);
-            assert!(r.take_setting("a", "y")?);
-            assert!(!r.take_setting("a", "y")?);
-            r.put_setting("c", Some("z"))?;
-            r.put_setting("c", None)?;
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(
-            s.read(|r| r.settings()).unwrap(),
-            vec![("b".to_string(), "1".to_string())]
-        );
-    }
-
-    #[test]
-    fn outbox_claims_lease_and_blank_sent_bodies() {
-        let mem = Arc::new(MemoryStore::new());
-        let s: Arc<dyn Store> = mem.clone();
-        let email = |n: &str, at: Timestamp| NewEmail {
-            recipients: vec![format!("{n}@x.com")],
-            subject: n.into(),
-            body_text: "text".into(),
-            body_html: "html".into(),
-            created_at: at,
-            link: None,
-        };
-        let first = s.write(|r| r.enqueue_email(&email("a", t0()))).unwrap();
-        let second = s
-            .write(|r| r.enqueue_email(&email("b", t0() - Duration::seconds(5))))
-            .unwrap();
-        s.write(|r| r.enqueue_email(&email("c", t0() + Duration::hours(1))))
-            .unwrap();
-        let lease = t0() + Duration::minutes(5);
-        let claimed = s.write(|r| r.claim_emails(t0(), lease, 1)).unwrap();
-        // The earliest due is claimed first; results come back by id.
-        assert_eq!(
-            claimed.iter().map(|e| e.id).collect::<Vec<_>>(),
-            vec![second]
-        );
-        let claimed = s.write(|r| r.claim_emails(t0(), lease, 10)).unwrap();
-        assert_eq!(
-            claimed.iter().map(|e| e.id).collect::<Vec<_>>(),
-            vec![first]
-        );
-        assert!(s
-            .write(|r| r.claim_emails(t0(), lease, 10))
-            .unwrap()
-            .is_empty());
-        let again = s
-            .write(|r| r.claim_emails(lease, lease + Duration::minutes(5), 10))
-            .unwrap();
-        assert_eq!(again.len(), 2);
-        assert!(again.iter().all(|e| e.attempts == 2));
-        s.write(|r| {
-            r.mark_email_failed(first, "smtp down", t0() + Duration::hours(2))?;
-            r.mark_email_sent(second, t0())
-        })
-        .unwrap();
-        let rows = mem.outbox();
-        let sent = rows.iter().find(|e| e.id == second).unwrap();
-        assert_eq!(sent.sent_at, Some(t0()));
-        assert!(sent.email.body_text.is_empty() && sent.email.body_html.is_empty());
-        let failed = rows.iter().find(|e| e.id == first).unwrap();
-        assert_eq!(failed.last_error.as_deref(), Some("smtp down"));
-        let later = t0() + Duration::hours(3);
-        let claimed = s.write(|r| r.claim_emails(later, later, 10)).unwrap();
-        assert_eq!(
-            claimed.len(),
-            2,
-            "the failed one and the one due later; never the sent one"
-        );
-    }
-
-    #[test]
-    fn updates_keep_the_identity_columns() {
-        let s = store();
-        let u = s.write(|r| r.insert_user(&new_user("a@x.com"))).unwrap();
-        let mut changed = u.clone();
-        changed.date_joined = t0() + Duration::days(1);
-        changed.user_type = "api-key".into();
-        changed.password_hash = Some("h".into());
-        changed.password_salt = Some("s".into());
-        s.write(|r| r.update_user(&changed)).unwrap();
-        let back = s.read(|r| r.user_by_id(i64::from(u.id))).unwrap().unwrap();
-        assert_eq!(back.date_joined, u.date_joined);
-        assert_eq!(back.user_type, TYPE_PERSONAL);
-        assert_eq!(back.password_hash.as_deref(), Some("h"));
+        assert_eq!(mem.units(), (3, 0), "the nested unit never ran");
     }
 }
