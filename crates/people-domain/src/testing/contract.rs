@@ -30,7 +30,7 @@ use crate::store::{
     Activity, EmailLink, NewEmail, NewMembership, Page, QueuedEmail, Repo, SavedAttempts, Store,
     ThrottleKey, UserOrder, UserQuery,
 };
-use crate::user::{NewUser, User, TYPE_PERSONAL};
+use crate::user::{NewUser, User, UserType};
 
 /// What a check runs against: a freshly migrated store holding nothing but the two magic groups.
 pub trait Subject {
@@ -426,7 +426,7 @@ fn users_keep_every_column(subject: &dyn Subject) {
         sso_source: new.sso_source,
         locale: new.locale,
         settings: None,
-        user_type: TYPE_PERSONAL.into(),
+        user_type: UserType::Personal,
     };
     assert!(u.id.get() > 0);
     assert_eq!(u, expected);
@@ -479,7 +479,7 @@ fn updates_write_every_column_but_id_date_joined_and_type(subject: &dyn Subject)
         sso_source: Some("google".into()),
         locale: Some("en".into()),
         settings: Some("{}".into()),
-        user_type: "api-key".into(),
+        user_type: UserType::ApiKey,
         ..u.clone()
     };
     s.write(|r| r.update_user(&changed)).unwrap();
