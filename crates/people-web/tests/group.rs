@@ -6,17 +6,9 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::TestApp;
+use common::{keys, TestApp};
 use people_domain::{GroupId, MembershipId, UserId};
-use serde_json::{json, Value};
-
-fn keys(v: &Value) -> BTreeSet<String> {
-    v.as_object()
-        .unwrap_or_else(|| panic!("not an object: {v}"))
-        .keys()
-        .cloned()
-        .collect()
-}
+use serde_json::json;
 
 fn set(k: &[&str]) -> BTreeSet<String> {
     k.iter().map(|s| s.to_string()).collect()

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{TestApp, PASSWORD};
+use common::{keys, TestApp, PASSWORD};
 use people_domain::group::{GroupRole, ALL_USERS_ID};
 use people_domain::store::NewMembership;
 use people_domain::{GroupId, UserId};
@@ -38,14 +38,6 @@ const GROUP_MANAGER: [&str; 7] = [
     "last_login",
 ];
 const NON_ADMIN: [&str; 5] = ["id", "email", "first_name", "last_name", "common_name"];
-
-fn keys(v: &Value) -> BTreeSet<String> {
-    v.as_object()
-        .unwrap_or_else(|| panic!("not an object: {v}"))
-        .keys()
-        .cloned()
-        .collect()
-}
 
 fn set(base: &[&str], extra: &[&str]) -> BTreeSet<String> {
     base.iter().chain(extra).map(|s| s.to_string()).collect()

@@ -1,6 +1,7 @@
 //! Test harness: the real actix app over a fresh real database, driven with real HTTP requests in-process.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -404,4 +405,13 @@ macro_rules! web_tests {
             )*
         }
     };
+}
+
+/// The keys of a JSON object (the shape of a response, whatever its values).
+pub fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .cloned()
+        .collect()
 }
