@@ -253,8 +253,46 @@ pub struct SessionGrant {
     pub user_id: UserId,
     /// The cookie's lifetime the client asked for.
     pub persistence: Persistence,
-    /// The `session-cookie-samesite` setting at the time (`lax`, `strict` or `none`).
-    pub same_site: String,
+    /// The `session-cookie-samesite` setting at the time.
+    pub same_site: SameSite,
+}
+
+/// The session cookie's `SameSite` directive (the `session-cookie-samesite` setting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SameSite {
+    /// `Lax` (Metabase's default).
+    #[default]
+    Lax,
+    /// `Strict`.
+    Strict,
+    /// `None` (the cookie also goes with cross-site requests; needs HTTPS).
+    None,
+}
+
+impl SameSite {
+    /// The directive a stored setting names; anything unknown is the default, as in Metabase.
+    pub fn from_setting(value: &str) -> Self {
+        match value {
+            "strict" => SameSite::Strict,
+            "none" => SameSite::None,
+            _ => SameSite::Lax,
+        }
+    }
+
+    /// The setting's value for this directive.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Lax => "lax",
+            SameSite::Strict => "strict",
+            SameSite::None => "none",
+        }
+    }
+}
+
+impl PartialEq<&str> for SameSite {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 /// First pause of a sign-in waiting for attempts being checked (on another replica: settlements in this
@@ -322,7 +360,8 @@ impl People {
         let token = start_session(repo, user_id, self.clock.now(), client, history)?;
         let same_site = self
             .setting_value(repo, "session-cookie-samesite")?
-            .unwrap_or_else(|| "lax".to_string());
+            .map(|v| SameSite::from_setting(&v))
+            .unwrap_or_default();
         Ok(SessionGrant {
             token,
             user_id,

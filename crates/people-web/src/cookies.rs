@@ -12,11 +12,11 @@ pub const TIMEOUT_COOKIE: &str = "metabase.TIMEOUT";
 /// Embedding session cookie name (only ever cleared by people).
 pub const EMBEDDED_SESSION_COOKIE: &str = "metabase.EMBEDDED_SESSION";
 
-fn same_site(setting: &str) -> SameSite {
-    match setting {
-        "strict" => SameSite::Strict,
-        "none" => SameSite::None,
-        _ => SameSite::Lax,
+fn same_site(directive: people_domain::session::SameSite) -> SameSite {
+    match directive {
+        people_domain::session::SameSite::Strict => SameSite::Strict,
+        people_domain::session::SameSite::None => SameSite::None,
+        people_domain::session::SameSite::Lax => SameSite::Lax,
     }
 }
 
@@ -33,14 +33,14 @@ pub fn set_session_cookies(
     let mut session = Cookie::build(SESSION_COOKIE, grant.token.expose().to_string())
         .path("/")
         .http_only(true)
-        .same_site(same_site(&grant.same_site))
+        .same_site(same_site(grant.same_site))
         .secure(secure);
     if grant.persistence == Persistence::Remember && !session_cookies {
         session = session.max_age(max_age);
     }
     let timeout = Cookie::build(TIMEOUT_COOKIE, "alive")
         .path("/")
-        .same_site(same_site(&grant.same_site))
+        .same_site(same_site(grant.same_site))
         .secure(secure)
         .max_age(max_age);
     resp.cookie(session.finish());
