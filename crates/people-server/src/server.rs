@@ -221,6 +221,7 @@ impl Server {
             App::new()
                 .wrap(actix_web::middleware::from_fn(people_web::security_headers))
                 .configure(api.mount())
+                .configure(people_console::configure)
         })
         .listen(self.listener)?
         .workers(self.workers)
