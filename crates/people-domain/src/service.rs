@@ -26,6 +26,9 @@ pub struct Config {
     pub throttle: bool,
     /// `MB_SESSION_COOKIES`: session cookies end with the browser session even with `remember`.
     pub session_cookies: bool,
+    /// True when SMTP is configured (`MB_EMAIL_SMTP_HOST`): published as Metabase's `email-configured?`
+    /// property, so that a client knows whether an invite will arrive by email.
+    pub email_configured: bool,
 }
 
 impl Default for Config {
@@ -36,6 +39,7 @@ impl Default for Config {
             settings: EnvDefaults::default(),
             throttle: true,
             session_cookies: false,
+            email_configured: false,
         }
     }
 }

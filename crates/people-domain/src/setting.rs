@@ -356,6 +356,10 @@ impl crate::People {
             "session-cookies".into(),
             Value::Bool(self.config.session_cookies),
         );
+        p.insert(
+            "email-configured?".into(),
+            Value::Bool(self.config.email_configured),
+        );
         p.insert("version".into(), serde_json::json!({ "tag": VERSION_TAG }));
         if caller.is_some() {
             p.insert("user-visibility".into(), text("user-visibility"));

@@ -1075,6 +1075,27 @@ impl People {
     }
 }
 
+impl People {
+    /// A fresh invite link for an active person, for a superuser to hand over when no email can carry it
+    /// (people's own: Metabase shows a generated password instead). It replaces the person's earlier reset or
+    /// invite link, as a new invite email would; nothing is queued. An unknown or inactive id is not found.
+    pub fn invite_link(&self, caller: &Caller, id: UserId) -> Result<String> {
+        caller.require_superuser()?;
+        self.store.write(|repo| {
+            let mut user = repo
+                .lock_user(id)?
+                .filter(|u| u.is_active && u.is_personal())
+                .ok_or(DomainError::NotFound)?;
+            let token = self.issue_reset_token(repo, &mut user)?;
+            let site_url = self.mail_context(repo)?.site_url;
+            Ok(format!(
+                "{site_url}/auth/reset_password/{}#new",
+                token.expose()
+            ))
+        })
+    }
+}
+
 /// Stores a new password hash and clears any reset token (Metabase's `set-password!`).
 pub(crate) fn set_password(user: &mut User, hash: PasswordHash, now: Timestamp) {
     user.password_hash = Some(hash.hash);

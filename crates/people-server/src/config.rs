@@ -550,6 +550,7 @@ impl Options {
                 settings,
                 throttle: !self.disable_session_throttle,
                 session_cookies: self.session_cookies,
+                email_configured: smtp.is_some(),
             },
             bcrypt_cost: self.bcrypt_cost.unwrap_or(DEFAULT_BCRYPT_COST),
             web: WebConfig {

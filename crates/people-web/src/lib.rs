@@ -160,6 +160,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 "/user/{id:[0-9]+}/send_invite",
                 web::put().to(user::send_invite_put),
             )
+            .route(
+                "/user/{id:[0-9]+}/invite_link",
+                web::post().to(user::invite_link),
+            )
             .route("/permissions/group", web::get().to(group::list))
             .route("/permissions/group", web::post().to(group::create))
             .route("/permissions/group/{id:[0-9]+}", web::get().to(group::get))

@@ -55,6 +55,13 @@ pub struct SuccessBody {
     pub success: bool,
 }
 
+/// `{"invite_url": "<site-url>/auth/reset_password/<token>#new"}`.
+#[derive(Serialize, ToSchema)]
+pub struct InviteLinkBody {
+    /// The link of an invite email: the person opens it, chooses a password and is signed in.
+    pub invite_url: String,
+}
+
 /// A password change or reset that signs the user in.
 #[derive(Serialize, ToSchema)]
 pub struct NewSessionBody {
@@ -366,6 +373,7 @@ impl Modify for SessionHeader {
         crate::user::modal,
         crate::user::send_invite,
         crate::user::send_invite_put,
+        crate::user::invite_link,
         crate::group::list,
         crate::group::create,
         crate::group::get,

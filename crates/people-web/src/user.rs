@@ -329,6 +329,31 @@ pub(crate) async fn send_invite(
     Ok(ok(&json!({"success": true})))
 }
 
+/// `POST /api/user/:id/invite_link`.
+#[utoipa::path(
+    post,
+    path = "/api/user/{id}/invite_link",
+    tag = "user",
+    summary = "A fresh invite link, for an administrator to hand over (people's own)",
+    description = "For instances without email: the link an invite email would carry, returned to a \
+        superuser instead of sent. It replaces the person's earlier reset or invite link. 404 for an unknown \
+        or inactive person.",
+    params(("id" = i64, Path, description = "Id")),
+    responses(
+        crate::openapi::ApiErrors,
+        (status = 200, description = "OK", body = crate::openapi::InviteLinkBody)
+    ),
+)]
+pub(crate) async fn invite_link(
+    api: web::Data<Api>,
+    path: web::Path<String>,
+    token: SessionToken,
+) -> Result<HttpResponse, ApiError> {
+    let id = UserId::parse_path("id", &path);
+    let url = run_as(&api, token, move |p, caller| p.invite_link(caller, id?)).await?;
+    Ok(ok(&json!({ "invite_url": url })))
+}
+
 #[utoipa::path(
     put,
     path = "/api/user/{id}/send_invite",

@@ -65,6 +65,33 @@ web_tests! {
         assert_eq!(valid(&again).await, json!(true));
     }
 
+    async fn an_admin_can_take_an_invite_link_instead_of_an_email(t) {
+        let s = t.setup().await;
+        let id = new_user(&t, &s, "ann@x.com", "Ann").await;
+        let r = t.post(&format!("/api/user/{id}/invite_link"), Some(&s), json!({})).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let url = r.json()["invite_url"].as_str().unwrap().to_string();
+        let token = url
+            .strip_prefix("http://localhost:3000/auth/reset_password/")
+            .and_then(|rest| rest.strip_suffix("#new"))
+            .unwrap_or_else(|| panic!("{url}"));
+        assert!(well_formed(token, id), "{token}");
+        // The link replaces the one the invite email carried, and that email is never sent.
+        let mail = Mail::start(&t);
+        assert!(mail.deliver().is_empty(), "the invite email's link was replaced: nothing to send");
+        let r = t.post("/api/session/reset_password", None, json!({"token": token, "password": "n3w-Secret!"})).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        // Only a superuser may take one; an unknown or inactive person has none.
+        t.add_user("plain@x.com", Some("Pat"), None, false);
+        let plain = t.login("plain@x.com").await;
+        let r = t.post(&format!("/api/user/{id}/invite_link"), Some(&plain), json!({})).await;
+        assert_eq!(r.status, 403);
+        assert_eq!(t.post("/api/user/4242/invite_link", Some(&s), json!({})).await.status, 404);
+        assert_eq!(t.delete(&format!("/api/user/{id}"), Some(&s)).await.status, 200);
+        assert_eq!(t.post(&format!("/api/user/{id}/invite_link"), Some(&s), json!({})).await.status, 404);
+        assert_eq!(t.post(&format!("/api/user/{id}/invite_link"), None, json!({})).await.status, 401);
+    }
+
     async fn setup_invite_is_queued_without_smtp_and_sent_later(t) {
         let token = t.setup_token().await;
         let body = json!({

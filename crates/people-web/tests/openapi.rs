@@ -61,6 +61,7 @@ async fn the_description_is_openapi_3_1_and_covers_every_route() {
         "PUT /api/user/{id}/modal/{modal}",
         "POST /api/user/{id}/send_invite",
         "PUT /api/user/{id}/send_invite",
+        "POST /api/user/{id}/invite_link",
         "GET /api/permissions/group",
         "POST /api/permissions/group",
         "GET /api/permissions/group/{id}",

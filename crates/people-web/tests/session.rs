@@ -47,6 +47,7 @@ web_tests! {
         assert_eq!(p["password-complexity"], json!({"total": 6, "digit": 1}));
         assert_eq!(p["enable-password-login"], json!(true));
         assert_eq!(p["session-cookies"], json!(false));
+        assert_eq!(p["email-configured?"], json!(false), "the test app has no SMTP settings");
         assert_eq!(p["version"], json!({"tag": people_web::VERSION_TAG}));
         assert_eq!(p["site-locale"], json!("en"));
         assert!(p.get("user-visibility").is_none(), "only for signed-in callers");
