@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+pub mod browser;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_people");
 pub const PASSWORD: &str = "unc0mmonpw";
 
