@@ -57,7 +57,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
         web::resource("/console/{bundle}/{file:.*}")
             .wrap(Compress::default())
-            .route(web::get().to(asset)),
+            .route(web::get().to(serve_asset)),
     );
 }
 
@@ -93,19 +93,17 @@ async fn page(req: HttpRequest) -> HttpResponse {
 
 /// One asset of the current bundle; another bundle's URL is not found (its page is reloaded from the shell,
 /// which names the current one).
-async fn asset(path: web::Path<(String, String)>) -> HttpResponse {
+async fn serve_asset(path: web::Path<(String, String)>) -> HttpResponse {
     let (bundle, file) = path.into_inner();
-    let found = (bundle == BUNDLE)
-        .then(|| assets::ASSETS.iter().find(|(name, _)| *name == file))
-        .flatten();
+    let found = (bundle == BUNDLE).then(|| asset(&file)).flatten();
     match found {
-        Some((name, bytes)) => HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, content_type(name)))
+        Some(bytes) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, content_type(&file)))
             .insert_header((
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=31536000, immutable"),
             ))
-            .body(*bytes),
+            .body(bytes),
         None => HttpResponse::NotFound()
             .content_type("text/plain; charset=utf-8")
             .body("Not found."),
@@ -122,6 +120,14 @@ fn content_type(name: &str) -> &'static str {
         "json" => "application/json",
         _ => "application/octet-stream",
     }
+}
+
+/// The bytes of the asset at `name` (a path under the bundle, such as `pages/people.js`).
+pub fn asset(name: &str) -> Option<&'static [u8]> {
+    assets::ASSETS
+        .iter()
+        .find(|(path, _)| *path == name)
+        .map(|(_, bytes)| *bytes)
 }
 
 /// Every asset's path and size in bytes (uncompressed), for the budget and the docs.
