@@ -15,7 +15,8 @@
 #![allow(clippy::unwrap_used)]
 
 use std::future::Future;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -29,7 +30,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use people_mailer::testing::SmtpSink;
 use serde_json::{json, Value};
 
-use super::{free_port, people, temp_dir, try_http, PgDb, Server};
+use super::{free_port, people, temp_dir, PgDb, Server};
 
 /// Longest time one WebDriver command may take before the test fails.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
@@ -147,9 +148,8 @@ impl Browser {
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver_path.display()));
         let started = Instant::now();
         loop {
-            let ready = try_http(driver_port, "GET", "/status", None, None, POLL * 4)
-                .filter(|r| r.status == 200)
-                .is_some_and(|r| r.json()["value"]["ready"] == true);
+            let ready = driver_http(driver_port, "GET", "/status", None, POLL * 4)
+                .is_some_and(|(status, body)| status == 200 && body["value"]["ready"] == true);
             if ready {
                 break;
             }
@@ -505,17 +505,16 @@ impl Browser {
     /// violations while parsing, uncaught errors, failed loads, `console.*` calls.
     pub fn console_log(&self) -> Vec<LogEntry> {
         let path = format!("/session/{}/se/log", self.session);
-        let r = try_http(
+        let (status, body) = driver_http(
             self.driver_port,
             "POST",
             &path,
-            None,
             Some(&json!({"type": "browser"})),
             COMMAND_TIMEOUT,
         )
         .unwrap_or_else(|| panic!("no answer from chromedriver on {path}"));
-        assert_eq!(r.status, 200, "{path}: {}", r.body);
-        let entries = r.json()["value"].as_array().cloned().unwrap_or_default();
+        assert_eq!(status, 200, "{path}: {body}");
+        let entries = body["value"].as_array().cloned().unwrap_or_default();
         entries
             .iter()
             .map(|e| LogEntry {
@@ -764,6 +763,49 @@ fn within<F: Future>(
     fut: F,
 ) -> Result<F::Output, tokio::time::error::Elapsed> {
     rt.block_on(async { tokio::time::timeout(limit, fut).await })
+}
+
+/// One request to chromedriver beside fantoccini's session (its `/status`, and `/se/log` that fantoccini has no
+/// call for): status and JSON body, `None` when it does not answer within `timeout`. chromedriver keeps the
+/// connection open, so the body is read by its Content-Length.
+fn driver_http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    timeout: Duration,
+) -> Option<(u16, Value)> {
+    let payload = body.map(Value::to_string).unwrap_or_default();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(timeout)).ok()?;
+    s.set_write_timeout(Some(timeout)).ok()?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        payload.len()
+    );
+    s.write_all(head.as_bytes()).ok()?;
+    s.write_all(payload.as_bytes()).ok()?;
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line).ok()?;
+    let status = line.split(' ').nth(1)?.parse().ok()?;
+    let mut length = 0;
+    loop {
+        line.clear();
+        r.read_line(&mut line).ok()?;
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().ok()?;
+            }
+        }
+    }
+    let mut buf = vec![0; length];
+    r.read_exact(&mut buf).ok()?;
+    Some((status, serde_json::from_slice(&buf).ok()?))
 }
 
 /// The last 40 lines of a log file, for failure messages.
