@@ -175,6 +175,12 @@ document.addEventListener('click', (event) => {
   if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
   const a = event.target.closest('a[href]');
   if (!a || a.target || a.hasAttribute('download')) return;
+  if (a.classList.contains('skip-link')) {
+    event.preventDefault();
+    const main = document.getElementById('main');
+    if (main) main.focus();
+    return;
+  }
   const url = new URL(a.href, location.href);
   if (url.origin !== location.origin || url.pathname.startsWith('/api') || url.pathname.startsWith('/console/')) return;
   if (url.pathname === location.pathname && url.hash && url.search === location.search) return;

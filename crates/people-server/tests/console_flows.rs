@@ -1,0 +1,318 @@
+//! The console end to end, in headless Chromium against the real binary and a real SMTP catcher, on SQLite
+//! and PostgreSQL: first-run setup, an invite from the email to a signed-in person, a forgotten password,
+//! the people list at 100,000 people, groups and the manager flag, deactivation ending a session, and what a
+//! group manager and a plain user see. Each page visited is also checked by axe-core and for console errors.
+
+#![allow(clippy::unwrap_used)] // tests unwrap freely
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::browser::Console;
+use support::{http, Resp, PASSWORD};
+
+/// The API of the console's server, as a script would call it.
+fn api(c: &Console, method: &str, path: &str, session: Option<&str>, body: Option<Value>) -> Resp {
+    http(c.server.port, method, path, session, body.as_ref())
+}
+
+/// Creates a person with PASSWORD through the API; returns their id.
+fn add_person(c: &Console, admin: &str, email: &str, first: &str, last: &str) -> i64 {
+    let r = api(
+        c,
+        "POST",
+        "/api/user",
+        Some(admin),
+        Some(json!({"email": email, "first_name": first, "last_name": last, "password": PASSWORD})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["id"].as_i64().unwrap()
+}
+
+/// Creates a group through the API; returns its id.
+fn add_group(c: &Console, admin: &str, name: &str) -> i64 {
+    let r = api(
+        c,
+        "POST",
+        "/api/permissions/group",
+        Some(admin),
+        Some(json!({ "name": name })),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["id"].as_i64().unwrap()
+}
+
+fn add_member(c: &Console, admin: &str, group: i64, user: i64, manager: bool) {
+    let body = json!({"group_id": group, "user_id": user, "is_group_manager": manager});
+    let r = api(
+        c,
+        "POST",
+        "/api/permissions/membership",
+        Some(admin),
+        Some(body),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// Signs in through the sign-in page and waits for the page it leads to.
+fn sign_in(c: &Console, email: &str, password: &str, lands_on: &str) {
+    c.goto("/auth/login");
+    c.fill("input[name=username]", email);
+    c.fill("input[name=password]", password);
+    c.click("form button[type=submit]");
+    c.wait_url(|p| p.starts_with(lands_on));
+    c.wait_for("main[data-ready]");
+}
+
+fn sign_out(c: &Console) {
+    c.click_text("button", "Sign out");
+    c.wait_url(|p| p.starts_with("/auth/login"));
+    c.wait_for("input[name=username]");
+}
+
+/// The link of an email (`http://…/auth/reset_password/<token>` and, for an invite, `#new`).
+fn link_in(text: &str, site: &str) -> String {
+    let start = text
+        .find(&format!("{site}/auth/reset_password/"))
+        .unwrap_or_else(|| panic!("no link in {text}"));
+    text[start..]
+        .split(|ch: char| ch.is_whitespace() || ch == '"' || ch == '<')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The email sent to `to` whose subject contains `subject`, waiting for it.
+fn mail_to(c: &Console, to: &str, subject: &str) -> people_mailer::testing::Received {
+    for _ in 0..100 {
+        let found = c
+            .mail
+            .messages()
+            .into_iter()
+            .rev()
+            .find(|m| m.to.iter().any(|t| t == to) && m.subject().contains(subject));
+        if let Some(m) = found {
+            return m;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let seen: Vec<_> = c
+        .mail
+        .messages()
+        .iter()
+        .map(|m| (m.to.clone(), m.subject()))
+        .collect();
+    panic!("no email to {to} about {subject:?}: {seen:?}");
+}
+
+/// What the page shows, checked the way a visitor would meet it: axe finds nothing serious and the console
+/// has no error.
+fn check_page(c: &Console, name: &str) {
+    c.assert_accessible(name);
+    c.assert_no_console_errors(name);
+    c.screenshot(name);
+}
+
+crate::console_tests! {
+    /// A new instance leads to setup; the form shows the API's and its own messages; the administrator lands
+    /// on the people list, signed in.
+    fn first_run_setup(c) {
+        c.goto("/");
+        c.wait_url(|p| p == "/setup");
+        c.wait_for("input[name=email]");
+        check_page(&c, "setup");
+        c.fill("input[name=first_name]", "Ada");
+        c.fill("input[name=last_name]", "Lovelace");
+        c.fill("input[name=email]", "ada@example.com");
+        c.fill("input[name=password]", "password1");
+        c.fill("input[name=password_confirm]", "password1");
+        c.fill("input[name=site_name]", "Acme");
+        c.click("form button[type=submit]");
+        // The API's policy answers, beside the field it names.
+        c.wait_text(".field-error", "password is too common.");
+        assert_eq!(c.attr("input[name=password]", "aria-invalid").as_deref(), Some("true"));
+        c.fill("input[name=password]", PASSWORD);
+        c.fill("input[name=password_confirm]", "something-else1");
+        c.click("form button[type=submit]");
+        c.wait_text(".field-error", "Passwords do not match.");
+        c.fill("input[name=password_confirm]", PASSWORD);
+        c.click("form button[type=submit]");
+        c.wait_url(|p| p == "/admin/people");
+        c.wait_text("main h1", "People");
+        c.wait_text("#people-list", "ada@example.com");
+        assert!(c.text("header .brand").contains("Acme"));
+        let props = api(&c, "GET", "/api/session/properties", None, None).json();
+        assert_eq!(props["has-user-setup"], json!(true));
+        assert_eq!(props["site-name"], json!("Acme"));
+        // Setup is over: its page leads home.
+        c.goto("/setup");
+        c.wait_url(|p| p == "/admin/people");
+    }
+
+    /// An administrator invites a person into a group as its manager; the person opens the email's link,
+    /// chooses a password and arrives signed in.
+    fn invite_to_signed_in(c) {
+        let admin = c.server.setup("admin@example.com");
+        let eng = add_group(&c, &admin, "Engineering");
+        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.wait_text("main h1", "People");
+        check_page(&c, "people-small");
+        c.click_text("button", "Invite someone");
+        c.wait_for("dialog input[name=email]");
+        c.fill("dialog input[name=first_name]", "Nia");
+        c.fill("dialog input[name=last_name]", "Lee");
+        c.fill("dialog input[name=email]", "nia@example.com");
+        c.click(&format!("dialog input[name=group-{eng}]"));
+        c.click(&format!("dialog input[name=manager-{eng}]"));
+        check_page(&c, "invite");
+        c.click_text("button", "Invite");
+        c.wait_gone("dialog");
+        c.wait_text("#people-list", "nia@example.com");
+        c.wait_text("#notice", "invited");
+
+        let invite = mail_to(&c, "nia@example.com", "invited");
+        assert_eq!(invite.subject(), "You're invited to join Acme's Metabase");
+        let link = link_in(&invite.text(), &c.url);
+        assert!(link.ends_with("#new"), "{link}");
+        let id = api(&c, "GET", "/api/user?query=nia", Some(&admin), None).json()["data"][0]["id"].as_i64().unwrap();
+        let user = api(&c, "GET", &format!("/api/user/{id}"), Some(&admin), None).json();
+        let memberships = user["user_group_memberships"].as_array().unwrap();
+        assert!(
+            memberships.iter().any(|m| m["id"] == json!(eng) && m["is_group_manager"] == json!(true)),
+            "{user}"
+        );
+
+        sign_out(&c);
+        c.goto(&link);
+        c.wait_text("main h1", "Welcome to Acme");
+        check_page(&c, "welcome");
+        c.fill("input[name=password]", "n3w-Secret!");
+        c.fill("input[name=password_confirm]", "n3w-Secret!");
+        c.click_text("button", "Save password and sign in");
+        // A group manager lands on the people list, signed in as themselves.
+        c.wait_url(|p| p == "/admin/people");
+        c.wait_text("header .me", "Nia Lee");
+        // The link worked once.
+        c.goto(&link);
+        c.wait_text("main h1", "This invitation has expired");
+    }
+
+    /// Forgot password: the email's link sets a new password, which then signs in; the old one does not.
+    fn forgot_password(c) {
+        let admin = c.server.setup("admin@example.com");
+        add_person(&c, &admin, "rob@example.com", "Rob", "Roe");
+        c.goto("/auth/login");
+        c.wait_for("input[name=username]");
+        check_page(&c, "login");
+        c.click_text("a", "I seem to have forgotten my password");
+        c.wait_url(|p| p == "/auth/forgot_password");
+        check_page(&c, "forgot-password");
+        c.fill("input[name=email]", "rob@example.com");
+        c.click_text("button", "Send password reset email");
+        c.wait_text("[role=status]", "Check your email");
+        let link = link_in(&mail_to(&c, "rob@example.com", "Password Reset").text(), &c.url);
+        assert!(!link.ends_with("#new"), "{link}");
+        c.goto(&link);
+        c.wait_text("main h1", "New password");
+        check_page(&c, "reset-password");
+        c.fill("input[name=password]", "n3w-Secret!");
+        c.fill("input[name=password_confirm]", "n3w-Secret!");
+        c.click_text("button", "Save new password");
+        c.wait_url(|p| p == "/account/profile");
+        sign_out(&c);
+        c.fill("input[name=username]", "rob@example.com");
+        c.fill("input[name=password]", PASSWORD);
+        c.click("form button[type=submit]");
+        c.wait_text(".field-error", "did not match stored password");
+        sign_in(&c, "rob@example.com", "n3w-Secret!", "/account/profile");
+    }
+
+    /// Deactivating a person in the list ends their session at once; reactivating does not bring it back.
+    fn deactivation_ends_their_session(c) {
+        let admin = c.server.setup("admin@example.com");
+        let sam = add_person(&c, &admin, "sam@example.com", "Sam", "Sole");
+        let sams_session = c.server.login("sam@example.com");
+        assert_eq!(api(&c, "GET", "/api/user/current", Some(&sams_session), None).status, 200);
+        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.wait_text("#people-list", "sam@example.com");
+        c.click("button[aria-label='Deactivate Sam Sole']");
+        c.wait_for("dialog");
+        check_page(&c, "deactivate");
+        c.click("dialog button.primary");
+        c.wait_text("#notice", "Sam Sole was deactivated.");
+        assert_eq!(api(&c, "GET", "/api/user/current", Some(&sams_session), None).status, 401);
+        c.click("#tab-deactivated");
+        c.wait_text("#people-list", "sam@example.com");
+        c.click("button[aria-label='Reactivate Sam Sole']");
+        c.wait_text("#notice", "Sam Sole was reactivated.");
+        let user = api(&c, "GET", &format!("/api/user/{sam}"), Some(&admin), None).json();
+        assert_eq!(user["is_active"], json!(true));
+        assert_eq!(api(&c, "GET", "/api/user/current", Some(&sams_session), None).status, 401);
+    }
+
+    /// A group manager sees their group and its people but no settings and no invite; a plain user sees only
+    /// their own account, and the API's refusal where they have no right.
+    fn a_managers_and_a_plain_users_views(c) {
+        let admin = c.server.setup("admin@example.com");
+        let eng = add_group(&c, &admin, "Engineering");
+        add_group(&c, &admin, "Sales");
+        let mia = add_person(&c, &admin, "mia@example.com", "Mia", "Manager");
+        let max = add_person(&c, &admin, "max@example.com", "Max", "Member");
+        add_person(&c, &admin, "pat@example.com", "Pat", "Plain");
+        add_member(&c, &admin, eng, mia, true);
+        add_member(&c, &admin, eng, max, false);
+
+        sign_in(&c, "mia@example.com", PASSWORD, "/admin/people");
+        c.wait_text("main h1", "People");
+        let nav = c.text("header nav");
+        assert!(nav.contains("People") && nav.contains("Groups") && nav.contains("Account"), "{nav}");
+        assert!(!nav.contains("Settings"), "{nav}");
+        assert!(!c.exists("button[aria-label^='Deactivate']"), "a manager cannot deactivate");
+        assert_eq!(c.count(".head button.primary"), 0, "a manager cannot invite");
+        c.select("select[name=group_id]", "Engineering");
+        c.wait_until("only Engineering's people", || {
+            let rows = c.texts("#people-list tbody tr");
+            rows.len() == 2 && rows.iter().any(|r| r.contains("max@example.com"))
+        });
+        check_page(&c, "manager-people");
+        c.goto("/admin/people/groups");
+        c.wait_for("main[data-ready]");
+        c.wait_text("main", "Engineering");
+        assert!(!c.text("main").contains("Sales"), "only the groups the API returns to a manager");
+        sign_out(&c);
+
+        sign_in(&c, "pat@example.com", PASSWORD, "/account/profile");
+        let nav = c.text("header nav");
+        assert_eq!(nav.split_whitespace().collect::<Vec<_>>(), vec!["Account"], "{nav}");
+        c.goto("/admin/people");
+        c.wait_text("main", "You don't have permissions to do that.");
+    }
+
+    /// Keyboard only: the sign-in form is reached with Tab, shows where focus is, and submits with Enter.
+    fn keyboard_only_sign_in(c) {
+        c.server.setup("admin@example.com");
+        c.goto("/auth/login");
+        c.wait_for("input[name=username]");
+        // The page opens with focus in its first field; before it only the skip link, which leads to the
+        // page's main part, and Tab goes on from there through the form.
+        c.wait_until("focus in the first field", || c.is_focused("input[name=username]"));
+        c.press_shift_tab();
+        assert!(c.focused().contains("Skip to content"), "{}", c.focused());
+        c.press_enter();
+        c.wait_until("focus on the main part", || c.is_focused("main"));
+        c.press_tab();
+        assert!(c.is_focused("input[name=username]"), "{}", c.focused());
+        let outline = c.execute(
+            "return getComputedStyle(document.activeElement).outlineStyle;",
+            vec![],
+        );
+        assert_ne!(outline, json!("none"), "focus is visible");
+        c.type_text("admin@example.com");
+        c.press_tab();
+        c.type_text(PASSWORD);
+        c.press_enter();
+        c.wait_url(|p| p == "/admin/people");
+    }
+}
