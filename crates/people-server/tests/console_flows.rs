@@ -107,6 +107,58 @@ fn mail_to(c: &Console, to: &str, subject: &str) -> people_mailer::testing::Rece
     panic!("no email to {to} about {subject:?}: {seen:?}");
 }
 
+/// The server's database: the PostgreSQL URL, or `sqlite:` and the file in the server's working directory.
+fn database_url(c: &Console) -> String {
+    match &c.db {
+        Some(db) => db.url.clone(),
+        None => {
+            let cwd = std::fs::read_link(format!("/proc/{}/cwd", c.server.child.id())).unwrap();
+            format!("sqlite:{}", cwd.join("people.db").display())
+        }
+    }
+}
+
+/// `n` copies of the person `template` (same password), as the benchmark seeds them: 100 of them with the
+/// first name Quokka, the rest First<n> Last<n>; all in All Users.
+fn seed_people(c: &Console, template: i64, n: u32) {
+    let cols =
+        "password, password_salt, date_joined, last_login, is_superuser, is_active, is_qbnewb, \
+        is_datasetnewb, login_attributes, updated_at, sso_source, locale, settings, type";
+    let step = n / 100;
+    let url = database_url(&c);
+    let (series, pad, analyze) = if url.starts_with("postgres") {
+        (
+            format!("generate_series(1, {n}) AS s(g)"),
+            "lpad(g::text, 7, '0')",
+            "ANALYZE;",
+        )
+    } else {
+        ("s".to_string(), "substr('0000000' || g, -7, 7)", "ANALYZE;")
+    };
+    let with = if url.starts_with("postgres") {
+        String::new()
+    } else {
+        format!("WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {n}) ")
+    };
+    let sql = format!(
+        "{with}INSERT INTO core_user (email, first_name, last_name, {cols}) \
+         SELECT 'user' || {pad} || '@example.com', \
+                CASE WHEN g % {step} = 3 THEN 'Quokka' ELSE 'First' || {pad} END, 'Last' || {pad}, {cols} \
+         FROM core_user t CROSS JOIN {series} WHERE t.id = {template}; \
+         INSERT INTO permissions_group_membership (user_id, group_id) \
+         SELECT id, 1 FROM core_user WHERE email LIKE 'user%@example.com'; {analyze}"
+    );
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        let mut conn = diesel::SqliteConnection::establish(path).unwrap();
+        conn.batch_execute("PRAGMA busy_timeout = 10000;").unwrap();
+        conn.batch_execute(&sql).unwrap();
+    } else {
+        support::PgDb::sql(&url, &sql);
+    }
+}
+
 /// What the page shows, checked the way a visitor would meet it: axe finds nothing serious and the console
 /// has no error.
 fn check_page(c: &Console, name: &str) {
@@ -288,6 +340,49 @@ crate::console_tests! {
         assert_eq!(nav.split_whitespace().collect::<Vec<_>>(), vec!["Account"], "{nav}");
         c.goto("/admin/people");
         c.wait_text("main", "You don't have permissions to do that.");
+    }
+
+    /// The list of 100,000 people pages on the server: the first page, the next, a search, a tab. The time
+    /// from the API's answer to the rendered first page is read from the browser's own performance marks and
+    /// printed (a measurement, not a timed assertion).
+    fn a_list_of_100000_people(c) {
+        let admin = c.server.setup("admin@example.com");
+        let template = add_person(&c, &admin, "template@example.com", "Tem", "Plate");
+        seed_people(&c, template, 100_000);
+        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.wait_text(".pager", "1–50 of 100,002");
+        assert_eq!(c.count("#people-list tbody tr"), 50);
+        let timing = c.execute(
+            "const m = performance.getEntriesByName('people-list:render').pop(); \
+             const r = performance.getEntriesByType('resource') \
+               .filter((e) => e.name.includes('/api/user?')).pop(); \
+             return {render: m ? m.duration : null, api: r ? r.responseEnd - r.requestStart : null};",
+            vec![],
+        );
+        let render = timing["render"].as_f64().expect("the page marks its render");
+        eprintln!(
+            "people list, 100,002 people ({}): API answered in {:.1} ms; first page rendered {render:.1} ms after",
+            if database_url(&c).starts_with("postgres") { "postgres" } else { "sqlite" },
+            timing["api"].as_f64().unwrap_or(f64::NAN),
+        );
+        assert!(render >= 0.0);
+        c.click_text("button", "Next");
+        c.wait_text(".pager", "51–100 of 100,002");
+        c.fill("input[name=query]", "Quokka");
+        c.wait_text(".pager", "1–50 of 100");
+        assert!(c.texts("#people-list tbody tr").iter().all(|r| r.contains("Quokka")));
+        c.click_text("button", "Next");
+        c.wait_text(".pager", "51–100 of 100");
+        assert_eq!(c.attr("button.next", "disabled").as_deref(), Some("true"));
+        // The filters live in the address: a reload shows the same page.
+        let path = c.path();
+        assert!(path.contains("query=Quokka") && path.contains("page=2"), "{path}");
+        c.goto(&path);
+        c.wait_text(".pager", "51–100 of 100");
+        c.click("#tab-deactivated");
+        c.wait_text("#people-list", "No one matches");
+        c.assert_accessible("people-100k");
+        c.assert_no_console_errors("people-100k");
     }
 
     /// Keyboard only: the sign-in form is reached with Tab, shows where focus is, and submits with Enter.

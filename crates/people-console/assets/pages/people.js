@@ -143,8 +143,8 @@ export default async function people(ctx) {
           body)),
       h('nav', { class: 'pager', 'aria-label': 'Pages' },
         h('span', {}, `${first.toLocaleString()}–${last.toLocaleString()} of ${total.toLocaleString()}`),
-        h('button', { type: 'button', disabled: filters.page <= 1, onClick: () => { filters.page -= 1; load(); } }, 'Previous'),
-        h('button', { type: 'button', disabled: last >= total, onClick: () => { filters.page += 1; load(); } }, 'Next')));
+        h('button', { type: 'button', class: 'previous', disabled: filters.page <= 1, onClick: () => { filters.page -= 1; load(); } }, 'Previous'),
+        h('button', { type: 'button', class: 'next', disabled: last >= total, onClick: () => { filters.page += 1; load(); } }, 'Next')));
   }
 
   function row(user) {
