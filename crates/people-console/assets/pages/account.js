@@ -40,7 +40,7 @@ async function profile(ctx, body) {
   const siteLocale = ctx.props['site-locale'];
   const status = h('p', { class: 'success' });
   replace(body, h('div', { class: 'panel' },
-    me.sso_source ? h('p', { class: 'hint' }, `You sign in through ${me.sso_source}; it may manage your name.`) : null,
+    me.sso_source ? h('p', { class: 'hint' }, `Your account signs in through ${me.sso_source}.`) : null,
     form({
       label: 'Profile',
       submit: 'Save',
@@ -125,10 +125,11 @@ async function loginHistory(ctx, body) {
       h('tbody', {}, rows.map(historyRow)))));
 }
 
+/** One sign-in; on a narrow screen the cells stack, each led by its `data-label`. */
 function historyRow(row) {
   return h('tr', { dataset: { deviceId: row.device_id || '', active: String(Boolean(row.active)) } },
-    h('td', {}, h('time', { datetime: row.timestamp }, when(row.timestamp))),
-    h('td', { class: 'device' }, row.device_description || 'Unknown device'),
-    h('td', {}, row.ip_address || '—'),
-    h('td', {}, row.active ? h('span', { class: 'badge active' }, 'Active') : 'Ended'));
+    h('td', { 'data-label': 'Signed in' }, h('time', { datetime: row.timestamp }, when(row.timestamp))),
+    h('td', { class: 'device', 'data-label': 'Device' }, row.device_description || 'Unknown device'),
+    h('td', { 'data-label': 'IP address' }, row.ip_address || '—'),
+    h('td', { 'data-label': 'Session' }, row.active ? h('span', { class: 'badge active' }, 'Active') : 'Ended'));
 }

@@ -22,15 +22,14 @@ export default async function group(ctx) {
     group: null,
     members: h('div', { class: 'group-members' }),
     results: h('div', { class: 'search-results' }),
-    addError: h('p', { class: 'form-error', role: 'alert', hidden: true }),
+    addError: h('p', { class: 'form-error add-error', role: 'alert', hidden: true }),
     search: null,
     lastQuery: null,
   };
   const loaded = await load(page);
   if (!loaded.ok) {
     replace(ctx.main,
-      h('p', {}, h('a', { href: '/admin/people/groups' }, '← All groups')),
-      h('h1', {}, loaded.status === 404 ? 'Group not found' : 'Group'),
+      heading(loaded.status === 404 ? 'Group not found' : 'Group'),
       h('p', { class: 'form-error', role: 'alert' }, loaded.message));
     return;
   }
@@ -47,16 +46,19 @@ async function load(page) {
   }
 }
 
+/** The page's h1 with the way back to the list beside it. */
+function heading(text) {
+  return h('div', { class: 'head' }, h('h1', {}, text), h('a', { href: '/admin/people/groups' }, 'All groups'));
+}
+
 function render(page) {
   const { ctx, group } = page;
   ctx.title(group.name);
-  const canChangeMembers = group.id !== ALL_USERS_ID;
   replace(ctx.main,
-    h('p', {}, h('a', { href: '/admin/people/groups' }, '← All groups')),
-    h('h1', {}, group.name),
-    canChangeMembers
-      ? addSection(page)
-      : h('p', { class: 'hint' }, 'Everyone with an account is a member of All Users; members cannot be added or removed here.'),
+    heading(group.name),
+    group.id === ALL_USERS_ID
+      ? h('p', { class: 'hint' }, 'Everyone with an account is a member of All Users; members cannot be added or removed here.')
+      : addSection(page),
     h('section', { 'aria-labelledby': 'members-heading' },
       h('h2', { id: 'members-heading' }, 'Members'),
       page.members));

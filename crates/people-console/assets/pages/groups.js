@@ -3,7 +3,8 @@
 // do what: a group manager gets only their own groups, and a refusal is shown as the API's message.
 
 import { api } from '../api.js';
-import { h, replace, uid } from '../dom.js';
+import { openDialog } from '../dialog.js';
+import { h, replace } from '../dom.js';
 import { field, form } from '../forms.js';
 
 // The two groups every instance has (people-domain's ALL_USERS_ID and ADMINISTRATORS_ID). The API always
@@ -16,23 +17,25 @@ export default async function groups(ctx) {
   ctx.title('Groups');
   const list = h('div', { class: 'groups-list' });
   const page = { ctx, list, refresh: () => refresh(page) };
-  replace(ctx.main,
-    h('h1', {}, 'Groups'),
-    createForm(page),
-    list);
-  await refresh(page);
+  const listed = await refresh(page);
+  // When the API refuses the list itself, its message is the whole page.
+  replace(ctx.main, h('h1', {}, 'Groups'), listed ? createForm(page) : null, list);
 }
 
-/** Fetches the groups again and redraws the table: after every change, the API is the truth. */
+/**
+ * Fetches the groups again and redraws the table (after every change: the API is the truth); false when
+ * the API refused, whose message then takes the table's place.
+ */
 async function refresh(page) {
   let groupsList;
   try {
     groupsList = await api('GET', '/api/permissions/group');
   } catch (err) {
     replace(page.list, h('p', { class: 'form-error', role: 'alert' }, err.message));
-    return;
+    return false;
   }
   replace(page.list, groupTable(groupsList, page));
+  return true;
 }
 
 /** The inline form that creates a group (POST /api/permissions/group). */
@@ -79,37 +82,29 @@ function groupRow(group, page) {
 
 /** Asks for a new name in a dialog and sends it (PUT /api/permissions/group/:id). */
 function renameDialog(page, group) {
-  openDialog(page.ctx, {
-    heading: `Rename ${group.name}`,
-    content: (close) => form({
-      label: `Rename ${group.name}`,
-      submit: 'Rename group',
-      children: [field({ name: 'name', label: 'Group name', value: group.name, autocomplete: 'off', required: true })],
-      secondary: h('button', { type: 'button', onClick: close }, 'Cancel'),
-      async onSubmit(v) {
-        const renamed = await api('PUT', `/api/permissions/group/${group.id}`, { name: v.name });
-        close();
-        page.ctx.notify(`Renamed ${group.name} to ${renamed.name}.`);
-        await page.refresh();
-        focusRow(page, group.id, 'button');
-      },
-    }),
-  });
+  openDialog(`Rename ${group.name}`, (close) => form({
+    label: `Rename ${group.name}`,
+    submit: 'Rename group',
+    children: [field({ name: 'name', label: 'Group name', value: group.name, autocomplete: 'off', required: true })],
+    secondary: h('button', { type: 'button', onClick: close }, 'Cancel'),
+    async onSubmit(v) {
+      const renamed = await api('PUT', `/api/permissions/group/${group.id}`, { name: v.name });
+      close();
+      page.ctx.notify(`Renamed ${group.name} to ${renamed.name}.`);
+      await page.refresh();
+      focusRow(page, group.id, 'button');
+    },
+  }));
 }
 
 /** Confirms, then deletes the group and its memberships (DELETE /api/permissions/group/:id). */
 function deleteDialog(page, group) {
-  const count = group.member_count;
-  const members = count === 1 ? '1 member' : `${count} members`;
-  openDialog(page.ctx, {
-    heading: `Delete ${group.name}?`,
-    focus: 'button[data-cancel]',
-    content: (close) => form({
+  let confirm;
+  openDialog(`Delete ${group.name}?`, (close) => {
+    confirm = form({
       label: `Delete ${group.name}`,
       submit: 'Delete group',
-      children: [h('p', {}, typeof count === 'number'
-        ? `Its ${members} will leave the group; their accounts are not changed. This cannot be undone.`
-        : 'Its members will leave the group; their accounts are not changed. This cannot be undone.')],
+      children: [h('p', {}, `${membersLine(group.member_count)} This cannot be undone.`)],
       secondary: h('button', { type: 'button', 'data-cancel': true, onClick: close }, 'Cancel'),
       async onSubmit() {
         await api('DELETE', `/api/permissions/group/${group.id}`);
@@ -120,34 +115,24 @@ function deleteDialog(page, group) {
         heading.setAttribute('tabindex', '-1');
         heading.focus();
       },
-    }),
-    danger: true,
+    });
+    confirm.querySelector('button[type="submit"]').className = 'primary danger-fill';
+    return confirm;
   });
+  // The safe choice first: Enter or Space on the focused button cancels.
+  confirm.querySelector('button[data-cancel]').focus();
+}
+
+/** What deleting does to a group's members, by their count (when the API gave it). */
+function membersLine(count) {
+  if (count === 0) return 'It has no members.';
+  if (count === 1) return 'Its 1 member will leave the group; their account is not changed.';
+  if (typeof count === 'number') return `Its ${count} members will leave the group; their accounts are not changed.`;
+  return 'Its members will leave the group; their accounts are not changed.';
 }
 
 /** Moves focus to the first `selector` in the row of group `id`, if it is still listed. */
 function focusRow(page, id, selector) {
   const target = page.list.querySelector(`tr[data-id="${CSS.escape(String(id))}"] ${selector}`);
   if (target) target.focus();
-}
-
-/**
- * A modal dialog titled `heading` holding `content(close)`; Escape or Cancel closes it, and focus goes to
- * `focus` (default: the first field) and back to the opener afterwards.
- */
-function openDialog(ctx, { heading, content, focus = 'input, select, textarea', danger = false }) {
-  const headingId = uid('dialog-title');
-  const opener = document.activeElement;
-  const dialog = h('dialog', { 'aria-labelledby': headingId });
-  const close = () => dialog.close();
-  replace(dialog, h('h2', { id: headingId }, heading), content(close));
-  if (danger) dialog.querySelector('button[type="submit"]').className = 'danger';
-  dialog.addEventListener('close', () => {
-    dialog.remove();
-    if (opener && opener.isConnected) opener.focus();
-  });
-  ctx.main.append(dialog);
-  dialog.showModal();
-  const first = dialog.querySelector(focus);
-  if (first) first.focus();
 }

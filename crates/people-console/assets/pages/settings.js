@@ -102,12 +102,12 @@ function shown(value) {
  * "Default: people (environment variable MB_SITE_NAME); used when the field is empty." The API's `default` is
  * the environment variable's value when it is set, else the built-in one; it does not say which.
  */
-function defaultLine(setting, id) {
+function defaultLine(setting, id, choice) {
   const hasDefault = setting.default !== null && setting.default !== undefined && setting.default !== '';
   return h('p', { class: 'setting-default', id },
     hasDefault ? ['Default: ', h('strong', {}, shown(setting.default))] : 'No default',
     setting.env_name ? [' (environment variable ', h('code', {}, setting.env_name), ')'] : null,
-    hasDefault ? '; used when the field is empty.' : '.');
+    hasDefault ? (choice ? '; used when “Default” is chosen.' : '; used when the field is empty.') : '.');
 }
 
 /** The input for one setting: a select for a few words, a number, or text. Empty means "use the default". */
@@ -135,7 +135,7 @@ function settingForm(page, setting) {
   const el = form({
     label,
     submit: 'Save',
-    children: [input(setting), defaultLine(setting, defaultId)],
+    children: [input(setting), defaultLine(setting, defaultId, Boolean(CHOICES[setting.key]))],
     onSubmit: () => save(page, setting, el),
   });
   el.classList.add('panel', 'setting');
