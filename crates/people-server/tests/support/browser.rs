@@ -215,7 +215,7 @@ impl Browser {
             .ok()
             .flatten()
             .unwrap_or_default();
-        let mut b = Browser {
+        let b = Browser {
             rt,
             client: Some(client),
             driver,
@@ -229,33 +229,58 @@ impl Browser {
         b
     }
 
-    /// [`Browser::start`] with a [`PHONE`] viewport.
+    /// [`Browser::start`] with a [`PHONE`] viewport ([`Browser::set_phone`]).
     pub fn phone() -> Browser {
-        let mut b = Browser::start();
-        b.resize(PHONE.0, PHONE.1);
+        let b = Browser::start();
+        b.set_phone();
         b
     }
 
-    /// Sets the viewport (what CSS media queries and screenshots see) to `width` x `height` CSS pixels.
-    /// The window is larger by whatever the headless window keeps for itself, measured here.
-    pub fn resize(&mut self, width: u32, height: u32) {
-        let (mut w, mut h) = (width, height);
-        for _ in 0..3 {
-            let c = self.client();
-            self.run("set window size", c.set_window_size(w, h));
-            let inner = self.execute("return [window.innerWidth, window.innerHeight]", vec![]);
-            let (iw, ih) = (
-                inner[0].as_u64().unwrap_or(0),
-                inner[1].as_u64().unwrap_or(0),
-            );
-            if (iw, ih) == (u64::from(width), u64::from(height)) {
-                return;
-            }
-            w = (u64::from(w) + u64::from(width)).saturating_sub(iw) as u32;
-            h = (u64::from(h) + u64::from(height)).saturating_sub(ih) as u32;
-        }
-        let inner = self.execute("return [window.innerWidth, window.innerHeight]", vec![]);
-        panic!("viewport {width}x{height} not reached: {inner}");
+    /// Switches to the [`PHONE`] viewport, with scrollbars hidden as a phone overlays them (else a desktop
+    /// scrollbar would take 15 of the 390 pixels).
+    pub fn set_phone(&self) {
+        self.cdp("Emulation.setScrollbarsHidden", json!({"hidden": true}));
+        self.resize(PHONE.0, PHONE.1);
+    }
+
+    /// Switches to the [`WIDE`] viewport, with scrollbars.
+    pub fn set_wide(&self) {
+        self.cdp("Emulation.setScrollbarsHidden", json!({"hidden": false}));
+        self.resize(WIDE.0, WIDE.1);
+    }
+
+    /// Sets the viewport (what CSS media queries, layout and screenshots see) to `width` x `height` CSS
+    /// pixels, exactly: through Chromium's device-metrics override (CDP `Emulation.setDeviceMetricsOverride`),
+    /// since resizing the headless window is asynchronous and its size includes an invisible frame. It lasts
+    /// across navigations.
+    pub fn resize(&self, width: u32, height: u32) {
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({
+                "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false,
+                "screenWidth": width, "screenHeight": height,
+            }),
+        );
+        let want = json!([width, height]);
+        self.wait_until(&format!("a {width}x{height} viewport"), || {
+            self.execute("return [window.innerWidth, window.innerHeight]", vec![]) == want
+        });
+    }
+
+    /// Sends the Chrome DevTools Protocol command `cmd` through chromedriver (`/goog/cdp/execute`) and
+    /// returns its result: for what WebDriver has no command for.
+    pub fn cdp(&self, cmd: &str, params: Value) -> Value {
+        let path = format!("/session/{}/goog/cdp/execute", self.session);
+        let (status, body) = driver_http(
+            self.driver_port,
+            "POST",
+            &path,
+            Some(&json!({"cmd": cmd, "params": params})),
+            COMMAND_TIMEOUT,
+        )
+        .unwrap_or_else(|| panic!("{cmd}: no answer from chromedriver"));
+        assert_eq!(status, 200, "{cmd}: {body}");
+        body["value"].clone()
     }
 
     /// The URL that relative paths in [`Browser::goto`] are resolved against (the server's, for a
@@ -830,7 +855,7 @@ fn xpath_literal(s: &str) -> String {
 /// The real `people` binary on one database, an SMTP catcher it sends through, and a browser whose relative
 /// URLs go to it. Derefs to the [`Browser`], so `console.goto("/auth/login")`.
 pub struct Console {
-    /// The browser ([`WIDE`]; `console.browser.resize(…)` or [`Console::phone`] for [`PHONE`]).
+    /// The browser, [`WIDE`] (`console.set_phone()` for [`PHONE`]).
     pub browser: Browser,
     /// The server process (`server.port`, `server.setup(email)`, `server.login(email)` for API shortcuts).
     pub server: Server,
@@ -838,6 +863,8 @@ pub struct Console {
     pub mail: SmtpSink,
     /// `http://127.0.0.1:<port>`, also the server's MB_SITE_URL (links in emails point here).
     pub url: String,
+    /// The server's MB_DB_CONNECTION_URI: `sqlite:<file>` or the PostgreSQL database's URL.
+    pub database_url: String,
     /// The PostgreSQL database, for the PostgreSQL back end (dropped after the server stops).
     pub db: Option<PgDb>,
     dir: PathBuf,
@@ -882,13 +909,13 @@ impl Console {
         let dir = temp_dir();
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
-        let database = match &db {
+        let database_url = match &db {
             Some(db) => db.url.clone(),
             None => format!("sqlite:{}", dir.join("people.db").display()),
         };
         let mut cmd = people(&dir);
         cmd.env("MB_JETTY_PORT", port.to_string())
-            .env("MB_DB_CONNECTION_URI", database)
+            .env("MB_DB_CONNECTION_URI", &database_url)
             .env("MB_SITE_URL", &url)
             .env("MB_EMAIL_SMTP_HOST", "127.0.0.1")
             .env("MB_EMAIL_SMTP_PORT", mail.port().to_string())
@@ -904,19 +931,10 @@ impl Console {
             server,
             mail,
             url,
+            database_url,
             db,
             dir,
         }
-    }
-
-    /// Switches the browser to the [`PHONE`] viewport.
-    pub fn phone(&mut self) {
-        self.browser.resize(PHONE.0, PHONE.1);
-    }
-
-    /// Switches the browser to the [`WIDE`] viewport.
-    pub fn wide(&mut self) {
-        self.browser.resize(WIDE.0, WIDE.1);
     }
 }
 
@@ -957,9 +975,8 @@ macro_rules! console_tests {
             $(
                 $(#[$meta])*
                 #[test]
-                #[allow(unused_mut)]
                 fn $name() {
-                    let Some(mut $c) = $crate::support::browser::Console::sqlite_or_skip(
+                    let Some($c) = $crate::support::browser::Console::sqlite_or_skip(
                         concat!("sqlite::", stringify!($name)),
                     ) else {
                         return;
@@ -974,9 +991,8 @@ macro_rules! console_tests {
             $(
                 $(#[$meta])*
                 #[test]
-                #[allow(unused_mut)]
                 fn $name() {
-                    let Some(mut $c) = $crate::support::browser::Console::postgres_or_skip(
+                    let Some($c) = $crate::support::browser::Console::postgres_or_skip(
                         concat!("postgres::", stringify!($name)),
                     ) else {
                         return;
