@@ -120,12 +120,26 @@ impl LogEntry {
 pub struct Browser {
     rt: tokio::runtime::Runtime,
     client: Option<Client>,
-    driver: Child,
+    driver: Driver,
     driver_port: u16,
     session: String,
     chrome_pid: Option<u32>,
-    dir: PathBuf,
     base: String,
+}
+
+/// The chromedriver process and the directory with the profile and its log: stopped and removed on drop, also
+/// when `Browser::start` fails half-way.
+struct Driver {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 impl Browser {
@@ -139,13 +153,17 @@ impl Browser {
         std::fs::create_dir_all(&profile).unwrap();
         let log = std::fs::File::create(dir.join("chromedriver.log")).unwrap();
         let driver_port = free_port();
-        let mut driver = Command::new(&driver_path)
+        let child = Command::new(&driver_path)
             .arg(format!("--port={driver_port}"))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver_path.display()));
+        let mut driver = Driver {
+            child,
+            dir: dir.clone(),
+        };
         let started = Instant::now();
         loop {
             let ready = driver_http(driver_port, "GET", "/status", None, POLL * 4)
@@ -153,15 +171,13 @@ impl Browser {
             if ready {
                 break;
             }
-            if let Ok(Some(status)) = driver.try_wait() {
+            if let Ok(Some(status)) = driver.child.try_wait() {
                 panic!(
                     "chromedriver exited: {status}\n{}",
                     tail(&dir.join("chromedriver.log"))
                 );
             }
             if started.elapsed() > Duration::from_secs(15) {
-                let _ = driver.kill();
-                let _ = driver.wait();
                 panic!(
                     "chromedriver did not answer on /status within 15 s\n{}",
                     tail(&dir.join("chromedriver.log"))
@@ -177,7 +193,8 @@ impl Browser {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": chrome, "args": args},
             "goog:loggingPrefs": {"browser": "ALL"},
-            "timeouts": {"implicit": 0, "pageLoad": 20_000, "script": 20_000},
+            // Shorter than COMMAND_TIMEOUT: chromedriver's own error, naming what hung, comes first.
+            "timeouts": {"implicit": 0, "pageLoad": 15_000, "script": 15_000},
         });
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -193,8 +210,6 @@ impl Browser {
         let client = match connected {
             Ok(Ok(c)) => c,
             failed => {
-                let _ = driver.kill();
-                let _ = driver.wait();
                 let why = match failed {
                     Ok(Err(e)) => e.to_string(),
                     _ => "no session within 30 s".into(),
@@ -222,7 +237,6 @@ impl Browser {
             driver_port,
             session,
             chrome_pid,
-            dir,
             base: String::new(),
         };
         b.resize(WIDE.0, WIDE.1);
@@ -763,20 +777,17 @@ impl Drop for Browser {
         if let Some(c) = self.client.take() {
             let _ = within(&self.rt, Duration::from_secs(5), c.close());
         }
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
         // chromedriver quits Chromium when the session ends; if that failed, end that process (and only that
-        // one: its command line names this browser's own profile directory).
+        // one: its command line names this browser's own profile directory). Then `Driver` stops chromedriver.
         if let Some(pid) = self.chrome_pid {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let profile = self.dir.join("profile");
+            let profile = self.driver.dir.join("profile");
             if String::from_utf8_lossy(&cmdline).contains(&*profile.to_string_lossy()) {
                 let _ = Command::new("kill")
                     .args(["-KILL", &pid.to_string()])
                     .status();
             }
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
