@@ -9,9 +9,13 @@
 //! * [`console_tests!`](crate::console_tests): defines a test as `sqlite::name` and `postgres::name`; each
 //!   prints why it did not run and passes when chromedriver/Chromium or PostgreSQL is missing — `.ci/run`
 //!   fails the build on those lines.
-//! * Checks: [`Browser::assert_accessible`] (axe-core, vendored in `tests/console/`),
-//!   [`Browser::assert_no_console_errors`] (the browser's console log: CSP violations, JS errors, failed
-//!   loads), [`Browser::screenshot`] (only when `PEOPLE_CONSOLE_SCREENSHOTS` is set).
+//! * Viewports: [`WIDE`] by default, [`Browser::set_phone`] / [`Browser::set_wide`] / [`Browser::resize`] set
+//!   it exactly through Chromium's device-metrics override.
+//! * Checks: [`Browser::assert_accessible`] (axe-core, vendored in `tests/console/`, injected through WebDriver
+//!   so the page's CSP does not apply to it), [`Browser::assert_no_console_errors`] (chromedriver's browser
+//!   log, `goog:loggingPrefs`, rather than a listener injected after load, which would miss what happens
+//!   while the page loads: CSP violations, JS errors, failed loads), [`Browser::screenshot`] (only when
+//!   `PEOPLE_CONSOLE_SCREENSHOTS` is set).
 #![allow(clippy::unwrap_used)]
 
 use std::future::Future;
