@@ -23,7 +23,7 @@ const ROUTES = [
   ['/account/login-history', () => import('./pages/account.js'), SIGNED_IN],
 ];
 
-const state = { props: null, me: null, first: true };
+const state = { props: null, me: null, first: true, pending: null };
 
 function match(path) {
   const parts = path.replace(/\/+$/, '').split('/');
@@ -97,7 +97,7 @@ function frame(path, access) {
       main, notice);
     document.body.className = 'signed-in';
   } else {
-    replace(app, h('div', { class: 'card-page' }, h('p', { class: 'brand' }, siteName), main), notice);
+    replace(app, h('div', { class: 'card-page' }, h('header', {}, h('p', { class: 'brand' }, siteName)), main), notice);
     document.body.className = 'public';
   }
   return { main, notice, siteName };
@@ -143,6 +143,12 @@ async function route() {
       clearTimeout(noticeTimer);
       noticeTimer = setTimeout(() => notice.classList.remove('shown'), 6000);
     },
+    /** Draws the page again with fresh properties and caller (after a change to oneself or to the site's
+     * name, which the header shows), keeping `message` as its notice. */
+    reload(message) {
+      state.pending = message || null;
+      restart(location.pathname + location.search);
+    },
     /** Reloads the signed-in person (after a sign-in or a change to oneself). */
     async refreshMe() { await loadMe(); ctx.me = state.me; return state.me; },
   };
@@ -159,6 +165,10 @@ async function route() {
   }
   main.removeAttribute('aria-busy');
   main.dataset.ready = 'true';
+  if (state.pending) {
+    ctx.notify(state.pending);
+    state.pending = null;
+  }
   if (!state.first) {
     const heading = main.querySelector('h1');
     if (heading) { heading.setAttribute('tabindex', '-1'); heading.focus(); }

@@ -21,7 +21,8 @@ export function openDialog(title, content) {
     });
     document.body.append(dialog);
     dialog.showModal();
-    const first = dialog.querySelector('[autofocus], input:not([type="hidden"]):not([disabled]), select, textarea, button');
+    const first = dialog.querySelector('[autofocus]')
+      || dialog.querySelector('input:not([type="hidden"]):not([disabled]), select, textarea, button');
     if (first) first.focus();
   });
 }

@@ -23,11 +23,13 @@ export function checkbox({ name, label, checked = false, ...attrs }) {
 }
 
 /** A labelled select of `options` ([value, text] pairs). */
-export function select({ name, label, options, value = '', ...attrs }) {
+export function select({ name, label, options, value = '', hint, ...attrs }) {
   const id = uid(name);
+  const hintId = hint ? `${id}-hint` : null;
   return h('div', { class: 'field' },
     h('label', { for: id }, label),
-    h('select', { id, name, ...attrs },
+    hint ? h('p', { class: 'hint', id: hintId }, hint) : null,
+    h('select', { id, name, 'aria-describedby': hintId, ...attrs },
       options.map(([v, text]) => h('option', { value: v, selected: String(v) === String(value) }, text))));
 }
 

@@ -107,17 +107,6 @@ fn mail_to(c: &Console, to: &str, subject: &str) -> people_mailer::testing::Rece
     panic!("no email to {to} about {subject:?}: {seen:?}");
 }
 
-/// The server's database: the PostgreSQL URL, or `sqlite:` and the file in the server's working directory.
-fn database_url(c: &Console) -> String {
-    match &c.db {
-        Some(db) => db.url.clone(),
-        None => {
-            let cwd = std::fs::read_link(format!("/proc/{}/cwd", c.server.child.id())).unwrap();
-            format!("sqlite:{}", cwd.join("people.db").display())
-        }
-    }
-}
-
 /// `n` copies of the person `template` (same password), as the benchmark seeds them: 100 of them with the
 /// first name Quokka, the rest First<n> Last<n>; all in All Users.
 fn seed_people(c: &Console, template: i64, n: u32) {
@@ -125,7 +114,7 @@ fn seed_people(c: &Console, template: i64, n: u32) {
         "password, password_salt, date_joined, last_login, is_superuser, is_active, is_qbnewb, \
         is_datasetnewb, login_attributes, updated_at, sso_source, locale, settings, type";
     let step = n / 100;
-    let url = database_url(&c);
+    let url = c.database_url.clone();
     let (series, pad, analyze) = if url.starts_with("postgres") {
         (
             format!("generate_series(1, {n}) AS s(g)"),
@@ -362,7 +351,7 @@ crate::console_tests! {
         let render = timing["render"].as_f64().expect("the page marks its render");
         eprintln!(
             "people list, 100,002 people ({}): API answered in {:.1} ms; first page rendered {render:.1} ms after",
-            if database_url(&c).starts_with("postgres") { "postgres" } else { "sqlite" },
+            if c.database_url.starts_with("postgres") { "postgres" } else { "sqlite" },
             timing["api"].as_f64().unwrap_or(f64::NAN),
         );
         assert!(render >= 0.0);
@@ -383,6 +372,151 @@ crate::console_tests! {
         c.wait_text("#people-list", "No one matches");
         c.assert_accessible("people-100k");
         c.assert_no_console_errors("people-100k");
+    }
+
+    /// Groups: create, rename, open, add a member, make them a manager, remove them, delete; and the groups
+    /// and manager flag of a person from the people list's edit dialog.
+    fn groups_and_the_manager_flag(c) {
+        let admin = c.server.setup("admin@example.com");
+        let max = add_person(&c, &admin, "max@example.com", "Max", "Member");
+        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.click_text("a", "Groups");
+        c.wait_text("main h1", "Groups");
+        c.fill("form[aria-label='Create a group'] input[name=name]", "Engineering");
+        c.click_text("button", "Create group");
+        c.wait_text("main table", "Engineering");
+        let gid = api(&c, "GET", "/api/permissions/group", Some(&admin), None).json()
+            .as_array().unwrap().iter().find(|g| g["name"] == json!("Engineering")).unwrap()["id"]
+            .as_i64().unwrap();
+        check_page(&c, "groups");
+        c.click("button[aria-label='Rename Engineering']");
+        c.wait_for("dialog input[name=name]");
+        c.fill("dialog input[name=name]", "Platform");
+        c.click_text("button", "Rename group");
+        c.wait_gone("dialog");
+        c.wait_text("main table", "Platform");
+
+        c.click_text("a", "Platform");
+        c.wait_url(|p| p == format!("/admin/people/groups/{gid}"));
+        c.wait_text("main h1", "Platform");
+        c.fill("form[aria-label='Find people to add'] input[name=query]", "max");
+        c.click("button[aria-label='Add Max Member']");
+        c.wait_for(&format!("tr[data-user-id='{max}']"));
+        check_page(&c, "group");
+        c.click(&format!("tr[data-user-id='{max}'] input[name=is_group_manager]"));
+        c.wait_text("#notice", "Max Member is now a manager of Platform.");
+        let members = api(&c, "GET", &format!("/api/permissions/group/{gid}"), Some(&admin), None).json();
+        assert_eq!(members["members"][0]["is_group_manager"], json!(true), "{members}");
+        c.click("button[aria-label='Remove Max Member']");
+        c.wait_gone(&format!("tr[data-user-id='{max}']"));
+        let members = api(&c, "GET", &format!("/api/permissions/group/{gid}"), Some(&admin), None).json();
+        assert_eq!(members["members"], json!([]));
+
+        // The same from the people list: the edit dialog's group and manager boxes.
+        c.click_text("a", "People");
+        c.wait_text("#people-list", "max@example.com");
+        c.click("button[aria-label='Edit Max Member']");
+        c.wait_for(&format!("dialog input[name=group-{gid}]"));
+        c.click(&format!("dialog input[name=group-{gid}]"));
+        c.click(&format!("dialog input[name=manager-{gid}]"));
+        c.fill("dialog input[name=first_name]", "Maxine");
+        c.click_text("button", "Save");
+        c.wait_gone("dialog");
+        c.wait_text("#people-list", "Maxine Member");
+        let user = api(&c, "GET", &format!("/api/user/{max}"), Some(&admin), None).json();
+        assert!(
+            user["user_group_memberships"].as_array().unwrap().iter()
+                .any(|m| m["id"] == json!(gid) && m["is_group_manager"] == json!(true)),
+            "{user}"
+        );
+        // The API's refusal shows by the field it names, and the dialog stays open.
+        c.click("button[aria-label='Edit Maxine Member']");
+        c.wait_for("dialog input[name=email]");
+        c.fill("dialog input[name=email]", "admin@example.com");
+        c.click_text("button", "Save");
+        c.wait_text("dialog .field-error", "Email address already");
+        c.press_escape();
+        c.wait_gone("dialog");
+
+        c.click_text("a", "Groups");
+        c.click("button[aria-label='Delete Platform']");
+        c.wait_for("dialog");
+        c.click("dialog button.primary");
+        c.wait_gone("dialog");
+        c.wait_until("Platform gone", || !c.text("main").contains("Platform"));
+        assert_eq!(api(&c, "GET", &format!("/api/permissions/group/{gid}"), Some(&admin), None).status, 404);
+    }
+
+    /// One's own account: names (the header follows), password, login history.
+    fn own_account(c) {
+        let admin = c.server.setup("admin@example.com");
+        add_person(&c, &admin, "pat@example.com", "Pat", "Plain");
+        sign_in(&c, "pat@example.com", PASSWORD, "/account/profile");
+        c.wait_text("main h1", "Profile");
+        check_page(&c, "account-profile");
+        c.fill("input[name=first_name]", "Patricia");
+        c.click_text("button", "Save");
+        c.wait_text("header .me", "Patricia Plain");
+        c.wait_text("#notice", "Your profile was saved.");
+        c.click_text("a", "Password");
+        c.wait_text("main h1", "Password");
+        check_page(&c, "account-password");
+        c.fill("input[name=old_password]", "not-my-password1");
+        c.fill("input[name=password]", "n3w-Secret!");
+        c.fill("input[name=password_confirm]", "n3w-Secret!");
+        c.click_text("button", "Change password");
+        c.wait_text(".field-error", "Invalid password");
+        c.fill("input[name=old_password]", PASSWORD);
+        c.click_text("button", "Change password");
+        c.wait_text("#notice", "Your password was changed.");
+        c.click_text("a", "Login history");
+        c.wait_text("main h1", "Login history");
+        c.wait_for("table.login-history tbody tr");
+        assert!(c.count("table.login-history tbody tr") >= 2, "the sign-in and the password change");
+        check_page(&c, "account-login-history");
+        sign_out(&c);
+        sign_in(&c, "pat@example.com", "n3w-Secret!", "/account/profile");
+    }
+
+    /// Settings: a new site name shows at once; a bad value gets the API's message by its field.
+    fn settings(c) {
+        c.server.setup("admin@example.com");
+        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.click_text("a", "Settings");
+        c.wait_text("main h1", "General settings");
+        check_page(&c, "settings");
+        c.fill("input[name='site-name']", "Initech");
+        c.click("button[aria-label='Save Site name']");
+        c.wait_text("header .brand", "Initech");
+        c.fill("input[name='reset-token-ttl-hours']", "-1");
+        c.click("form[data-key='reset-token-ttl-hours'] button[type=submit]");
+        c.wait_for("form[data-key='reset-token-ttl-hours'] .field-error");
+        let props = api(&c, "GET", "/api/session/properties", None, None).json();
+        assert_eq!(props["site-name"], json!("Initech"));
+    }
+
+    /// A phone-sized window: the pages fit its width (no sideways scrolling of the page).
+    fn narrow_window(c) {
+        c.server.setup("admin@example.com");
+        c.resize(support::browser::PHONE.0, support::browser::PHONE.1);
+        c.goto("/auth/login");
+        c.wait_for("input[name=username]");
+        c.screenshot("phone-login");
+        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.wait_text("#people-list", "admin@example.com");
+        for path in ["/admin/people", "/admin/people/groups", "/account/profile", "/admin/settings"] {
+            c.goto(path);
+            c.wait_for("main[data-ready]");
+            let overflow = c.execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+                vec![],
+            );
+            assert!(overflow.as_i64().unwrap() <= 0, "{path} scrolls sideways by {overflow}px");
+            c.assert_accessible(&format!("phone {path}"));
+        }
+        c.goto("/admin/people");
+        c.wait_text("#people-list", "admin@example.com");
+        c.screenshot("phone-people");
     }
 
     /// Keyboard only: the sign-in form is reached with Tab, shows where focus is, and submits with Enter.

@@ -65,10 +65,8 @@ async function profile(ctx, body) {
           email: v.email.trim(),
           locale: orNull(v.locale),
         });
-        ctx.notify('Your profile was saved.');
-        await profile(ctx, body);
-        body.querySelector('.success').textContent = 'Your profile was saved.';
-        body.querySelector('button[type="submit"]').focus();
+        // The header shows one's name: draw the whole page again.
+        ctx.reload('Your profile was saved.');
       },
     }),
     status));

@@ -166,7 +166,13 @@ async function save(page, setting, formEl) {
     }
     throw err;
   }
-  page.ctx.notify(text === '' ? `${label} now uses its default.` : `Saved ${label}.`);
+  const message = text === '' ? `${label} now uses its default.` : `Saved ${label}.`;
+  if (setting.key === 'site-name') {
+    // The header and the title show the site's name: draw the whole page again.
+    page.ctx.reload(message);
+    return;
+  }
+  page.ctx.notify(message);
   await refresh(page);
   const again = page.body.querySelector(`form[data-key="${CSS.escape(setting.key)}"] [name="${CSS.escape(setting.key)}"]`);
   if (again) again.focus();
