@@ -197,9 +197,18 @@ crate::console_tests! {
     fn invite_to_signed_in(c) {
         let admin = c.server.setup("admin@example.com");
         let eng = add_group(&c, &admin, "Engineering");
+        let sales = add_group(&c, &admin, "Sales");
+        for (email, first, last, group) in [
+            ("grace@example.com", "Grace", "Hopper", eng),
+            ("alan@example.com", "Alan", "Turing", eng),
+            ("katherine@example.com", "Katherine", "Johnson", sales),
+            ("edsger@example.com", "Edsger", "Dijkstra", sales),
+        ] {
+            let id = add_person(&c, &admin, email, first, last);
+            add_member(&c, &admin, group, id, first == "Grace");
+        }
         sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
         c.wait_text("main h1", "People");
-        check_page(&c, "people-small");
         c.click_text("button", "Invite someone");
         c.wait_for("dialog input[name=email]");
         c.fill("dialog input[name=first_name]", "Nia");
@@ -212,6 +221,7 @@ crate::console_tests! {
         c.wait_gone("dialog");
         c.wait_text("#people-list", "nia@example.com");
         c.wait_text("#notice", "invited");
+        check_page(&c, "people");
 
         let invite = mail_to(&c, "nia@example.com", "invited");
         assert_eq!(invite.subject(), "You're invited to join Acme's Metabase");
@@ -517,6 +527,57 @@ crate::console_tests! {
         c.goto("/admin/people");
         c.wait_text("#people-list", "admin@example.com");
         c.screenshot("phone-people");
+    }
+
+    /// Reset links: by email when email is configured; without email, as a link the administrator copies,
+    /// and an invite link for someone who never signed in, which the person then opens.
+    fn reset_and_invite_links(c) {
+        let mut c = c;
+        let admin = c.server.setup("admin@example.com");
+        add_person(&c, &admin, "rob@example.com", "Rob", "Roe");
+        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.click("button[aria-label='Reset password of Rob Roe']");
+        c.wait_for("dialog");
+        c.click("dialog button.primary");
+        c.wait_text("#notice", "A reset link is on its way to rob@example.com.");
+        let link = link_in(&mail_to(&c, "rob@example.com", "Password Reset").text(), &c.url);
+        assert!(!link.ends_with("#new"), "{link}");
+
+        c.without_email();
+        let admin = c.server.login("admin@example.com");
+        let r = api(&c, "POST", "/api/user", Some(&admin), Some(json!({"email": "ivy@example.com", "first_name": "Ivy"})));
+        assert_eq!(r.status, 200, "{}", r.body);
+        // Cookies belong to the host, not the port: the browser is still signed in on the new server.
+        c.goto("/admin/people");
+        c.wait_text("#people-list", "ivy@example.com");
+        c.click("button[aria-label='Invite link for Ivy']");
+        c.wait_for("dialog input.secret");
+        check_page(&c, "invite-link");
+        let invite = c.value("dialog input.secret");
+        assert!(invite.starts_with(&format!("{}/auth/reset_password/", c.url)) && invite.ends_with("#new"), "{invite}");
+        c.click_text("button", "Done");
+        c.wait_gone("dialog");
+        c.click("button[aria-label='Reset password of Rob Roe']");
+        c.wait_for("dialog input.secret");
+        let reset = c.value("dialog input.secret");
+        assert!(!reset.ends_with("#new"), "{reset}");
+        c.click_text("button", "Done");
+        // The link Rob was emailed earlier was replaced by this one.
+        let valid = |link: &str| {
+            let token = link.rsplit('/').next().unwrap().trim_end_matches("#new").to_string();
+            api(&c, "GET", &format!("/api/session/password_reset_token_valid?token={token}"), None, None).json()["valid"].clone()
+        };
+        assert_eq!(valid(&link), json!(false));
+        assert_eq!(valid(&reset), json!(true));
+
+        sign_out(&c);
+        c.goto(&invite);
+        c.wait_text("main h1", "Welcome to Acme");
+        c.fill("input[name=password]", "n3w-Secret!");
+        c.fill("input[name=password_confirm]", "n3w-Secret!");
+        c.click_text("button", "Save password and sign in");
+        c.wait_url(|p| p == "/account/profile");
+        c.wait_text("header .me", "Ivy");
     }
 
     /// Keyboard only: the sign-in form is reached with Tab, shows where focus is, and submits with Enter.

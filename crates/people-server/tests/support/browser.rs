@@ -928,17 +928,7 @@ impl Console {
             Some(db) => db.url.clone(),
             None => format!("sqlite:{}", dir.join("people.db").display()),
         };
-        let mut cmd = people(&dir);
-        cmd.env("MB_JETTY_PORT", port.to_string())
-            .env("MB_DB_CONNECTION_URI", &database_url)
-            .env("MB_SITE_URL", &url)
-            .env("MB_EMAIL_SMTP_HOST", "127.0.0.1")
-            .env("MB_EMAIL_SMTP_PORT", mail.port().to_string())
-            .env("MB_EMAIL_SMTP_SECURITY", "none")
-            .env("MB_EMAIL_FROM_ADDRESS", "people@example.com");
-        let child = cmd.spawn().unwrap();
-        let mut server = Server { child, port };
-        server.wait_healthy();
+        let server = serve(&dir, port, &url, &database_url, Some(&mail));
         let mut browser = Browser::start();
         browser.set_base(&url);
         Console {
@@ -951,6 +941,41 @@ impl Console {
             dir,
         }
     }
+}
+
+impl Console {
+    /// Replaces the server with one on the same database without SMTP settings (email not configured), on a
+    /// new port; the browser follows it (and stays signed in: cookies belong to the host, not the port).
+    pub fn without_email(&mut self) {
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}");
+        let old = std::mem::replace(
+            &mut self.server,
+            serve(&self.dir, port, &url, &self.database_url, None),
+        );
+        drop(old);
+        self.browser.set_base(&url);
+        self.url = url;
+    }
+}
+
+/// Starts the binary on `database_url`, listening on `port` with `url` as its site URL, sending email
+/// through `mail` (none: email not configured); waits until it is healthy.
+fn serve(dir: &Path, port: u16, url: &str, database_url: &str, mail: Option<&SmtpSink>) -> Server {
+    let mut cmd = people(&dir.to_path_buf());
+    cmd.env("MB_JETTY_PORT", port.to_string())
+        .env("MB_DB_CONNECTION_URI", database_url)
+        .env("MB_SITE_URL", url);
+    if let Some(mail) = mail {
+        cmd.env("MB_EMAIL_SMTP_HOST", "127.0.0.1")
+            .env("MB_EMAIL_SMTP_PORT", mail.port().to_string())
+            .env("MB_EMAIL_SMTP_SECURITY", "none")
+            .env("MB_EMAIL_FROM_ADDRESS", "people@example.com");
+    }
+    let child = cmd.spawn().unwrap();
+    let mut server = Server { child, port };
+    server.wait_healthy();
+    server
 }
 
 impl Deref for Console {
