@@ -511,7 +511,6 @@ crate::console_tests! {
         c.resize(support::browser::PHONE.0, support::browser::PHONE.1);
         c.goto("/auth/login");
         c.wait_for("input[name=username]");
-        c.screenshot("phone-login");
         sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
         c.wait_text("#people-list", "admin@example.com");
         for path in ["/admin/people", "/admin/people/groups", "/account/profile", "/admin/settings"] {
