@@ -56,6 +56,10 @@ id_type!(
     UserId
 );
 id_type!(
+    /// `api_key.id`.
+    ApiKeyId
+);
+id_type!(
     /// `permissions_group.id`.
     GroupId
 );

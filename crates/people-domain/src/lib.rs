@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod api_key;
 pub mod background;
 pub mod clock;
 pub mod error;
@@ -32,5 +33,5 @@ pub mod user;
 pub mod validate;
 
 pub use error::{DomainError, Result, StoreFailure};
-pub use id::{EmailId, GroupId, MembershipId, UserId};
+pub use id::{ApiKeyId, EmailId, GroupId, MembershipId, UserId};
 pub use service::{Config, People, DEFAULT_MAX_SESSION_AGE_MINUTES};

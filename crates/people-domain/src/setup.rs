@@ -208,6 +208,7 @@ impl People {
             locale: None,
             sso_source: None,
             date_joined: now,
+            user_type: crate::user::UserType::Personal,
         };
         self.store
             .write(|repo| {
@@ -234,6 +235,7 @@ impl People {
                         locale: None,
                         sso_source: None,
                         date_joined: now,
+                        user_type: crate::user::UserType::Personal,
                     };
                     let mut invited =
                         insert_with_memberships(repo, &invitee).map_err(|e| match e {
@@ -305,6 +307,7 @@ impl People {
             locale: None,
             sso_source: None,
             date_joined: self.clock.now(),
+            user_type: crate::user::UserType::Personal,
         };
         self.store.write(|repo| {
             let user = insert_with_memberships(repo, &new)?;

@@ -3,10 +3,11 @@
 //! `Repo` is one connection's worth of operations; `Store` hands out a `Repo`, either plainly (reads) or inside
 //! one transaction (writes: everything the closure does commits together or not at all).
 
+use crate::api_key::{ApiKey, ApiKeyChange, KeyHolder, KeyScope, NewApiKey};
 use crate::clock::Timestamp;
 use crate::error::{DomainError, Result};
 use crate::group::{Group, GroupMember, GroupRole, GroupWithCount, Membership};
-use crate::id::{EmailId, GroupId, MembershipId, UserId};
+use crate::id::{ApiKeyId, EmailId, GroupId, MembershipId, UserId};
 use crate::session::{CallerRecord, LoginRecord, NewLogin, NewSession};
 use crate::user::{NewUser, User};
 
@@ -192,6 +193,9 @@ pub trait Repo {
     fn group_members(&mut self, group_id: GroupId) -> Result<Vec<GroupMember>>;
     /// Number of active users who are members of `group_id`.
     fn count_active_members(&mut self, group_id: GroupId) -> Result<i64>;
+    /// Number of active **personal** users who are members of `group_id` (the last-admin rule: an API key in
+    /// Administrators is not a person who can administer).
+    fn count_active_personal_members(&mut self, group_id: GroupId) -> Result<i64>;
 
     // ----- memberships -----
     /// Memberships of the given users, ordered by user then group.
@@ -219,6 +223,29 @@ pub trait Repo {
     fn delete_session(&mut self, id_hash: &str) -> Result<bool>;
     /// Deletes every session of a user except `keep`; returns how many.
     fn delete_user_sessions(&mut self, user_id: UserId, keep: Option<&str>) -> Result<usize>;
+
+    // ----- API keys -----
+    /// Stores a key. A taken name or prefix fails with a unique violation; an unknown user with a
+    /// foreign-key violation.
+    fn insert_api_key(&mut self, key: &NewApiKey) -> Result<ApiKey>;
+    /// The keys of `scope`, by id.
+    fn api_keys(&mut self, scope: KeyScope) -> Result<Vec<ApiKey>>;
+    /// How many keys of `scope` exist.
+    fn count_api_keys(&mut self, scope: KeyScope) -> Result<i64>;
+    /// The key with `id`, locked for the rest of the transaction where the back end can.
+    fn lock_api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKey>>;
+    /// Whether a key other than `except` is named `name` (exactly, case-sensitively).
+    fn api_key_name_taken(&mut self, name: &str, except: Option<ApiKeyId>) -> Result<bool>;
+    /// Whether a key has this prefix.
+    fn api_key_prefix_taken(&mut self, prefix: &str) -> Result<bool>;
+    /// Writes `change` to key `id` (name, updated_by, updated_at and, when given, digest and prefix). A taken
+    /// name or prefix fails with a unique violation.
+    fn update_api_key(&mut self, id: ApiKeyId, change: &ApiKeyChange) -> Result<()>;
+    /// Deletes key `id`; false when it did not exist.
+    fn delete_api_key(&mut self, id: ApiKeyId) -> Result<bool>;
+    /// The user of the ordinary key whose digest is `digest`, with their memberships, in one query; `None`
+    /// for an unknown digest or a key of another scope. The user may be inactive (the caller decides).
+    fn key_holder(&mut self, digest: &str) -> Result<Option<KeyHolder>>;
 
     // ----- login history -----
     /// Records a successful login.

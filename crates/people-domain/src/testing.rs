@@ -23,13 +23,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::TimeZone;
 use serde_json::{Map, Value};
 
+use crate::api_key::{ApiKey, ApiKeyChange, KeyHolder, KeyScope, NewApiKey};
 use crate::clock::{Clock, ManualClock, Timestamp};
 use crate::error::{DomainError, Result, StoreFailure};
 use crate::group::{
     Group, GroupMember, GroupRole, GroupWithCount, Membership, ADMINISTRATORS_ID,
     ADMINISTRATORS_NAME, ALL_USERS_ID, ALL_USERS_NAME,
 };
-use crate::id::{EmailId, GroupId, MembershipId, UserId};
+use crate::id::{ApiKeyId, EmailId, GroupId, MembershipId, UserId};
 use crate::mail::{Email, EmailTemplates, MailContext, Rendered};
 use crate::password::Bcrypt;
 use crate::service::{Config, People};
@@ -103,7 +104,10 @@ pub struct State {
     pub throttles: BTreeMap<(String, String), (Vec<i64>, Timestamp)>,
     /// `password_reset_request`: the asked addresses, oldest first.
     pub reset_requests: Vec<String>,
+    /// `api_key`, by id, with its digest.
+    pub api_keys: BTreeMap<ApiKeyId, (ApiKey, String)>,
     next_user: i64,
+    next_api_key: i64,
     next_group: i64,
     next_membership: i64,
     next_login: i64,
@@ -140,7 +144,9 @@ impl Default for State {
             outbox: BTreeMap::new(),
             throttles: BTreeMap::new(),
             reset_requests: Vec::new(),
+            api_keys: BTreeMap::new(),
             next_user: 1,
+            next_api_key: 1,
             next_group: 3,
             next_membership: 1,
             next_login: 1,
@@ -247,7 +253,7 @@ impl State {
             sso_source: new.sso_source.clone(),
             locale: new.locale.clone(),
             settings: None,
-            user_type: UserType::Personal,
+            user_type: new.user_type,
         };
         self.users.insert(
             id,
@@ -814,6 +820,132 @@ impl Repo for MemRepo<'_> {
         })
     }
 
+    fn count_active_personal_members(&mut self, group_id: GroupId) -> Result<i64> {
+        self.exec("count_active_personal_members", |s| {
+            Ok(s.active_members(group_id)
+                .filter(|(_, u)| u.is_personal())
+                .count() as i64)
+        })
+    }
+
+    fn insert_api_key(&mut self, key: &NewApiKey) -> Result<ApiKey> {
+        self.exec("insert_api_key", |s| {
+            let keys = s.api_keys.values();
+            if keys.clone().any(|(k, _)| k.name == key.name) {
+                return Err(unique("api_key_name_key"));
+            }
+            if keys.clone().any(|(k, _)| k.key_prefix == key.key_prefix) {
+                return Err(unique("api_key_key_prefix_key"));
+            }
+            if s.api_keys.values().any(|(_, d)| *d == key.digest) {
+                return Err(unique("idx_api_key_key"));
+            }
+            let users = [key.user_id, Some(key.creator_id)];
+            if users.iter().flatten().any(|u| !s.users.contains_key(u)) {
+                return Err(foreign_key("FOREIGN KEY constraint failed"));
+            }
+            let id = ApiKeyId(s.next_api_key);
+            s.next_api_key += 1;
+            let stored = ApiKey {
+                id,
+                user_id: key.user_id,
+                name: key.name.clone(),
+                key_prefix: key.key_prefix.clone(),
+                creator_id: key.creator_id,
+                updated_by_id: key.creator_id,
+                created_at: key.created_at,
+                updated_at: key.created_at,
+                scope: key.scope,
+            };
+            s.api_keys.insert(id, (stored.clone(), key.digest.clone()));
+            Ok(stored)
+        })
+    }
+
+    fn api_keys(&mut self, scope: KeyScope) -> Result<Vec<ApiKey>> {
+        self.exec("api_keys", |s| {
+            Ok(s.api_keys
+                .values()
+                .filter(|(k, _)| k.scope == scope)
+                .map(|(k, _)| k.clone())
+                .collect())
+        })
+    }
+
+    fn count_api_keys(&mut self, scope: KeyScope) -> Result<i64> {
+        self.exec("count_api_keys", |s| {
+            Ok(s.api_keys
+                .values()
+                .filter(|(k, _)| k.scope == scope)
+                .count() as i64)
+        })
+    }
+
+    fn lock_api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKey>> {
+        self.exec("lock_api_key", |s| {
+            Ok(s.api_keys.get(&id).map(|(k, _)| k.clone()))
+        })
+    }
+
+    fn api_key_name_taken(&mut self, name: &str, except: Option<ApiKeyId>) -> Result<bool> {
+        self.exec("api_key_name_taken", |s| {
+            Ok(s.api_keys
+                .values()
+                .any(|(k, _)| k.name == name && Some(k.id) != except))
+        })
+    }
+
+    fn api_key_prefix_taken(&mut self, prefix: &str) -> Result<bool> {
+        self.exec("api_key_prefix_taken", |s| {
+            Ok(s.api_keys.values().any(|(k, _)| k.key_prefix == prefix))
+        })
+    }
+
+    fn update_api_key(&mut self, id: ApiKeyId, change: &ApiKeyChange) -> Result<()> {
+        self.exec("update_api_key", |s| {
+            let others = || s.api_keys.values().filter(|(k, _)| k.id != id);
+            if others().any(|(k, _)| k.name == change.name) {
+                return Err(unique("api_key_name_key"));
+            }
+            if let Some((_, prefix)) = &change.secret {
+                if others().any(|(k, _)| k.key_prefix == *prefix) {
+                    return Err(unique("api_key_key_prefix_key"));
+                }
+            }
+            if let Some((key, digest)) = s.api_keys.get_mut(&id) {
+                key.name = change.name.clone();
+                key.updated_by_id = change.updated_by_id;
+                key.updated_at = change.updated_at;
+                if let Some((new_digest, prefix)) = &change.secret {
+                    *digest = new_digest.clone();
+                    key.key_prefix = prefix.clone();
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_api_key(&mut self, id: ApiKeyId) -> Result<bool> {
+        self.exec("delete_api_key", |s| Ok(s.api_keys.remove(&id).is_some()))
+    }
+
+    fn key_holder(&mut self, digest: &str) -> Result<Option<KeyHolder>> {
+        self.exec("key_holder", |s| {
+            let Some(user_id) = s
+                .api_keys
+                .values()
+                .find(|(k, d)| d == digest && k.scope == KeyScope::Default)
+                .and_then(|(k, _)| k.user_id)
+            else {
+                return Ok(None);
+            };
+            Ok(s.user(user_id).map(|user| KeyHolder {
+                memberships: s.memberships_sorted_by_group(user.id),
+                user,
+            }))
+        })
+    }
+
     fn memberships_of(&mut self, user_ids: &[UserId]) -> Result<Vec<Membership>> {
         self.exec("memberships_of", |s| {
             Ok(s.all_memberships(|m| user_ids.contains(&m.user_id)))
@@ -1308,6 +1440,7 @@ impl Fixture {
             locale: None,
             sso_source: spec.sso_source.map(SsoSource::from),
             date_joined: self.now(),
+            user_type: crate::user::UserType::Personal,
         };
         self.people
             .store

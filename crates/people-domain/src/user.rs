@@ -225,6 +225,8 @@ pub struct NewUser {
     pub sso_source: Option<SsoSource>,
     /// Creation time (also `updated_at`).
     pub date_joined: Timestamp,
+    /// A person, or the user of an API key.
+    pub user_type: UserType,
 }
 
 /// Message for an email that another user already has, on create.
@@ -754,6 +756,7 @@ impl People {
             locale: None,
             sso_source: None,
             date_joined: self.clock.now(),
+            user_type: crate::user::UserType::Personal,
         };
         self.store
             .write(|repo| {

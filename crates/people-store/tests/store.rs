@@ -24,6 +24,7 @@ fn admin(t: &TestDb) -> User {
         locale: None,
         sso_source: None,
         date_joined: Utc.with_ymd_and_hms(2024, 3, 1, 10, 0, 0).unwrap(),
+        user_type: people_domain::user::UserType::Personal,
     };
     let store: &dyn Store = &t.db;
     store

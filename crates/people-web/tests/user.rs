@@ -671,6 +671,7 @@ web_tests! {
                     locale: None,
                     sso_source: None,
                     date_joined: now,
+                    user_type: people_domain::user::UserType::Personal,
                 })?;
                 r.insert_membership(&NewMembership {
                     user_id: u.id,

@@ -180,6 +180,7 @@ fn named(email: &str, first: Option<&str>, last: Option<&str>) -> NewUser {
         locale: None,
         sso_source: None,
         date_joined: t0(),
+        user_type: crate::user::UserType::Personal,
     }
 }
 

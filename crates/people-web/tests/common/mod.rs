@@ -209,6 +209,7 @@ impl TestApp {
             locale: None,
             sso_source: None,
             date_joined: self.now(),
+            user_type: people_domain::user::UserType::Personal,
         };
         self.store()
             .write(|r| {
