@@ -37,11 +37,12 @@ pub(crate) fn check_groups_exist(
     Ok(())
 }
 
-/// Refuses to take `user_id` out of Administrators when they are its last active member. Locks the group so
-/// that two concurrent removals cannot both pass.
+/// Refuses to take `user_id` out of Administrators when they are its last active person (an API key in
+/// Administrators does not count: it cannot administer people through the console or sign in). Locks the
+/// group so that two concurrent removals cannot both pass.
 pub(crate) fn guard_last_admin(repo: &mut dyn Repo, user_active: bool) -> Result<()> {
     repo.lock_group(ADMINISTRATORS_ID)?;
-    if user_active && repo.count_active_members(ADMINISTRATORS_ID)? <= 1 {
+    if user_active && repo.count_active_personal_members(ADMINISTRATORS_ID)? <= 1 {
         return Err(DomainError::Disallowed(LAST_ADMIN_RULE.to_string()));
     }
     Ok(())

@@ -85,7 +85,7 @@ mod tests {
         Caller {
             user: u,
             memberships,
-            session_hash: String::new(),
+            credential: crate::session::Credential::Session(String::new()),
             first_login: None,
         }
     }

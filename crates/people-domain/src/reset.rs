@@ -155,9 +155,13 @@ impl People {
         Ok(asks)
     }
 
-    /// Queues the answer to one ask, inside the caller's transaction; false for an unknown address.
+    /// Queues the answer to one ask, inside the caller's transaction; false for an unknown address (an API
+    /// key's user has no address to answer).
     fn answer_reset_request(&self, repo: &mut dyn Repo, email: &str) -> Result<bool> {
-        let Some(mut user) = repo.user_by_email(email)? else {
+        let Some(mut user) = repo
+            .user_by_email(email)?
+            .filter(crate::user::User::is_personal)
+        else {
             return Ok(false);
         };
         if let Some(source) = user.sso_source.clone() {

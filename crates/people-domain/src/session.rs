@@ -140,10 +140,19 @@ pub struct Caller {
     pub user: User,
     /// Their memberships, ordered by group id.
     pub memberships: Vec<Membership>,
-    /// SHA-256 of the session that authenticated the request.
-    pub session_hash: String,
+    /// What authenticated the request.
+    pub credential: Credential,
     /// Earliest login of the user.
     pub first_login: Option<Timestamp>,
+}
+
+/// What authenticated a request: a session (cookie or `X-Metabase-Session`) or an API key (`X-Api-Key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A session, by the SHA-256 of its id.
+    Session(String),
+    /// An API key; its use writes nothing (no session, no login history).
+    ApiKey,
 }
 
 impl Caller {
@@ -387,7 +396,7 @@ impl People {
         Ok(Some(Caller {
             user: rec.user,
             memberships: rec.memberships,
-            session_hash: id_hash,
+            credential: Credential::Session(id_hash),
             first_login: rec.first_login,
         }))
     }
@@ -574,7 +583,7 @@ mod tests {
         let c = Caller {
             user,
             memberships: vec![m(1, false), m(3, true), m(4, false)],
-            session_hash: "h".into(),
+            credential: Credential::Session("h".into()),
             first_login: None,
         };
         assert!(c.manages(GroupId(3)) && !c.manages(GroupId(4)) && !c.manages(GroupId(1)));

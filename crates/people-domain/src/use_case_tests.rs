@@ -399,7 +399,10 @@ fn login_creates_a_session_and_a_login_history_entry() {
 
     let caller = f.people.authenticate(Some(&token)).unwrap();
     assert_eq!(caller.user.id, ann.id);
-    assert_eq!(caller.session_hash, sha256_hex(&token));
+    assert_eq!(
+        caller.credential,
+        crate::session::Credential::Session(sha256_hex(&token))
+    );
     assert_eq!(caller.user.last_login, Some(t0()));
     assert_eq!(caller.first_login, Some(t0()));
     assert_eq!(

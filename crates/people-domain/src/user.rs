@@ -802,9 +802,10 @@ impl People {
         caller.require_self_superuser_or_manager(id)?;
         let may_edit_profile = caller.is(id) || caller.is_superuser();
         self.store.write(|repo| {
+            // An API key's user is managed through /api/api-key only.
             let mut target = repo
                 .lock_user(id)?
-                .filter(|u| u.is_active)
+                .filter(|u| u.is_active && u.is_personal())
                 .ok_or(DomainError::NotFound)?;
             if let Some(e) = &email {
                 let guarded = target
