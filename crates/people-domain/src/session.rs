@@ -401,6 +401,28 @@ impl People {
         }))
     }
 
+    /// The caller of a request that presents `session` and/or `api_key`: a valid session wins (the key is
+    /// not even looked at); otherwise a valid key; otherwise `None`, an anonymous request (Metabase's order).
+    pub fn try_identify(
+        &self,
+        session: Option<&str>,
+        api_key: Option<&str>,
+    ) -> Result<Option<Caller>> {
+        if let Some(caller) = self.try_authenticate(session)? {
+            return Ok(Some(caller));
+        }
+        match api_key {
+            Some(key) => self.try_authenticate_key(key),
+            None => Ok(None),
+        }
+    }
+
+    /// Like [`People::try_identify`], but an anonymous request is `Unauthenticated`.
+    pub fn identify(&self, session: Option<&str>, api_key: Option<&str>) -> Result<Caller> {
+        self.try_identify(session, api_key)?
+            .ok_or(DomainError::Unauthenticated)
+    }
+
     /// Like [`People::try_authenticate`], but no valid session is `Unauthenticated`.
     pub fn authenticate(&self, token: Option<&str>) -> Result<Caller> {
         self.try_authenticate(token)?

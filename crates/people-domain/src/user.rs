@@ -1057,20 +1057,17 @@ impl People {
 
 impl People {
     /// `POST /api/user/:id/send_invite`: a superuser re-sends the invite of an active user; an unknown or
-    /// inactive id is quietly nothing.
+    /// inactive id is quietly nothing, as in Metabase; an API key's user is not found.
     pub fn send_invite(&self, caller: &Caller, id: UserId) -> Result<()> {
         caller.require_superuser()?;
-        let queued = self.store.write(|repo| {
-            match repo
-                .lock_user(id)?
-                .filter(|u| u.is_active && u.is_personal())
-            {
-                Some(mut user) => {
-                    self.queue_invite(repo, &mut user, Some(&caller.user), InviteKind::Admin)?;
-                    Ok(true)
-                }
-                None => Ok(false),
+        let queued = self.store.write(|repo| match repo.lock_user(id)? {
+            // An API key's user is managed through /api/api-key only.
+            Some(user) if !user.is_personal() => Err(DomainError::NotFound),
+            Some(mut user) if user.is_active => {
+                self.queue_invite(repo, &mut user, Some(&caller.user), InviteKind::Admin)?;
+                Ok(true)
             }
+            _ => Ok(false),
         })?;
         if queued {
             self.mail_queued();

@@ -1,4 +1,5 @@
-//! Who is calling: the session token (cookie `metabase.SESSION`, else header `X-Metabase-Session`), the client
+//! Who is calling: the session token (cookie `metabase.SESSION`, else header `X-Metabase-Session`) or API key
+//! (`X-Api-Key`), the client
 //! address and device, and the `metabase.DEVICE` cookie every response without one gets.
 
 use std::future::{ready, Ready};
@@ -20,39 +21,53 @@ pub const SESSION_HEADER: &str = "X-Metabase-Session";
 /// Device cookie name.
 pub const DEVICE_COOKIE: &str = "metabase.DEVICE";
 
-/// The session token a request presents, if any (not yet checked).
+/// The credentials a request presents (not yet checked): a session token (cookie `metabase.SESSION`, else
+/// header `X-Metabase-Session`) and an API key (header `X-Api-Key`, any case). A valid session wins; the key
+/// is looked at only without one.
 #[derive(Debug, Clone, Default)]
-pub struct SessionToken(pub Option<String>);
+pub struct Credentials {
+    session: Option<String>,
+    api_key: Option<String>,
+}
 
-impl SessionToken {
-    /// Reads the cookie first, then the header (Metabase's order); empty values count as absent.
+impl Credentials {
+    /// Reads the cookie first, then the session header (Metabase's order), and the key header; empty values
+    /// and values that are not text count as absent.
     pub fn from_request(req: &HttpRequest) -> Self {
-        let cookie = req
-            .cookie(SESSION_COOKIE)
-            .map(|c| c.value().to_string())
-            .filter(|v| !v.is_empty());
-        let header = || {
+        let header = |name: &str| {
             req.headers()
-                .get(SESSION_HEADER)
+                .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        SessionToken(cookie.or_else(header))
+        let cookie = req
+            .cookie(SESSION_COOKIE)
+            .map(|c| c.value().to_string())
+            .filter(|v| !v.is_empty());
+        Credentials {
+            session: cookie.or_else(|| header(SESSION_HEADER)),
+            api_key: header(crate::guard::API_KEY_HEADER),
+        }
     }
 
-    /// The token.
-    pub fn as_deref(&self) -> Option<&str> {
-        self.0.as_deref()
+    /// The session token, if one was presented.
+    pub fn session(&self) -> Option<&str> {
+        self.session.as_deref()
+    }
+
+    /// The API key, if one was presented.
+    pub fn api_key(&self) -> Option<&str> {
+        self.api_key.as_deref()
     }
 }
 
-impl FromRequest for SessionToken {
+impl FromRequest for Credentials {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Ok(SessionToken::from_request(req)))
+        ready(Ok(Credentials::from_request(req)))
     }
 }
 

@@ -7,7 +7,7 @@ use people_domain::store::Page;
 use people_domain::{GroupId, MembershipId};
 use serde_json::{json, Map, Value};
 
-use crate::auth::SessionToken;
+use crate::auth::Credentials;
 use crate::body::JsonBody;
 use crate::error::{json_of, ApiError};
 use crate::query::query_pairs;
@@ -32,7 +32,7 @@ fn ok<T: serde::Serialize + ?Sized>(body: &T) -> HttpResponse {
 pub(crate) async fn list(
     api: web::Data<Api>,
     req: HttpRequest,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
     let page = query_pairs(&req).and_then(|q| Page::parse(&q));
     let groups = run_as(&api, token, move |p, caller| p.list_groups(caller, page?)).await?;
@@ -58,7 +58,7 @@ pub(crate) async fn list(
 pub(crate) async fn get(
     api: web::Data<Api>,
     path: web::Path<String>,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
     let id = GroupId::parse_path("id", &path);
     let d = run_as(&api, token, move |p, caller| p.get_group(caller, id?)).await?;
@@ -79,7 +79,7 @@ pub(crate) async fn get(
 )]
 pub(crate) async fn create(
     api: web::Data<Api>,
-    token: SessionToken,
+    token: Credentials,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let command = CreateGroup::parse(&body.0);
@@ -106,7 +106,7 @@ pub(crate) async fn create(
 pub(crate) async fn rename(
     api: web::Data<Api>,
     path: web::Path<String>,
-    token: SessionToken,
+    token: Credentials,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let id = GroupId::parse_path("group-id", &path);
@@ -133,7 +133,7 @@ pub(crate) async fn rename(
 pub(crate) async fn delete(
     api: web::Data<Api>,
     path: web::Path<String>,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
     let id = GroupId::parse_path("group-id", &path);
     run_as(&api, token, move |p, caller| p.delete_group(caller, id?)).await?;
@@ -153,7 +153,7 @@ pub(crate) async fn delete(
 )]
 pub(crate) async fn memberships(
     api: web::Data<Api>,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
     let all = run_as(&api, token, |p, caller| p.list_memberships(caller)).await?;
     let mut by_user: Map<String, Value> = Map::new();
@@ -189,7 +189,7 @@ pub(crate) async fn memberships(
 )]
 pub(crate) async fn add(
     api: web::Data<Api>,
-    token: SessionToken,
+    token: Credentials,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let command = AddMembership::parse(&body.0);
@@ -216,7 +216,7 @@ pub(crate) async fn add(
 pub(crate) async fn set_manager(
     api: web::Data<Api>,
     path: web::Path<String>,
-    token: SessionToken,
+    token: Credentials,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let id = MembershipId::parse_path("id", &path);
@@ -248,7 +248,7 @@ pub(crate) async fn set_manager(
 pub(crate) async fn clear(
     api: web::Data<Api>,
     path: web::Path<String>,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
     let id = GroupId::parse_path("group-id", &path);
     run_as(&api, token, move |p, caller| p.clear_group(caller, id?)).await?;
@@ -270,7 +270,7 @@ pub(crate) async fn clear(
 pub(crate) async fn remove(
     api: web::Data<Api>,
     path: web::Path<String>,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
     let id = MembershipId::parse_path("id", &path);
     run_as(&api, token, move |p, caller| {

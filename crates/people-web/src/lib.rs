@@ -17,6 +17,7 @@ use people_domain::password::HashesPassword;
 use people_domain::session::Caller;
 use people_domain::{DomainError, People};
 
+mod api_key;
 pub mod auth;
 pub mod body;
 pub mod client;
@@ -33,7 +34,7 @@ mod setting;
 mod setup;
 mod user;
 
-use auth::SessionToken;
+use auth::Credentials;
 
 pub use client::TrustedProxies;
 pub use error::ApiError;
@@ -189,6 +190,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 "/permissions/membership/{id:[0-9]+}/clear",
                 web::put().to(group::clear),
             )
+            .route("/api-key", web::get().to(api_key::list))
+            .route("/api-key", web::post().to(api_key::create))
+            .route("/api-key/count", web::get().to(api_key::count))
+            .route("/api-key/{id:[0-9]+}", web::put().to(api_key::update))
+            .route("/api-key/{id:[0-9]+}", web::delete().to(api_key::delete))
+            .route(
+                "/api-key/{id:[0-9]+}/regenerate",
+                web::put().to(api_key::regenerate),
+            )
             .route("/setting", web::get().to(setting::list))
             .route("/setting/{key}", web::get().to(setting::get))
             .route("/setting/{key}", web::put().to(setting::put))
@@ -200,8 +210,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
     );
 }
 
-/// Paths under these prefixes need a session before anything else.
-const PROTECTED: [&str; 2] = ["/api/user", "/api/permissions"];
+/// Paths under these prefixes need a session (or an API key) before anything else.
+const PROTECTED: [&str; 3] = ["/api/user", "/api/permissions", "/api/api-key"];
 
 fn is_protected(path: &str) -> bool {
     PROTECTED.iter().any(|p| {
@@ -214,7 +224,7 @@ fn is_protected(path: &str) -> bool {
 async fn not_found(
     api: web::Data<Api>,
     req: HttpRequest,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
     if is_protected(req.path()) {
         run_as(&api, token, |_, _| Ok(())).await?;
@@ -222,11 +232,11 @@ async fn not_found(
     Err(ApiError::NoEndpoint)
 }
 
-/// Authenticates the request's session and runs a use case as that caller. No valid session is 401 before
-/// anything else happens. See [`run`] for where it runs.
+/// Authenticates the request's session or API key and runs a use case as that caller. No valid credential
+/// is 401 before anything else happens. See [`run`] for where it runs.
 pub(crate) async fn run_as<T, F>(
     api: &web::Data<Api>,
-    token: SessionToken,
+    token: Credentials,
     f: F,
 ) -> Result<T, ApiError>
 where
@@ -260,7 +270,7 @@ impl Placement {
 /// [`run_as`] or [`run_as_hashing`], as `placement` says.
 pub(crate) async fn run_as_placed<T, F>(
     api: &web::Data<Api>,
-    token: SessionToken,
+    token: Credentials,
     placement: Placement,
     f: F,
 ) -> Result<T, ApiError>
@@ -277,7 +287,7 @@ where
 /// [`run_as`] for use cases that hash a password (see [`run_hashing`]).
 pub(crate) async fn run_as_hashing<T, F>(
     api: &web::Data<Api>,
-    token: SessionToken,
+    token: Credentials,
     f: F,
 ) -> Result<T, ApiError>
 where
@@ -287,13 +297,13 @@ where
     run_hashing(api, as_caller(token, f)).await
 }
 
-/// `f` preceded by authenticating `token`: the caller it needs, or `Unauthenticated`.
-fn as_caller<T, F>(token: SessionToken, f: F) -> impl FnOnce(&People) -> Result<T, DomainError>
+/// `f` preceded by authenticating the request's credentials: the caller it needs, or `Unauthenticated`.
+fn as_caller<T, F>(token: Credentials, f: F) -> impl FnOnce(&People) -> Result<T, DomainError>
 where
     F: FnOnce(&People, &Caller) -> Result<T, DomainError>,
 {
     move |p| {
-        let caller = p.authenticate(token.as_deref())?;
+        let caller = p.identify(token.session(), token.api_key())?;
         f(p, &caller)
     }
 }

@@ -340,6 +340,10 @@ impl Modify for SessionHeader {
             "session",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Metabase-Session"))),
         );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key"))),
+        );
     }
 }
 
@@ -387,16 +391,23 @@ impl Modify for SessionHeader {
         crate::setting::list,
         crate::setting::get,
         crate::setting::put,
+        crate::api_key::create,
+        crate::api_key::list,
+        crate::api_key::count,
+        crate::api_key::update,
+        crate::api_key::regenerate,
+        crate::api_key::delete,
     ),
     components(schemas(ErrorBody, MessageBody)),
     modifiers(&SessionHeader),
-    security(("session" = [])),
+    security(("session" = []), ("api_key" = [])),
     tags(
         (name = "user", description = "Users"),
         (name = "session", description = "Sign-in, sessions and password resets"),
         (name = "setup", description = "The first administrator"),
         (name = "permissions", description = "Groups and memberships"),
         (name = "setting", description = "Settings"),
+        (name = "api-key", description = "API keys for services and scripts (header X-Api-Key)"),
         (name = "health", description = "Health")
     )
 )]

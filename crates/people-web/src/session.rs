@@ -6,7 +6,7 @@ use people_domain::reset::{ForgotPassword, ResetPassword};
 use people_domain::session::Login;
 use serde_json::{json, Value};
 
-use crate::auth::{client_info, is_https, SessionToken};
+use crate::auth::{client_info, is_https, Credentials};
 use crate::body::JsonBody;
 use crate::cookies::{clear_session_cookies, set_session_cookies};
 use crate::error::{json_response, ApiError};
@@ -72,9 +72,9 @@ pub(crate) async fn login(
 )]
 pub(crate) async fn logout(
     api: web::Data<Api>,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
-    run(&api, move |p| p.logout(token.as_deref())).await?;
+    run(&api, move |p| p.logout(token.session())).await?;
     let mut resp = HttpResponse::NoContent();
     clear_session_cookies(&mut resp);
     Ok(resp.finish())
@@ -94,10 +94,10 @@ pub(crate) async fn logout(
 )]
 pub(crate) async fn properties(
     api: web::Data<Api>,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
     let props = run(&api, move |p| {
-        let caller = p.try_authenticate(token.as_deref())?;
+        let caller = p.try_identify(token.session(), token.api_key())?;
         p.properties(caller.as_ref())
     })
     .await?;
@@ -117,7 +117,7 @@ pub(crate) async fn properties(
 )]
 pub(crate) async fn login_history(
     api: web::Data<Api>,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
     let logins = run_as(&api, token, |p, caller| p.login_history(caller)).await?;
     let list: Vec<_> = logins.iter().map(render::login).collect();

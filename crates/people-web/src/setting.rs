@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use people_domain::setting::PutSetting;
 use serde_json::{json, Value};
 
-use crate::auth::SessionToken;
+use crate::auth::Credentials;
 use crate::body::JsonBody;
 use crate::error::{json_response, ApiError};
 use crate::{run_as, Api};
@@ -23,7 +23,7 @@ use crate::{run_as, Api};
 )]
 pub(crate) async fn list(
     api: web::Data<Api>,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
     let all = run_as(&api, token, |p, caller| p.list_settings(caller)).await?;
     let list: Vec<Value> = all
@@ -56,7 +56,7 @@ pub(crate) async fn list(
 pub(crate) async fn get(
     api: web::Data<Api>,
     path: web::Path<String>,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
     let key = path.into_inner();
     let value = run_as(&api, token, move |p, caller| p.get_setting(caller, &key)).await?;
@@ -79,7 +79,7 @@ pub(crate) async fn get(
 pub(crate) async fn put(
     api: web::Data<Api>,
     path: web::Path<String>,
-    token: SessionToken,
+    token: Credentials,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let key = path.into_inner();

@@ -10,7 +10,7 @@ use people_domain::user::{
 use people_domain::UserId;
 use serde_json::json;
 
-use crate::auth::{client_info, SessionToken};
+use crate::auth::{client_info, Credentials};
 use crate::body::JsonBody;
 use crate::error::{json_of, ApiError};
 use crate::query::query_pairs;
@@ -37,7 +37,7 @@ fn ok<T: serde::Serialize>(body: &T) -> HttpResponse {
 pub(crate) async fn list(
     api: web::Data<Api>,
     req: HttpRequest,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
     let query = query_pairs(&req).and_then(|q| UserListQuery::parse(&q));
     let page = run_as(&api, token, move |p, caller| p.list_users(caller, query?)).await?;
@@ -74,7 +74,7 @@ pub(crate) async fn list(
 )]
 pub(crate) async fn current(
     api: web::Data<Api>,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
     let cur = run_as(&api, token, |p, caller| p.current_user(caller.clone())).await?;
     Ok(ok(&render::current_user(&cur)))
@@ -95,7 +95,7 @@ pub(crate) async fn current(
 pub(crate) async fn recipients(
     api: web::Data<Api>,
     req: HttpRequest,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
     let page = query_pairs(&req).and_then(|q| Page::parse(&q));
     let r = run_as(&api, token, move |p, caller| p.recipients(caller, page?)).await?;
@@ -134,7 +134,7 @@ pub(crate) async fn recipients(
 pub(crate) async fn get(
     api: web::Data<Api>,
     path: web::Path<String>,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
     let id = UserId::parse_path("id", &path);
     let u = run_as(&api, token, move |p, caller| p.get_user(caller, id?)).await?;
@@ -155,7 +155,7 @@ pub(crate) async fn get(
 )]
 pub(crate) async fn create(
     api: web::Data<Api>,
-    token: SessionToken,
+    token: Credentials,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let command = CreateUser::parse(&body.0);
@@ -183,7 +183,7 @@ pub(crate) async fn create(
 pub(crate) async fn update(
     api: web::Data<Api>,
     path: web::Path<String>,
-    token: SessionToken,
+    token: Credentials,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let id = UserId::parse_path("id", &path);
@@ -213,7 +213,7 @@ pub(crate) async fn password(
     api: web::Data<Api>,
     req: HttpRequest,
     path: web::Path<String>,
-    token: SessionToken,
+    token: Credentials,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let id = UserId::parse_path("id", &path);
@@ -252,7 +252,7 @@ pub(crate) async fn password(
 pub(crate) async fn reactivate(
     api: web::Data<Api>,
     path: web::Path<String>,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
     let id = UserId::parse_path("id", &path);
     let u = run_as(&api, token, move |p, caller| p.reactivate_user(caller, id?)).await?;
@@ -274,7 +274,7 @@ pub(crate) async fn reactivate(
 pub(crate) async fn deactivate(
     api: web::Data<Api>,
     path: web::Path<String>,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
     let id = UserId::parse_path("id", &path);
     run_as(&api, token, move |p, caller| p.deactivate_user(caller, id?)).await?;
@@ -296,7 +296,7 @@ pub(crate) async fn deactivate(
 pub(crate) async fn modal(
     api: web::Data<Api>,
     path: web::Path<(String, String)>,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
     let (id, modal) = path.into_inner();
     let id = UserId::parse_path("id", &id);
@@ -322,7 +322,7 @@ pub(crate) async fn modal(
 pub(crate) async fn send_invite(
     api: web::Data<Api>,
     path: web::Path<String>,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
     let id = UserId::parse_path("id", &path);
     run_as(&api, token, move |p, caller| p.send_invite(caller, id?)).await?;
@@ -347,7 +347,7 @@ pub(crate) async fn send_invite(
 pub(crate) async fn invite_link(
     api: web::Data<Api>,
     path: web::Path<String>,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
     let id = UserId::parse_path("id", &path);
     let url = run_as(&api, token, move |p, caller| p.invite_link(caller, id?)).await?;
@@ -369,7 +369,7 @@ pub(crate) async fn invite_link(
 pub(crate) async fn send_invite_put(
     api: web::Data<Api>,
     path: web::Path<String>,
-    token: SessionToken,
+    token: Credentials,
 ) -> Result<HttpResponse, ApiError> {
     send_invite(api, path, token).await
 }
