@@ -497,6 +497,42 @@ impl People {
         Ok(())
     }
 
+    /// A key made from the command line (`people api-key create`), for provisioning an instance without a
+    /// browser: as [`People::create_api_key`], recorded as made by the first active administrator (there
+    /// must be one). `group` is a group's id or its name (ignoring case).
+    pub fn provision_api_key(&self, name: &str, group: &str) -> Result<ApiKeyView> {
+        let admin = self
+            .store
+            .read(|r| r.active_superusers())?
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                DomainError::Disallowed(
+                    "There is no administrator yet: create one first (setup or create-admin)."
+                        .to_string(),
+                )
+            })?;
+        let group_id = match validate::parse_positive_int(group) {
+            Some(id) => GroupId(id),
+            None => self
+                .store
+                .read(|r| r.group_by_name(group))?
+                .map(|g| g.id)
+                .ok_or_else(|| DomainError::rule("group_id", NO_SUCH_GROUP))?,
+        };
+        let mut body = Map::new();
+        body.insert("name".into(), Value::String(name.to_string()));
+        body.insert("group_id".into(), Value::from(group_id.0));
+        let command = CreateApiKey::parse(&body)?;
+        let caller = Caller {
+            memberships: self.store.read(|r| r.memberships_of(&[admin.id]))?,
+            user: admin,
+            credential: Credential::ApiKey,
+            first_login: None,
+        };
+        self.create_api_key(&caller, command)
+    }
+
     /// The caller an `X-Api-Key` value stands for: the key's active user with their memberships, found in
     /// one query by the key's SHA-256; `None` (anonymous) for anything else. No bcrypt, nothing written.
     pub fn try_authenticate_key(&self, raw: &str) -> Result<Option<Caller>> {
@@ -854,6 +890,36 @@ mod tests {
             .unwrap()
             .is_some());
         f.people.delete_api_key(&caller, view.key.id).unwrap();
+    }
+
+    #[test]
+    fn keys_can_be_provisioned_from_the_command_line() {
+        let f = Fixture::new();
+        assert!(matches!(
+            f.people.provision_api_key("ci", "All Users"),
+            Err(DomainError::Disallowed(_))
+        ));
+        let admin = f.admin("admin@x.com");
+        let by_name = f.people.provision_api_key("ci", "administrators").unwrap();
+        assert_eq!(by_name.group.id, ADMINISTRATORS_ID);
+        assert_eq!(
+            by_name.updated_by.as_ref().map(|(id, _)| *id),
+            Some(admin.id)
+        );
+        assert!(f
+            .people
+            .try_authenticate_key(&key_of(&by_name))
+            .unwrap()
+            .unwrap()
+            .is_superuser());
+        let by_id = f.people.provision_api_key("reader", "1").unwrap();
+        assert_eq!(by_id.group.id, ALL_USERS_ID);
+        rule(
+            f.people.provision_api_key("x", "No Such Group"),
+            "group_id",
+            NO_SUCH_GROUP,
+        );
+        rule(f.people.provision_api_key("ci", "1"), "name", NAME_TAKEN);
     }
 
     #[test]
