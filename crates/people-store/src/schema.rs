@@ -125,6 +125,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// API keys (Metabase's `api_key`); `key` holds the SHA-256 of the whole key.
+    api_key (id) {
+        id -> Integer,
+        /// The key's own user; NULL only for the SCIM token.
+        user_id -> Nullable<Integer>,
+        /// Lower-case hex SHA-256 of the whole key (unique).
+        key -> Text,
+        key_prefix -> Text,
+        creator_id -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        name -> Text,
+        updated_by_id -> Integer,
+        /// NULL for an ordinary key, `scim` for the SCIM token.
+        scope -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(permissions_group_membership -> core_user (user_id));
 diesel::joinable!(permissions_group_membership -> permissions_group (group_id));
 diesel::joinable!(core_session -> core_user (user_id));
@@ -140,4 +159,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_outbox,
     throttle,
     password_reset_request,
+    api_key,
 );

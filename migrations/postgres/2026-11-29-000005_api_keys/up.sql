@@ -1,0 +1,27 @@
+-- API keys (spec API-KEYS-SCIM.md Part B §1.1, Part A.1): Metabase's api_key table of 0.50 (nullable
+-- user_id, scope), with its foreign-key and index names (the unique constraints as PostgreSQL names them).
+-- Each key acts as a core_user row of type 'api-key'; the SCIM token (scope 'scim') has no user.
+--
+-- people's difference: `key` holds the lower-case hex SHA-256 of the whole key, not a bcrypt hash, so a key
+-- is found by one equality on a unique index (the same one-query rule as sessions).
+CREATE TABLE api_key (
+    id            SERIAL PRIMARY KEY,
+    user_id       INTEGER CONSTRAINT fk_api_key_user_id REFERENCES core_user (id),
+    key           VARCHAR(254) NOT NULL,
+    key_prefix    VARCHAR(7) NOT NULL,
+    creator_id    INTEGER NOT NULL CONSTRAINT fk_api_key_created_by_user_id REFERENCES core_user (id),
+    created_at    TIMESTAMP NOT NULL,
+    updated_at    TIMESTAMP NOT NULL,
+    name          VARCHAR(254) NOT NULL,
+    updated_by_id INTEGER NOT NULL CONSTRAINT fk_api_key_updated_by_id_user_id REFERENCES core_user (id),
+    -- NULL for an ordinary key, 'scim' for the SCIM token.
+    scope         VARCHAR(64),
+    CONSTRAINT api_key_key_prefix_key UNIQUE (key_prefix),
+    -- Exact, case-sensitive, as Metabase's constraint.
+    CONSTRAINT api_key_name_key UNIQUE (name)
+);
+-- The lookup of every X-Api-Key request: one equality on this index.
+CREATE UNIQUE INDEX idx_api_key_key ON api_key (key);
+CREATE INDEX idx_api_key_user_id ON api_key (user_id);
+CREATE INDEX idx_api_key_created_by ON api_key (creator_id);
+CREATE INDEX idx_api_key_updated_by_id ON api_key (updated_by_id);
