@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+mod api_key;
 pub mod cipher;
 mod db;
 mod error;

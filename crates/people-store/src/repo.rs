@@ -1,6 +1,7 @@
 //! `DbRepo`: the domain's `Repo` port over one pooled connection. Each method delegates to the module named
 //! after its table.
 
+use people_domain::api_key::{ApiKey, ApiKeyChange, KeyHolder, KeyScope, NewApiKey};
 use people_domain::clock::Timestamp;
 use people_domain::group::{Group, GroupMember, GroupRole, GroupWithCount, Membership};
 use people_domain::session::{CallerRecord, LoginRecord, NewLogin, NewSession};
@@ -8,14 +9,14 @@ use people_domain::store::{
     NewEmail, NewMembership, Page, QueuedEmail, Repo, SavedAttempts, ThrottleKey, UserQuery,
 };
 use people_domain::user::{NewUser, User};
-use people_domain::{EmailId, GroupId, MembershipId, Result, UserId};
+use people_domain::{ApiKeyId, EmailId, GroupId, MembershipId, Result, UserId};
 
 use diesel::connection::SimpleConnection;
 
 use crate::cipher::Cipher;
 use crate::db::AnyConnection;
 use crate::key::{keys, Key};
-use crate::{group, outbox, reset_request, session, setting, throttle, user};
+use crate::{api_key, group, outbox, reset_request, session, setting, throttle, user};
 
 /// One connection seen through the domain's `Repo` trait, with the key outbox bodies are sealed with.
 pub(crate) struct DbRepo<'a> {
@@ -111,6 +112,11 @@ impl Repo for DbRepo<'_> {
             .key()
             .map_or(Ok(0), |id| group::count_active_members(self.conn, id))
     }
+    fn count_active_personal_members(&mut self, group_id: GroupId) -> Result<i64> {
+        group_id.key().map_or(Ok(0), |id| {
+            user::count_active_personal_members(self.conn, id)
+        })
+    }
 
     fn memberships_of(&mut self, user_ids: &[UserId]) -> Result<Vec<Membership>> {
         group::memberships_of(self.conn, &keys(user_ids))
@@ -158,6 +164,38 @@ impl Repo for DbRepo<'_> {
             .key()
             .map_or(Ok(0), |id| session::delete_of_user(self.conn, id, keep))
     }
+
+    fn insert_api_key(&mut self, k: &NewApiKey) -> Result<ApiKey> {
+        api_key::insert(self.conn, k)
+    }
+    fn api_keys(&mut self, scope: KeyScope) -> Result<Vec<ApiKey>> {
+        api_key::list(self.conn, scope)
+    }
+    fn count_api_keys(&mut self, scope: KeyScope) -> Result<i64> {
+        api_key::count(self.conn, scope)
+    }
+    fn lock_api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKey>> {
+        id.key().map_or(Ok(None), |id| api_key::lock(self.conn, id))
+    }
+    fn api_key_name_taken(&mut self, name: &str, except: Option<ApiKeyId>) -> Result<bool> {
+        // An `except` beyond the key names no row, so it excepts nothing.
+        api_key::name_taken(self.conn, name, except.and_then(Key::key))
+    }
+    fn api_key_prefix_taken(&mut self, prefix: &str) -> Result<bool> {
+        api_key::prefix_taken(self.conn, prefix)
+    }
+    fn update_api_key(&mut self, id: ApiKeyId, change: &ApiKeyChange) -> Result<()> {
+        id.key()
+            .map_or(Ok(()), |id| api_key::update(self.conn, id, change))
+    }
+    fn delete_api_key(&mut self, id: ApiKeyId) -> Result<bool> {
+        id.key()
+            .map_or(Ok(false), |id| api_key::delete(self.conn, id))
+    }
+    fn key_holder(&mut self, digest: &str) -> Result<Option<KeyHolder>> {
+        api_key::holder(self.conn, digest)
+    }
+
     fn insert_login(&mut self, l: &NewLogin) -> Result<()> {
         session::insert_login(self.conn, l)
     }

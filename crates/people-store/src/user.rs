@@ -173,7 +173,7 @@ pub(crate) fn insert(conn: &mut AnyConnection, u: &NewUser) -> Result<User> {
             core_user::updated_at.eq(now),
             core_user::sso_source.eq(u.sso_source.as_ref().map(SsoSource::as_str)),
             core_user::locale.eq(&u.locale),
-            core_user::user_type.eq(UserType::Personal.as_str()),
+            core_user::user_type.eq(u.user_type.as_str()),
         ))
         .returning(USER_COLUMNS)
         .get_result(conn)
@@ -282,6 +282,22 @@ pub(crate) fn active_superusers(conn: &mut AnyConnection) -> Result<Vec<User>> {
         .select(USER_COLUMNS)
         .load::<UserRow>(conn)
         .map(|v| v.into_iter().map(User::from).collect())
+        .map_err(db)
+}
+
+/// Number of active personal users in group `group_id` (the last-administrator rule: an API key's user in
+/// Administrators is no person who can administer).
+pub(crate) fn count_active_personal_members(
+    conn: &mut AnyConnection,
+    group_id: i32,
+) -> Result<i64> {
+    pgm::table
+        .inner_join(core_user::table.on(core_user::id.eq(pgm::user_id)))
+        .filter(pgm::group_id.eq(group_id))
+        .filter(core_user::is_active.eq(true))
+        .filter(core_user::user_type.eq(UserType::Personal.as_str()))
+        .count()
+        .get_result(conn)
         .map_err(db)
 }
 
