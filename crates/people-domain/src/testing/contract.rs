@@ -17,13 +17,14 @@ use chrono::Duration;
 use serde_json::json;
 
 use super::{t0, MemoryStore};
+use crate::api_key::{ApiKey, ApiKeyChange, KeyHolder, KeyScope, NewApiKey};
 use crate::clock::Timestamp;
 use crate::error::{DomainError, StoreFailure};
 use crate::group::{
     Group, GroupMember, GroupRole, GroupWithCount, Membership, ADMINISTRATORS_ID,
     ADMINISTRATORS_NAME, ALL_USERS_ID, ALL_USERS_NAME,
 };
-use crate::id::{EmailId, GroupId, MembershipId, UserId};
+use crate::id::{ApiKeyId, EmailId, GroupId, MembershipId, UserId};
 use crate::password::PasswordHash;
 use crate::session::{LoginRecord, NewLogin, NewSession};
 use crate::store::{
@@ -95,6 +96,16 @@ macro_rules! __repo_contract_checks {
             caller_lookup_brings_the_session_user_and_memberships,
             deleting_sessions_keeps_the_one_asked_for,
             login_history_is_newest_first_and_outlives_its_session,
+            api_keys_keep_every_column,
+            api_key_names_prefixes_and_digests_are_unique,
+            api_keys_list_by_id_and_count_by_scope,
+            locking_an_api_key_reads_it,
+            api_key_names_are_taken_exactly_except_by_one_key,
+            api_key_prefixes_are_taken_exactly,
+            api_key_updates_write_the_name_and_maybe_a_new_secret,
+            deleting_an_api_key_says_whether_it_existed,
+            key_holders_are_the_users_of_ordinary_keys_with_memberships,
+            personal_member_counts_leave_out_api_key_users,
             a_failed_unit_of_work_leaves_nothing,
             a_unit_without_transaction_keeps_each_statement,
             settings_are_put_replaced_deleted_and_listed_by_key,
@@ -364,6 +375,61 @@ fn attempts(s: &dyn Store, keys: &[ThrottleKey<'_>], now: Timestamp) -> Vec<Vec<
     all
 }
 
+/// A user of type `api-key`, as a key's own user is made: first name the key's name, last name empty; in All
+/// Users.
+fn key_user(s: &dyn Store, name: &str) -> User {
+    let email = format!("api-key-user-{}@api-key.invalid", name.to_lowercase());
+    add(
+        s,
+        NewUser {
+            user_type: UserType::ApiKey,
+            ..named(&email, Some(name), Some(""))
+        },
+    )
+}
+
+/// The digest of key number `n`: 64 lower-case hex digits.
+fn digest(n: u32) -> String {
+    format!("{n:064x}")
+}
+
+/// Ordinary key number `n` (digest [`digest`]`(n)`, prefix `mb_` and `n` in four decimal digits) acting as
+/// `user_id`, made by `creator` at [`t0`].
+fn new_key(name: &str, user_id: Option<UserId>, creator: UserId, n: u32) -> NewApiKey {
+    NewApiKey {
+        user_id,
+        name: name.to_string(),
+        digest: digest(n),
+        key_prefix: format!("mb_{n:04}"),
+        creator_id: creator,
+        created_at: t0(),
+        scope: KeyScope::Default,
+    }
+}
+
+/// A SCIM token (no user), number `n` as in [`new_key`].
+fn scim_token(creator: UserId, n: u32) -> NewApiKey {
+    NewApiKey {
+        scope: KeyScope::Scim,
+        ..new_key(&format!("Metabase SCIM API Key - {n}"), None, creator, n)
+    }
+}
+
+/// Stores `key` in a unit of its own.
+fn insert_key(s: &dyn Store, key: &NewApiKey) -> ApiKey {
+    s.write(|r| r.insert_api_key(key)).unwrap()
+}
+
+/// The ids of `keys`, in order.
+fn key_ids(keys: &[ApiKey]) -> Vec<ApiKeyId> {
+    keys.iter().map(|k| k.id).collect()
+}
+
+/// The id of the user the key with digest `digest` acts as, if any.
+fn holder_of(s: &dyn Store, digest: &str) -> Option<UserId> {
+    s.read(|r| r.key_holder(digest)).unwrap().map(|h| h.user.id)
+}
+
 // ----- users -----
 
 /// A fresh database holds the two magic groups with Metabase's ids, names and entity ids, and no user; the
@@ -530,6 +596,17 @@ fn unknown_ids_name_nothing(subject: &dyn Subject) {
             assert_eq!(r.membership_by_id(membership)?, None);
             r.set_group_role(membership, GroupRole::Manager)?;
             assert!(!r.delete_membership(membership)?);
+            assert_eq!(r.count_active_personal_members(grp)?, 0);
+            let key = ApiKeyId(id);
+            assert_eq!(r.lock_api_key(key)?, None);
+            assert!(!r.delete_api_key(key)?);
+            let change = ApiKeyChange {
+                name: "Nobody".into(),
+                secret: Some((digest(9), "mb_0009".into())),
+                updated_by_id: u.id,
+                updated_at: t0(),
+            };
+            r.update_api_key(key, &change)?;
             r.set_link_expiry(EmailId(id), None)?;
             r.mark_email_failed(EmailId(id), "smtp down", t0())?;
             r.mark_email_sent(EmailId(id), t0())?;
@@ -560,7 +637,20 @@ fn unknown_ids_name_nothing(subject: &dyn Subject) {
         assert!(is_foreign_key(s.write(|r| r.insert_session(&orphan))));
         let orphan = login(user, None, t0());
         assert!(is_foreign_key(s.write(|r| r.insert_login(&orphan))));
+        for orphan in [
+            new_key("K", Some(user), u.id, 1),
+            new_key("K", None, user, 1),
+        ] {
+            assert!(
+                is_foreign_key(s.write(|r| r.insert_api_key(&orphan))),
+                "{orphan:?}"
+            );
+        }
     }
+    assert!(s
+        .read(|r| r.api_keys(KeyScope::Default))
+        .unwrap()
+        .is_empty());
     assert_eq!(s.read(|r| r.all_memberships(None)).unwrap(), before);
     assert_eq!(s.read(|r| r.group_by_name("Renamed")).unwrap(), None);
     assert_eq!(s.read(|r| r.user_by_id(u.id)).unwrap(), Some(u));
@@ -1184,6 +1274,419 @@ fn login_history_is_newest_first_and_outlives_its_session(subject: &dyn Subject)
     };
     assert_eq!(logins[1], record);
     assert_eq!(s.read(|r| r.logins_of(v.id)).unwrap(), vec![record]);
+}
+
+// ----- API keys -----
+
+/// A key reads back as inserted, microseconds included, with `updated_by_id` and `updated_at` those of its
+/// creation; the SCIM token has no user.
+fn api_keys_keep_every_column(subject: &dyn Subject) {
+    let s = subject.store();
+    let admin = add(s, new_user("admin@x.com"));
+    let bot = key_user(s, "Bot");
+    let created = t0() + Duration::microseconds(654_321);
+    let new = NewApiKey {
+        created_at: created,
+        ..new_key("Bot", Some(bot.id), admin.id, 1)
+    };
+    let stored = insert_key(s, &new);
+    let expected = ApiKey {
+        id: stored.id,
+        user_id: Some(bot.id),
+        name: "Bot".into(),
+        key_prefix: "mb_0001".into(),
+        creator_id: admin.id,
+        updated_by_id: admin.id,
+        created_at: created,
+        updated_at: created,
+        scope: KeyScope::Default,
+    };
+    assert!(stored.id.get() > 0);
+    assert_eq!(stored, expected);
+    let listed = s.read(|r| r.api_keys(KeyScope::Default)).unwrap();
+    assert_eq!(listed, vec![expected.clone()]);
+
+    let token = insert_key(s, &scim_token(admin.id, 2));
+    let expected_token = ApiKey {
+        id: token.id,
+        user_id: None,
+        name: "Metabase SCIM API Key - 2".into(),
+        key_prefix: "mb_0002".into(),
+        creator_id: admin.id,
+        updated_by_id: admin.id,
+        created_at: t0(),
+        updated_at: t0(),
+        scope: KeyScope::Scim,
+    };
+    assert_eq!(token, expected_token);
+    assert!(token.id > stored.id);
+    assert_eq!(
+        s.read(|r| r.api_keys(KeyScope::Scim)).unwrap(),
+        vec![expected_token]
+    );
+}
+
+/// Names (exactly, case-sensitively), prefixes and digests are unique; a key needs its user and creator.
+fn api_key_names_prefixes_and_digests_are_unique(subject: &dyn Subject) {
+    let s = subject.store();
+    let admin = add(s, new_user("admin@x.com"));
+    let bot = key_user(s, "Bot");
+    let first = insert_key(s, &new_key("Bot", Some(bot.id), admin.id, 1));
+    let clashes = [
+        new_key("Bot", Some(bot.id), admin.id, 2),
+        NewApiKey {
+            key_prefix: first.key_prefix.clone(),
+            ..new_key("Other", Some(bot.id), admin.id, 3)
+        },
+        NewApiKey {
+            digest: digest(1),
+            ..new_key("Third", Some(bot.id), admin.id, 4)
+        },
+        scim_token(admin.id, 1),
+    ];
+    for clash in &clashes {
+        let dup = s.write(|r| r.insert_api_key(clash)).unwrap_err();
+        assert!(dup.is_unique_violation(), "{clash:?}: {dup:?}");
+    }
+    let case = insert_key(s, &new_key("BOT", Some(bot.id), admin.id, 5));
+    let nobody = UserId(bot.id.get() + 100);
+    for orphan in [
+        new_key("Orphan", Some(nobody), admin.id, 6),
+        new_key("Orphan", Some(bot.id), nobody, 6),
+    ] {
+        assert!(
+            is_foreign_key(s.write(|r| r.insert_api_key(&orphan))),
+            "{orphan:?}"
+        );
+    }
+    let all = s.read(|r| r.api_keys(KeyScope::Default)).unwrap();
+    assert_eq!(key_ids(&all), vec![first.id, case.id]);
+    assert_eq!(s.read(|r| r.count_api_keys(KeyScope::Scim)).unwrap(), 0);
+}
+
+/// Keys list by id and count per scope: ordinary keys and the SCIM token never mix.
+fn api_keys_list_by_id_and_count_by_scope(subject: &dyn Subject) {
+    let s = subject.store();
+    let admin = add(s, new_user("admin@x.com"));
+    let counts = |s: &dyn Store| {
+        s.read(|r| {
+            Ok((
+                r.count_api_keys(KeyScope::Default)?,
+                r.count_api_keys(KeyScope::Scim)?,
+            ))
+        })
+        .unwrap()
+    };
+    assert_eq!(counts(s), (0, 0));
+    assert!(s
+        .read(|r| r.api_keys(KeyScope::Default))
+        .unwrap()
+        .is_empty());
+    assert!(s.read(|r| r.api_keys(KeyScope::Scim)).unwrap().is_empty());
+    let (one, two, three) = (key_user(s, "One"), key_user(s, "Two"), key_user(s, "Three"));
+    let a = insert_key(s, &new_key("One", Some(one.id), admin.id, 1));
+    let token = insert_key(s, &scim_token(admin.id, 2));
+    let b = insert_key(s, &new_key("Two", Some(two.id), admin.id, 3));
+    let c = insert_key(s, &new_key("Three", Some(three.id), admin.id, 4));
+    let listed = |scope| key_ids(&s.read(|r| r.api_keys(scope)).unwrap());
+    assert_eq!(listed(KeyScope::Default), vec![a.id, b.id, c.id]);
+    assert_eq!(listed(KeyScope::Scim), vec![token.id]);
+    assert_eq!(counts(s), (3, 1));
+    assert!(s.write(|r| r.delete_api_key(b.id)).unwrap());
+    assert_eq!(listed(KeyScope::Default), vec![a.id, c.id]);
+    assert_eq!(counts(s), (2, 1));
+}
+
+/// `lock_api_key` reads a key of either scope inside a transaction, as it is at that point of it; an unknown
+/// id finds nothing.
+fn locking_an_api_key_reads_it(subject: &dyn Subject) {
+    let s = subject.store();
+    let admin = add(s, new_user("admin@x.com"));
+    let bot = key_user(s, "Bot");
+    let key = insert_key(s, &new_key("Bot", Some(bot.id), admin.id, 1));
+    let token = insert_key(s, &scim_token(admin.id, 2));
+    let renamed = s
+        .write(|r| {
+            assert_eq!(r.lock_api_key(key.id)?, Some(key.clone()));
+            assert_eq!(r.lock_api_key(token.id)?, Some(token.clone()));
+            let change = ApiKeyChange {
+                name: "Renamed".into(),
+                secret: None,
+                updated_by_id: admin.id,
+                updated_at: t0(),
+            };
+            r.update_api_key(key.id, &change)?;
+            r.lock_api_key(key.id)
+        })
+        .unwrap();
+    assert_eq!(renamed.map(|k| k.name).as_deref(), Some("Renamed"));
+    let unknown = ApiKeyId(token.id.get() + 1);
+    assert_eq!(s.write(|r| r.lock_api_key(unknown)).unwrap(), None);
+}
+
+/// A name is taken only by exactly that name (case and spaces count), and not by the key excepted.
+fn api_key_names_are_taken_exactly_except_by_one_key(subject: &dyn Subject) {
+    let s = subject.store();
+    let admin = add(s, new_user("admin@x.com"));
+    let taken = |name: &str, except: Option<ApiKeyId>| {
+        s.read(|r| r.api_key_name_taken(name, except)).unwrap()
+    };
+    assert!(!taken("Bot", None));
+    let (bot, other) = (key_user(s, "Bot"), key_user(s, "Other"));
+    let a = insert_key(s, &new_key("Bot", Some(bot.id), admin.id, 1));
+    let b = insert_key(s, &new_key("Other", Some(other.id), admin.id, 2));
+    let token = insert_key(s, &scim_token(admin.id, 3));
+    assert!(taken("Bot", None));
+    assert!(!taken("bot", None));
+    assert!(!taken("BOT", None));
+    assert!(!taken("Bot ", None));
+    assert!(!taken("Bo", None));
+    assert!(!taken("Bot", Some(a.id)));
+    assert!(taken("Bot", Some(b.id)));
+    assert!(taken("Bot", Some(ApiKeyId(999))));
+    assert!(taken("Bot", Some(ApiKeyId(1 << 40))));
+    assert!(taken(&token.name, None), "the SCIM token's name counts too");
+}
+
+/// A prefix is taken only by exactly that prefix (Base64 is case-sensitive).
+fn api_key_prefixes_are_taken_exactly(subject: &dyn Subject) {
+    let s = subject.store();
+    let admin = add(s, new_user("admin@x.com"));
+    let taken = |prefix: &str| s.read(|r| r.api_key_prefix_taken(prefix)).unwrap();
+    assert!(!taken("mb_AbCd"));
+    let bot = key_user(s, "Bot");
+    insert_key(
+        s,
+        &NewApiKey {
+            key_prefix: "mb_AbCd".into(),
+            ..new_key("Bot", Some(bot.id), admin.id, 1)
+        },
+    );
+    insert_key(s, &scim_token(admin.id, 2));
+    assert!(taken("mb_AbCd"));
+    assert!(!taken("mb_abcd"));
+    assert!(!taken("MB_AbCd"));
+    assert!(!taken("mb_AbC"));
+    assert!(taken("mb_0002"), "the SCIM token's prefix counts too");
+}
+
+/// An update writes the name, who and when; a new secret also replaces digest and prefix, and the old
+/// digest finds nothing from then on. A name or prefix of another key is a unique violation.
+fn api_key_updates_write_the_name_and_maybe_a_new_secret(subject: &dyn Subject) {
+    let s = subject.store();
+    let admin = add(s, new_user("admin@x.com"));
+    let other_admin = add(s, new_user("other@x.com"));
+    let bot = key_user(s, "Bot");
+    let key = insert_key(s, &new_key("Bot", Some(bot.id), admin.id, 1));
+    let second = insert_key(s, &new_key("Second", Some(bot.id), admin.id, 2));
+    let later = t0() + Duration::hours(1) + Duration::microseconds(3);
+    let rename = ApiKeyChange {
+        name: "Renamed".into(),
+        secret: None,
+        updated_by_id: other_admin.id,
+        updated_at: later,
+    };
+    s.write(|r| r.update_api_key(key.id, &rename)).unwrap();
+    let renamed = ApiKey {
+        name: "Renamed".into(),
+        updated_by_id: other_admin.id,
+        updated_at: later,
+        ..key.clone()
+    };
+    assert_eq!(
+        s.read(|r| r.lock_api_key(key.id)).unwrap(),
+        Some(renamed.clone())
+    );
+    assert_eq!(holder_of(s, &digest(1)), Some(bot.id));
+
+    let latest = later + Duration::minutes(1);
+    let regenerate = ApiKeyChange {
+        name: "Renamed".into(),
+        secret: Some((digest(3), "mb_0003".into())),
+        updated_by_id: admin.id,
+        updated_at: latest,
+    };
+    s.write(|r| r.update_api_key(key.id, &regenerate)).unwrap();
+    let regenerated = ApiKey {
+        key_prefix: "mb_0003".into(),
+        updated_by_id: admin.id,
+        updated_at: latest,
+        ..renamed
+    };
+    assert_eq!(
+        s.read(|r| r.lock_api_key(key.id)).unwrap(),
+        Some(regenerated.clone())
+    );
+    assert_eq!(holder_of(s, &digest(1)), None, "the old key stops working");
+    assert_eq!(holder_of(s, &digest(3)), Some(bot.id));
+    assert!(!s.read(|r| r.api_key_prefix_taken("mb_0001")).unwrap());
+
+    let clashes = [
+        ApiKeyChange {
+            name: "Renamed".into(),
+            ..rename.clone()
+        },
+        ApiKeyChange {
+            name: "Second".into(),
+            secret: Some((digest(4), "mb_0003".into())),
+            ..rename.clone()
+        },
+    ];
+    for clash in &clashes {
+        let dup = s.write(|r| r.update_api_key(second.id, clash)).unwrap_err();
+        assert!(dup.is_unique_violation(), "{clash:?}: {dup:?}");
+    }
+    let same_name = ApiKeyChange {
+        name: "Second".into(),
+        ..rename
+    };
+    s.write(|r| r.update_api_key(second.id, &same_name))
+        .unwrap();
+    let keys = s.read(|r| r.api_keys(KeyScope::Default)).unwrap();
+    let second = ApiKey {
+        updated_by_id: other_admin.id,
+        updated_at: later,
+        ..second
+    };
+    assert_eq!(keys, vec![regenerated, second]);
+}
+
+/// Deleting a key says whether there was one; the key's user stays, and the key finds no holder any more.
+fn deleting_an_api_key_says_whether_it_existed(subject: &dyn Subject) {
+    let s = subject.store();
+    let admin = add(s, new_user("admin@x.com"));
+    let (bot, kept) = (key_user(s, "Bot"), key_user(s, "Kept"));
+    let key = insert_key(s, &new_key("Bot", Some(bot.id), admin.id, 1));
+    let other = insert_key(s, &new_key("Kept", Some(kept.id), admin.id, 2));
+    let token = insert_key(s, &scim_token(admin.id, 3));
+    assert!(s.write(|r| r.delete_api_key(key.id)).unwrap());
+    assert!(!s.write(|r| r.delete_api_key(key.id)).unwrap());
+    assert_eq!(s.read(|r| r.lock_api_key(key.id)).unwrap(), None);
+    assert_eq!(holder_of(s, &digest(1)), None);
+    assert_eq!(s.read(|r| r.user_by_id(bot.id)).unwrap(), Some(bot));
+    assert!(!s.read(|r| r.api_key_name_taken("Bot", None)).unwrap());
+    assert!(s.write(|r| r.delete_api_key(token.id)).unwrap());
+    assert_eq!(
+        s.read(|r| r.api_keys(KeyScope::Default)).unwrap(),
+        vec![other]
+    );
+    assert_eq!(s.read(|r| r.count_api_keys(KeyScope::Scim)).unwrap(), 0);
+}
+
+/// An ordinary key's digest finds its user, active or not, with every membership by group id; an unknown
+/// digest (also in another case) and a key of another scope find nobody.
+fn key_holders_are_the_users_of_ordinary_keys_with_memberships(subject: &dyn Subject) {
+    let s = subject.store();
+    let admin = add(s, new_user("admin@x.com"));
+    let bot = key_user(s, "Bot");
+    let g = group(s, "Sales");
+    // Joined in another order than by group id.
+    join(
+        s,
+        &[
+            (bot.id, g.id, GroupRole::Member),
+            (bot.id, ADMINISTRATORS_ID, GroupRole::Manager),
+        ],
+    );
+    let memberships = s.read(|r| r.memberships_of(&[bot.id])).unwrap();
+    assert_eq!(
+        memberships.iter().map(|m| m.group_id).collect::<Vec<_>>(),
+        vec![ALL_USERS_ID, ADMINISTRATORS_ID, g.id]
+    );
+    let n = 0xabc;
+    insert_key(s, &new_key("Bot", Some(bot.id), admin.id, n));
+    let holder = s.read(|r| r.key_holder(&digest(n))).unwrap();
+    let expected = KeyHolder {
+        user: bot.clone(),
+        memberships,
+    };
+    assert_eq!(holder, Some(expected.clone()));
+
+    assert_eq!(holder_of(s, &digest(99)), None);
+    assert_eq!(holder_of(s, &digest(n).to_uppercase()), None);
+    assert_eq!(holder_of(s, ""), None);
+    insert_key(s, &scim_token(admin.id, 2));
+    assert_eq!(holder_of(s, &digest(2)), None, "the SCIM token has no user");
+    let scoped = NewApiKey {
+        scope: KeyScope::Scim,
+        ..new_key("Scoped", Some(admin.id), admin.id, 3)
+    };
+    insert_key(s, &scoped);
+    assert_eq!(
+        holder_of(s, &digest(3)),
+        None,
+        "a scoped key is no X-Api-Key"
+    );
+
+    let lone = insert(
+        s,
+        NewUser {
+            user_type: UserType::ApiKey,
+            ..new_user("lone@api-key.invalid")
+        },
+    );
+    insert_key(s, &new_key("Lone", Some(lone.id), admin.id, 4));
+    let alone = s.read(|r| r.key_holder(&digest(4))).unwrap().unwrap();
+    assert_eq!((alone.user, alone.memberships), (lone, vec![]));
+
+    let inactive = change(s, &bot, |u| u.is_active = false);
+    let holder = s.read(|r| r.key_holder(&digest(n))).unwrap();
+    assert_eq!(
+        holder,
+        Some(KeyHolder {
+            user: inactive,
+            ..expected
+        })
+    );
+}
+
+/// The personal-member count leaves out API-key users (and inactive users); the type a user is inserted with
+/// is stored, and only personal users are listed.
+fn personal_member_counts_leave_out_api_key_users(subject: &dyn Subject) {
+    let s = subject.store();
+    let person = add(s, new_user("person@x.com"));
+    let gone = add(s, new_user("gone@x.com"));
+    let bot = key_user(s, "Bot");
+    let internal = add(
+        s,
+        NewUser {
+            user_type: UserType::Internal,
+            ..new_user("internal@metabase.local")
+        },
+    );
+    assert_eq!(bot.user_type, UserType::ApiKey);
+    let stored = s.read(|r| r.user_by_id(bot.id)).unwrap().unwrap();
+    assert_eq!(stored.user_type, UserType::ApiKey);
+    let stored = s.read(|r| r.user_by_id(internal.id)).unwrap().unwrap();
+    assert_eq!(stored.user_type, UserType::Internal);
+    join(
+        s,
+        &[
+            (person.id, ADMINISTRATORS_ID, GroupRole::Member),
+            (gone.id, ADMINISTRATORS_ID, GroupRole::Member),
+            (bot.id, ADMINISTRATORS_ID, GroupRole::Member),
+            (internal.id, ADMINISTRATORS_ID, GroupRole::Member),
+        ],
+    );
+    change(s, &gone, |u| u.is_active = false);
+    let counts = |g| {
+        s.read(|r| {
+            Ok((
+                r.count_active_members(g)?,
+                r.count_active_personal_members(g)?,
+            ))
+        })
+        .unwrap()
+    };
+    assert_eq!(counts(ADMINISTRATORS_ID), (3, 1));
+    assert_eq!(counts(ALL_USERS_ID), (3, 1));
+    change(s, &person, |u| u.is_active = false);
+    assert_eq!(counts(ADMINISTRATORS_ID), (2, 0));
+    let everyone = UserQuery {
+        activity: Activity::Any,
+        ..UserQuery::default()
+    };
+    assert_eq!(list(s, everyone), (vec![person.id, gone.id], 2));
 }
 
 // ----- units of work -----
