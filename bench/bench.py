@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """people's own load benchmark (`make bench`): starts the release binary on a throwaway database, seeds
-users, and runs Metabase's five hot scenarios with wrk, printing req/s and p50/p99 per scenario.
+users, and runs Metabase's five hot scenarios with wrk, printing req/s, p50/p99 and the server's CPU time per
+request for each. Scenario k is scenario a authenticated by an API key (`X-Api-Key`) instead of a session.
 
   python3 bench/bench.py                      # PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth)
   BACKEND=sqlite python3 bench/bench.py       # a temporary SQLite file
@@ -186,7 +187,7 @@ def main():
     ap.add_argument("--bcrypt-duration", type=int, default=20)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--port", type=int, default=18091)
-    ap.add_argument("--scenarios", default="a,b,c,d,e")
+    ap.add_argument("--scenarios", default="a,k,b,c,d,e")
     ap.add_argument("--query", default="zebra", help="scenario c's search; a comma-separated list runs c once per query "
                     "(zebra matches 1 %% of the users, quokka 100 whatever --users is)")
     ap.add_argument("--c-connections", help="scenario c's connection counts, comma-separated (default: --connections); "
@@ -216,10 +217,14 @@ def main():
         t0 = time.monotonic()
         clone_users(db, tpl["id"], args.users)
         print(f"seeded {args.users} users in {time.monotonic() - t0:.1f} s")
+        st, key = http("POST", base + "/api/api-key", {"name": "bench", "group_id": 1}, h)
+        assert st == 200, (st, key)
+        kh = {"X-Api-Key": key["unmasked_key"]}
         ids = [str(tpl["id"] + 1 + (i * 7919) % args.users) for i in range(1000)]
         width = 7
         scen = {
             "a": ("GET /api/user/current", lua("GET", "/api/user/current", h)),
+            "k": ("GET /api/user/current (X-Api-Key)", lua("GET", "/api/user/current", kh)),
             "b": ("GET /api/user/:id (admin)", lua("GET", "/api/user/", h, request_fn="local ids = {" + ",".join(ids) + "}\nlocal n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, '/api/user/' .. ids[(n % #ids) + 1])\nend")),
             "d": ("POST /api/session (bcrypt verify)", lua("POST", "/api/session", {"Content-Type": "application/json"},
                   request_fn="math.randomseed(os.time())\nrequest = function()\n  local i = math.random(1, %d)\n  return wrk.format(nil, nil, nil, string.format('{\"username\": \"user%%0%dd@example.com\", \"password\": \"%s\"}', i))\nend" % (args.users, width, PASSWORD))),
@@ -235,7 +240,7 @@ def main():
         wanted = []
         for s in [s.strip() for s in args.scenarios.split(",") if s.strip()]:
             wanted += [k for k in scen if k.startswith("c:")] if s == "c" else [s]
-        print(f"{'scenario':38} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>9} {'errors':>7}")
+        print(f"{'scenario':38} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>9} {'errors':>7} {'CPU µs/req':>10}")
         for key in wanted:
             if key == "storm":
                 run_storm(base, scen, args, tmp, results, proc.pid)
@@ -244,9 +249,12 @@ def main():
             duration = args.bcrypt_duration if key in ("d", "e") else args.duration
             wrk(base, script, 2, conns, tmp)  # warm-up
             wait_idle(proc.pid)
+            ticks = cpu_ticks(proc.pid)
             r = wrk(base, script, duration, conns, tmp)
+            # The server's CPU time (user + system, clock ticks of 10 ms) per request answered.
+            r["cpu_us_per_req"] = (cpu_ticks(proc.pid) - ticks) * 10_000 / max(r["requests"], 1)
             results[key] = r
-            print(f"{key[0]}) {title:35} {r['rps']:9.1f} {r['p50_us'] / 1000:8.2f} {r['p99_us'] / 1000:9.2f} {r['non2xx'] + r['socket_errors']:7d}", flush=True)
+            print(f"{key[0]}) {title:35} {r['rps']:9.1f} {r['p50_us'] / 1000:8.2f} {r['p99_us'] / 1000:9.2f} {r['non2xx'] + r['socket_errors']:7d} {r['cpu_us_per_req']:8.1f}", flush=True)
         rss = int(open(f"/proc/{proc.pid}/status").read().split("VmRSS:")[1].split()[0]) / 1024
         print(f"RSS after the run: {rss:.1f} MiB")
         results["rss_mib_after"] = rss
