@@ -62,7 +62,14 @@ pub enum Command {
         /// Create this first administrator (EMAIL:PASSWORD) before serving.
         #[arg(long, value_name = "EMAIL:PASSWORD")]
         admin: Option<String>,
+        /// With --ephemeral and --admin: make an API key NAME in GROUP (a group's id or name; the name ends
+        /// at the first `:`) and put it in the JSON line's `api_keys`; may be repeated.
+        #[arg(long = "api-key", value_name = "NAME:GROUP", requires_all = ["ephemeral", "admin"])]
+        api_keys: Vec<String>,
     },
+    /// Manage API keys (`X-Api-Key`) on the command line.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Create a superuser on the command line instead of through /api/setup.
@@ -79,6 +86,21 @@ pub enum Command {
         /// Family name.
         #[arg(long)]
         last_name: Option<String>,
+    },
+}
+
+/// `people api-key …`: API keys for scripts and services, made without a browser (docs/api-keys.md).
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key as the first administrator and print it on stdout: the only time it is shown.
+    Create {
+        /// Unique name of the key.
+        #[arg(long)]
+        name: String,
+        /// The group the key joins besides All Users: its id or its name (Administrators makes the key a
+        /// superuser).
+        #[arg(long)]
+        group: String,
     },
 }
 

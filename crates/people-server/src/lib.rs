@@ -22,7 +22,9 @@ pub mod server;
 #[doc = include_str!("../../../docs/library.md")]
 pub struct LibraryGuide;
 
-pub use config::{Cli, CliError, Command, ConfigError, Environment, Options, ServerConfig};
+pub use config::{
+    ApiKeyCommand, Cli, CliError, Command, ConfigError, Environment, Options, ServerConfig,
+};
 pub use server::{Server, StartError, TestServer, TestServerBuilder};
 
 /// A domain error as one line for the terminal.

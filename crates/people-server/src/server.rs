@@ -14,7 +14,8 @@ use people_web::Api;
 
 use crate::background::Background;
 use crate::config::{
-    redact_url, Cli, CliError, Command, ConfigError, Options, ServerConfig, EPHEMERAL_BCRYPT_COST,
+    redact_url, ApiKeyCommand, Cli, CliError, Command, ConfigError, Options, ServerConfig,
+    EPHEMERAL_BCRYPT_COST,
 };
 use crate::hashing::HashPool;
 
@@ -62,6 +63,27 @@ pub enum StartError {
     /// `create-admin` refused the administrator.
     #[error("create-admin: {}", crate::describe(.0))]
     CreateAdmin(#[source] DomainError),
+    /// `api-key create` refused the key (no administrator yet, no such group, a name another key has).
+    #[error("api-key create: {}", describe_key_refusal(.group, .source))]
+    CreateApiKey {
+        /// The `--group` given.
+        group: String,
+        /// Why.
+        source: DomainError,
+    },
+    /// `--api-key` is not `NAME:GROUP`.
+    #[error("--api-key: expected NAME:GROUP, got {0:?}")]
+    ApiKeySpec(String),
+    /// The key of a `serve --ephemeral --api-key` cannot be made.
+    #[error("--api-key {name}: {}", describe_key_refusal(.group, .source))]
+    EphemeralApiKey {
+        /// The key's name.
+        name: String,
+        /// Its group, as given.
+        group: String,
+        /// Why.
+        source: DomainError,
+    },
     /// The thread of a [`TestServer`] ended before its server started.
     #[error("the test server thread stopped")]
     TestServerThread,
@@ -84,9 +106,25 @@ impl StartError {
             | StartError::AdminSpec
             | StartError::Admin(_)
             | StartError::CreateAdmin(_)
+            | StartError::CreateApiKey { .. }
+            | StartError::ApiKeySpec(_)
+            | StartError::EphemeralApiKey { .. }
             | StartError::TestServerThread
             | StartError::Io(_) => 1,
         }
+    }
+}
+
+/// A refused API key as one line: an unknown group is named as given (an id or a name), other refusals as
+/// [`crate::describe`] says them.
+fn describe_key_refusal(group: &str, e: &DomainError) -> String {
+    match e {
+        DomainError::Rule { field, message }
+            if field == "group_id" && message == people_domain::api_key::NO_SUCH_GROUP =>
+        {
+            format!("no group has the id or name {group:?}")
+        }
+        other => crate::describe(other),
     }
 }
 
@@ -424,11 +462,13 @@ pub fn run(mut cli: Cli) -> Result<(), StartError> {
     let command = cli.command.take().unwrap_or(Command::Serve {
         ephemeral: false,
         admin: None,
+        api_keys: Vec::new(),
     });
     match command {
         Command::Serve {
             ephemeral: false,
             admin,
+            api_keys: _,
         } => {
             let server = Server::prepare(&config)?;
             if let Some(spec) = admin {
@@ -440,9 +480,10 @@ pub fn run(mut cli: Cli) -> Result<(), StartError> {
         Command::Serve {
             ephemeral: true,
             admin,
+            api_keys,
         } => {
             let dir = ephemeral_dir()?;
-            let result = serve_ephemeral(&cli.options, &dir, admin.as_deref());
+            let result = serve_ephemeral(&cli.options, &dir, admin.as_deref(), &api_keys);
             let _ = std::fs::remove_dir_all(&dir);
             result
         }
@@ -475,7 +516,47 @@ pub fn run(mut cli: Cli) -> Result<(), StartError> {
             println!("created administrator {} (id {})", user.email, user.id);
             Ok(())
         }
+        Command::ApiKey(ApiKeyCommand::Create { name, group }) => {
+            let (db, _) = open_database(&config)?;
+            let people = build_people(&config, db)?;
+            let view = people
+                .provision_api_key(&name, &group)
+                .map_err(|source| StartError::CreateApiKey { group, source })?;
+            // Only the key on stdout, so that `KEY=$(people api-key create …)` works.
+            let key = view.unmasked_key.as_ref().map(|k| k.expose()).unwrap_or("");
+            println!("{key}");
+            Ok(())
+        }
     }
+}
+
+/// `--api-key NAME:GROUP`: the name ends at the first `:`; neither part may be blank.
+fn split_api_key(spec: &str) -> Result<(&str, &str), StartError> {
+    spec.split_once(':')
+        .filter(|(n, g)| !n.trim().is_empty() && !g.trim().is_empty())
+        .ok_or_else(|| StartError::ApiKeySpec(spec.to_string()))
+}
+
+/// Makes the keys of `--api-key` (after the administrator, who is recorded as their creator): name → key.
+fn provision_keys(
+    people: &People,
+    specs: &[String],
+) -> Result<std::collections::BTreeMap<String, String>, StartError> {
+    let mut keys = std::collections::BTreeMap::new();
+    for spec in specs {
+        let (name, group) = split_api_key(spec)?;
+        let view = people.provision_api_key(name, group).map_err(|source| {
+            StartError::EphemeralApiKey {
+                name: name.to_string(),
+                group: group.to_string(),
+                source,
+            }
+        })?;
+        if let Some(key) = view.unmasked_key {
+            keys.insert(name.to_string(), key.expose().to_string());
+        }
+    }
+    Ok(keys)
 }
 
 /// `--admin EMAIL:PASSWORD`.
@@ -486,11 +567,12 @@ fn split_admin(spec: &str) -> Result<(&str, &str), StartError> {
 }
 
 /// `people serve --ephemeral`: a throwaway SQLite database in `dir` and a free port; prints one JSON line
-/// (`url`, `admin_session`) on stdout once the server answers.
+/// (`url`, `admin_session`, `api_keys`) on stdout once the server answers.
 fn serve_ephemeral(
     options: &Options,
     dir: &std::path::Path,
     admin: Option<&str>,
+    api_keys: &[String],
 ) -> Result<(), StartError> {
     use std::io::Write;
     let config = ephemeral_config(options, dir)?;
@@ -502,6 +584,7 @@ fn serve_ephemeral(
         }
         None => None,
     };
+    let api_keys = provision_keys(server.people(), api_keys)?;
     let url = format!("http://{}", server.local_addr()?);
     let system = actix_web::rt::System::new();
     system.block_on(async move {
@@ -509,10 +592,12 @@ fn serve_ephemeral(
         struct Ready {
             url: String,
             admin_session: Option<String>,
+            api_keys: std::collections::BTreeMap<String, String>,
         }
         let line = serde_json::to_string(&Ready {
             url,
             admin_session: session,
+            api_keys,
         })
         .unwrap_or_default();
         let mut out = std::io::stdout().lock();

@@ -305,6 +305,7 @@ fn ephemeral_mode_prints_its_url_and_admin_session_and_cleans_up() {
     let info: serde_json::Value = serde_json::from_str(&line).unwrap();
     let url = info["url"].as_str().unwrap().to_string();
     let session = info["admin_session"].as_str().unwrap().to_string();
+    assert_eq!(info["api_keys"], serde_json::json!({}), "no --api-key");
     let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
     let (status, body) = http(port, "GET", "/api/user/current", Some(&session), None);
     assert_eq!(status, 200, "{body}");
@@ -476,6 +477,226 @@ fn background_work_headers_and_the_outbox_key() {
             assert_eq!(err.lines().count(), 1, "{err}");
             assert!(err.contains("MB_ENCRYPTION_SECRET_KEY"), "{err}");
         }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// GET `path` with `X-Api-Key: key`: status and body.
+fn get_with_key(port: u16, path: &str, key: &str) -> (u16, String) {
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX-Api-Key: {key}\r\n\r\n"
+    );
+    let r = support::raw(port, request.as_bytes(), Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("GET {path}: no answer"));
+    (r.status, r.body)
+}
+
+/// `people api-key create --name NAME --group GROUP` in `dir`.
+fn api_key_create(dir: &std::path::PathBuf, name: &str, group: &str) -> Output {
+    people(dir)
+        .args(["api-key", "create", "--name", name, "--group", group])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn api_key_create_prints_only_the_key_and_the_key_works_on_the_server() {
+    let dir = temp_dir();
+    let o = people(&dir)
+        .args([
+            "create-admin",
+            "--email",
+            "boss@example.com",
+            "--password",
+            "unc0mmonpw",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr_line(&o));
+
+    let o = api_key_create(&dir, "CI exporter", "administrators");
+    assert!(o.status.success(), "{}", stderr_line(&o));
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "one line: {stdout:?}");
+    let admin_key = stdout.trim_end_matches('\n').to_string();
+    assert_eq!(admin_key.len(), 47, "{admin_key}");
+    assert!(admin_key.starts_with("mb_"), "{admin_key}");
+    // A group by id: 1 is All Users.
+    let o = api_key_create(&dir, "reader", "1");
+    assert!(o.status.success(), "{}", stderr_line(&o));
+    let reader_key = String::from_utf8(o.stdout).unwrap().trim().to_string();
+    assert_eq!(reader_key.len(), 47);
+
+    let server = support::Server::start(people(&dir));
+    let (status, body) = get_with_key(server.port, "/api/user/current", &admin_key);
+    assert_eq!(status, 200, "{body}");
+    let me: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (me["common_name"].as_str(), me["is_superuser"].as_bool()),
+        (Some("CI exporter"), Some(true))
+    );
+    let (status, body) = get_with_key(server.port, "/api/user/current", &reader_key);
+    assert_eq!(status, 200, "{body}");
+    let me: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (me["common_name"].as_str(), me["is_superuser"].as_bool()),
+        (Some("reader"), Some(false))
+    );
+    let (status, body) = get_with_key(server.port, "/api/api-key", &admin_key);
+    assert_eq!(status, 200, "{body}");
+    let keys: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(keys[0]["updated_by"]["common_name"], "boss@example.com");
+    assert_eq!(
+        keys[0]["masked_key"],
+        format!("{}{}", &admin_key[..7], "*".repeat(40))
+    );
+    assert_eq!(
+        get_with_key(server.port, "/api/api-key", &reader_key).0,
+        403
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn api_key_create_refusals_are_one_line_on_stderr_and_exit_1() {
+    let dir = temp_dir();
+    let refused = |o: Output, expected: &str| {
+        assert_eq!(o.status.code(), Some(1), "{}", stderr_line(&o));
+        assert!(o.stdout.is_empty(), "nothing on stdout");
+        let err = stderr_line(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert_eq!(err, expected);
+    };
+    refused(
+        api_key_create(&dir, "ci", "Administrators"),
+        "people: api-key create: There is no administrator yet: create one first (setup or create-admin).",
+    );
+    let o = people(&dir)
+        .args([
+            "create-admin",
+            "--email",
+            "boss@example.com",
+            "--password",
+            "unc0mmonpw",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr_line(&o));
+    refused(
+        api_key_create(&dir, "ci", "Nobody"),
+        r#"people: api-key create: no group has the id or name "Nobody""#,
+    );
+    refused(
+        api_key_create(&dir, "ci", "99"),
+        r#"people: api-key create: no group has the id or name "99""#,
+    );
+    assert!(api_key_create(&dir, "ci", "All Users").status.success());
+    refused(
+        api_key_create(&dir, "ci", "Administrators"),
+        "people: api-key create: name: An API key with this name already exists.",
+    );
+    refused(
+        api_key_create(&dir, " ", "1"),
+        "people: api-key create: name: value must be a non-blank string.",
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn ephemeral_mode_makes_the_api_keys_it_is_asked_for() {
+    use std::io::BufRead;
+    let dir = temp_dir();
+    let mut child = people(&dir)
+        .args([
+            "serve",
+            "--ephemeral",
+            "--admin",
+            "admin@example.com:Sup3r-secret1",
+            "--api-key",
+            "ci:Administrators",
+            "--api-key",
+            "reader:All Users",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let port: u16 = info["url"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let keys = info["api_keys"].as_object().unwrap();
+    assert_eq!(keys.len(), 2, "{line}");
+    for (name, superuser) in [("ci", true), ("reader", false)] {
+        let key = keys[name].as_str().unwrap();
+        assert_eq!(key.len(), 47);
+        let (status, body) = get_with_key(port, "/api/user/current", key);
+        assert_eq!(status, 200, "{body}");
+        let me: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (me["common_name"].as_str(), me["is_superuser"].as_bool()),
+            (Some(name), Some(superuser))
+        );
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+
+    // Without --admin (or --ephemeral) --api-key is a usage error; a bad one stops start-up.
+    let o = people(&dir)
+        .args(["serve", "--ephemeral", "--api-key", "ci:1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr_line(&o).contains("--admin"), "{}", stderr_line(&o));
+    let o = people(&dir)
+        .args([
+            "serve",
+            "--admin",
+            "a@example.com:Sup3r-secret1",
+            "--api-key",
+            "ci:1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr_line(&o).contains("--ephemeral"),
+        "{}",
+        stderr_line(&o)
+    );
+    for (spec, expected) in [
+        ("ci", r#"people: --api-key: expected NAME:GROUP, got "ci""#),
+        (
+            "ci:Nobody",
+            r#"people: --api-key ci: no group has the id or name "Nobody""#,
+        ),
+    ] {
+        let o = people(&dir)
+            .args([
+                "serve",
+                "--ephemeral",
+                "--admin",
+                "admin@example.com:Sup3r-secret1",
+                "--api-key",
+                spec,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{spec}");
+        assert!(o.stdout.is_empty(), "no JSON line for {spec}");
+        assert_eq!(stderr_line(&o), expected);
     }
     let _ = std::fs::remove_dir_all(dir);
 }
