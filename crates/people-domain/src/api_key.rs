@@ -83,12 +83,31 @@ pub struct NewApiKey {
 pub struct ApiKeyChange {
     /// New name.
     pub name: String,
-    /// A new secret: its digest and prefix (regenerate); `None` keeps the key.
-    pub secret: Option<(String, String)>,
+    /// A new secret (regenerate); `None` keeps the key.
+    pub secret: Option<KeySecret>,
     /// Who changes it.
     pub updated_by_id: UserId,
     /// When.
     pub updated_at: Timestamp,
+}
+
+/// What is stored of a key's secret: its SHA-256 and its first 7 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySecret {
+    /// Lower-case hex SHA-256 of the whole key.
+    pub digest: String,
+    /// The key's first 7 characters; unique.
+    pub prefix: String,
+}
+
+impl KeySecret {
+    /// The stored parts of `key`.
+    pub fn of(key: &str) -> KeySecret {
+        KeySecret {
+            digest: crate::session::sha256_hex(key),
+            prefix: key.chars().take(PREFIX_LENGTH).collect(),
+        }
+    }
 }
 
 /// The user a key acts as, with their memberships, found by the key's digest in one query.
@@ -226,15 +245,11 @@ fn generate_key() -> Secret {
     ))
 }
 
-fn prefix_of(key: &str) -> String {
-    key.chars().take(PREFIX_LENGTH).collect()
-}
-
 /// A fresh key whose prefix no stored key has (a few tries, as Metabase makes).
 fn key_with_unique_prefix(repo: &mut dyn Repo) -> Result<Secret> {
     for _ in 0..PREFIX_TRIES {
         let key = generate_key();
-        if !repo.api_key_prefix_taken(&prefix_of(key.expose()))? {
+        if !repo.api_key_prefix_taken(&KeySecret::of(key.expose()).prefix)? {
             return Ok(key);
         }
     }
@@ -350,12 +365,13 @@ impl People {
                 user_type: UserType::ApiKey,
             })?;
             set_key_group(repo, user.id, group_id)?;
+            let secret = KeySecret::of(key.expose());
             let stored = repo
                 .insert_api_key(&NewApiKey {
                     user_id: Some(user.id),
                     name: name.clone(),
-                    digest: sha256_hex(key.expose()),
-                    key_prefix: prefix_of(key.expose()),
+                    digest: secret.digest,
+                    key_prefix: secret.prefix,
                     creator_id: caller.user.id,
                     created_at: now,
                     scope: KeyScope::Default,
@@ -455,7 +471,7 @@ impl People {
             let secret = key_with_unique_prefix(repo)?;
             let change = ApiKeyChange {
                 name: key.name.clone(),
-                secret: Some((sha256_hex(secret.expose()), prefix_of(secret.expose()))),
+                secret: Some(KeySecret::of(secret.expose())),
                 updated_by_id: caller.user.id,
                 updated_at: now,
             };

@@ -907,7 +907,7 @@ impl Repo for MemRepo<'_> {
             if others().any(|(k, _)| k.name == change.name) {
                 return Err(unique("api_key_name_key"));
             }
-            if let Some((_, prefix)) = &change.secret {
+            if let Some(crate::api_key::KeySecret { prefix, .. }) = &change.secret {
                 if others().any(|(k, _)| k.key_prefix == *prefix) {
                     return Err(unique("api_key_key_prefix_key"));
                 }
@@ -916,9 +916,9 @@ impl Repo for MemRepo<'_> {
                 key.name = change.name.clone();
                 key.updated_by_id = change.updated_by_id;
                 key.updated_at = change.updated_at;
-                if let Some((new_digest, prefix)) = &change.secret {
-                    *digest = new_digest.clone();
-                    key.key_prefix = prefix.clone();
+                if let Some(secret) = &change.secret {
+                    *digest = secret.digest.clone();
+                    key.key_prefix = secret.prefix.clone();
                 }
             }
             Ok(())

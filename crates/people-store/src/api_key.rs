@@ -15,13 +15,6 @@ use crate::schema::{api_key, core_user, permissions_group_membership as pgm};
 use crate::time::{naive, utc};
 use crate::user::{UserRow, USER_COLUMNS};
 
-/// As for the ids in `key.rs`: an id beyond the 32-bit key names no key.
-impl Key for ApiKeyId {
-    fn key(self) -> Option<i32> {
-        i32::try_from(self.get()).ok().filter(|&k| k > 0)
-    }
-}
-
 /// The columns a key is read with, in [`KeyRow`]'s order: every column but the digest.
 const KEY_COLUMNS: (
     api_key::id,
@@ -176,11 +169,11 @@ pub(crate) fn update(conn: &mut AnyConnection, id: i32, change: &ApiKeyChange) -
         api_key::updated_at.eq(naive(change.updated_at)),
     );
     match &change.secret {
-        Some((digest, prefix)) => diesel::update(row)
+        Some(secret) => diesel::update(row)
             .set((
                 common,
-                api_key::key.eq(digest),
-                api_key::key_prefix.eq(prefix),
+                api_key::key.eq(&secret.digest),
+                api_key::key_prefix.eq(&secret.prefix),
             ))
             .execute(conn),
         None => diesel::update(row).set(common).execute(conn),

@@ -1,7 +1,7 @@
 //! The tables' keys are 32-bit; the domain's ids are 64-bit, as clients send them. An id beyond a key names
 //! no row: lookups find nothing and changes change nothing.
 
-use people_domain::{GroupId, MembershipId, UserId};
+use people_domain::{ApiKeyId, GroupId, MembershipId, UserId};
 
 /// An id as the key of its table, if it can be one.
 pub(crate) trait Key: Copy {
@@ -19,7 +19,7 @@ macro_rules! key {
     )*};
 }
 
-key!(UserId, GroupId, MembershipId);
+key!(UserId, GroupId, MembershipId, ApiKeyId);
 
 /// The keys of `ids` that can be keys (the others name nothing).
 pub(crate) fn keys<K: Key>(ids: &[K]) -> Vec<i32> {

@@ -602,7 +602,10 @@ fn unknown_ids_name_nothing(subject: &dyn Subject) {
             assert!(!r.delete_api_key(key)?);
             let change = ApiKeyChange {
                 name: "Nobody".into(),
-                secret: Some((digest(9), "mb_0009".into())),
+                secret: Some(crate::api_key::KeySecret {
+                    digest: digest(9),
+                    prefix: "mb_0009".into(),
+                }),
                 updated_by_id: u.id,
                 updated_at: t0(),
             };
@@ -1502,7 +1505,10 @@ fn api_key_updates_write_the_name_and_maybe_a_new_secret(subject: &dyn Subject) 
     let latest = later + Duration::minutes(1);
     let regenerate = ApiKeyChange {
         name: "Renamed".into(),
-        secret: Some((digest(3), "mb_0003".into())),
+        secret: Some(crate::api_key::KeySecret {
+            digest: digest(3),
+            prefix: "mb_0003".into(),
+        }),
         updated_by_id: admin.id,
         updated_at: latest,
     };
@@ -1528,7 +1534,10 @@ fn api_key_updates_write_the_name_and_maybe_a_new_secret(subject: &dyn Subject) 
         },
         ApiKeyChange {
             name: "Second".into(),
-            secret: Some((digest(4), "mb_0003".into())),
+            secret: Some(crate::api_key::KeySecret {
+                digest: digest(4),
+                prefix: "mb_0003".into(),
+            }),
             ..rename.clone()
         },
     ];
