@@ -69,8 +69,8 @@ fn one_winner(results: &[Option<Resp>], loser: Value) {
     }
 }
 
-/// 50 concurrent creations of one email and 50 concurrent adds of one membership: one success each, the
-/// rest the duplicate message, nothing else.
+/// 50 concurrent creations of one email, 50 concurrent adds of one membership and 20 concurrent API keys of
+/// one name: one success each, the rest the duplicate message, nothing else.
 fn concurrent_duplicates(s: &Server) {
     let admin = s.setup("admin@example.com");
     let port = s.port;
@@ -123,6 +123,24 @@ fn concurrent_duplicates(s: &Server) {
         &results,
         json!({"errors": {"user_id": "User is already a member of that group."}}),
     );
+    // Concurrent API keys of one name: one key, the others the ordinary duplicate answer.
+    let a = admin.clone();
+    let results = at_once(20, move |_| {
+        try_http(
+            port,
+            "POST",
+            "/api/api-key",
+            Some(&a),
+            Some(&json!({"name": "Racing key", "group_id": 1})),
+            Duration::from_secs(30),
+        )
+    });
+    one_winner(
+        &results,
+        json!({"errors": {"name": "An API key with this name already exists."}}),
+    );
+    let keys = http(port, "GET", "/api/api-key", Some(&admin), None).json();
+    assert_eq!(keys.as_array().map(Vec::len), Some(1), "{keys}");
 }
 
 mod postgres {
