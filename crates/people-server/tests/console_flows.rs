@@ -148,6 +148,15 @@ fn seed_people(c: &Console, template: i64, n: u32) {
     }
 }
 
+/// A request with `X-Api-Key: key` (and no session), as a script holding the key would send it.
+fn with_key(c: &Console, method: &str, path: &str, key: &str) -> Resp {
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\nX-Api-Key: {key}\r\n\r\n"
+    );
+    support::raw(c.server.port, request.as_bytes(), Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("{method} {path}: no answer"))
+}
+
 /// What the page shows, checked the way a visitor would meet it: axe finds nothing serious and the console
 /// has no error.
 fn check_page(c: &Console, name: &str) {
@@ -513,7 +522,13 @@ crate::console_tests! {
         c.wait_for("input[name=username]");
         sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
         c.wait_text("#people-list", "admin@example.com");
-        for path in ["/admin/people", "/admin/people/groups", "/account/profile", "/admin/settings"] {
+        for path in [
+            "/admin/people",
+            "/admin/people/groups",
+            "/account/profile",
+            "/admin/settings",
+            "/admin/settings/authentication/api-keys",
+        ] {
             c.goto(path);
             c.wait_for("main[data-ready]");
             let overflow = c.execute(
@@ -603,5 +618,96 @@ crate::console_tests! {
         c.type_text(PASSWORD);
         c.press_enter();
         c.wait_url(|p| p == "/admin/people");
+    }
+
+    /// API keys, from Settings: an administrator creates a key in a group and copies it from the dialog that
+    /// shows it once; it works as `X-Api-Key`; a second key of the same name gets the API's message by the
+    /// field; renamed, the key keeps working; regenerated, the old key stops and the new one works; deleted,
+    /// it stops.
+    fn api_key_lifecycle(c) {
+        let admin = c.server.setup("admin@example.com");
+        add_group(&c, &admin, "Exporters");
+        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.click_text("a", "Settings");
+        c.wait_text("main h1", "General settings");
+        c.click_text("a", "API keys");
+        c.wait_url(|p| p == "/admin/settings/authentication/api-keys");
+        c.wait_text("#api-keys-list", "There are no API keys yet.");
+
+        c.click_text("button", "Create API key");
+        c.wait_for("dialog input[name=name]");
+        c.fill("dialog input[name=name]", "CI exporter");
+        c.select("dialog select[name=group_id]", "Exporters");
+        c.click_text("button", "Create");
+        c.wait_for("dialog input.secret");
+        c.wait_text("dialog", "This is the only time the key is shown.");
+        check_page(&c, "api-key-created");
+        let key = c.value("dialog input.secret");
+        assert!(key.starts_with("mb_") && key.len() == 47, "{key}");
+        c.click_text("button", "Copy");
+        c.wait_until("the copy's status", || !c.text("dialog [role=status]").is_empty());
+        c.click_text("button", "Done");
+        c.wait_gone("dialog");
+        let row = c.wait_text("#api-keys-list tbody tr", "CI exporter");
+        assert!(row.contains("Exporters") && row.contains(&key[..7]), "{row}");
+        assert!(!c.text("main").contains(&key), "the whole key is not on the page");
+        let id = api(&c, "GET", "/api/api-key", Some(&admin), None).json()[0]["id"].as_i64().unwrap();
+        assert_eq!(c.count(&format!("tr[data-id='{id}']")), 1);
+        check_page(&c, "api-keys");
+        let me = with_key(&c, "GET", "/api/user/current", &key);
+        assert_eq!(me.status, 200, "{}", me.body);
+        assert_eq!(me.json()["common_name"], json!("CI exporter"));
+
+        // The API's refusal, by the field it names; the dialog stays open.
+        c.click_text("button", "Create API key");
+        c.wait_for("dialog input[name=name]");
+        c.fill("dialog input[name=name]", "CI exporter");
+        c.click_text("button", "Create");
+        c.wait_text("dialog .field-error", "An API key with this name already exists.");
+        assert_eq!(c.attr("dialog input[name=name]", "aria-invalid").as_deref(), Some("true"));
+        c.press_escape();
+        c.wait_gone("dialog");
+
+        c.click("button[aria-label='Edit CI exporter']");
+        c.wait_for("dialog input[name=name]");
+        c.fill("dialog input[name=name]", "Nightly exporter");
+        c.select("dialog select[name=group_id]", "All Users");
+        c.click_text("button", "Save");
+        c.wait_gone("dialog");
+        let row = c.wait_text(&format!("tr[data-id='{id}']"), "Nightly exporter");
+        assert!(row.contains("All Users"), "{row}");
+        c.wait_text("#notice", "Saved the API key Nightly exporter.");
+        let me = with_key(&c, "GET", "/api/user/current", &key);
+        assert_eq!(me.json()["common_name"], json!("Nightly exporter"));
+
+        c.click("button[aria-label='Regenerate Nightly exporter']");
+        c.wait_for("dialog");
+        c.click("dialog button.primary");
+        c.wait_for("dialog input.secret");
+        let fresh = c.value("dialog input.secret");
+        assert!(fresh.starts_with("mb_") && fresh.len() == 47 && fresh != key, "{fresh}");
+        c.click_text("button", "Done");
+        c.wait_gone("dialog");
+        c.wait_text(&format!("tr[data-id='{id}']"), &fresh[..7]);
+        assert_eq!(with_key(&c, "GET", "/api/user/current", &key).status, 401, "the old key stops");
+        assert_eq!(with_key(&c, "GET", "/api/user/current", &fresh).status, 200);
+        // On a phone each key stacks as a card; nothing scrolls sideways.
+        c.set_phone();
+        c.wait_for("main[data-ready]");
+        let overflow = c.execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            vec![],
+        );
+        assert!(overflow.as_i64().unwrap() <= 0, "scrolls sideways by {overflow}px");
+        c.assert_accessible("phone api-keys");
+        c.set_wide();
+
+        c.click("button[aria-label='Delete Nightly exporter']");
+        c.wait_for("dialog");
+        c.click("dialog button.primary");
+        c.wait_text("#api-keys-list", "There are no API keys yet.");
+        c.wait_text("#notice", "Deleted the API key Nightly exporter.");
+        assert_eq!(with_key(&c, "GET", "/api/user/current", &fresh).status, 401);
+        c.assert_no_console_errors("api-keys after delete");
     }
 }

@@ -10,10 +10,11 @@ import { checkbox, field, form, select } from '../forms.js';
 /**
  * The sections, in sub-navigation order. `keys` lists the settings a section shows; the section with
  * `keys: null` shows every setting no other section claims. A later section may instead have its own
- * `render(ctx, body)`.
+ * `render(ctx, body)`, or be a page of its own at `href` (which shows this sub-navigation through `subnav`).
  */
 const SECTIONS = [
   { slug: 'general', label: 'General', heading: 'General settings', keys: null },
+  { slug: 'api-keys', label: 'API keys', href: '/admin/settings/authentication/api-keys', keys: [] },
 ];
 
 /** Friendlier labels than the keys; a setting not listed here is labelled from its key. */
@@ -42,6 +43,7 @@ const READ_ONLY = new Set(['enable-password-login']);
 export default async function settings(ctx) {
   const slug = ctx.params.section || SECTIONS[0].slug;
   const section = SECTIONS.find((s) => s.slug === slug);
+  if (section && section.href) { ctx.go(section.href, { replaceState: true }); return; }
   if (!section) {
     ctx.title('Settings');
     replace(ctx.main,
@@ -57,10 +59,12 @@ export default async function settings(ctx) {
   await (section.render ? section.render(ctx, body) : refresh(page));
 }
 
-function subnav(current) {
+/** The settings' sub-navigation, marking `current` (a section or its slug) as the page shown. */
+export function subnav(current) {
+  const slug = current && typeof current === 'object' ? current.slug : current;
   return h('nav', { 'aria-label': 'Settings' },
     h('ul', { class: 'subnav' }, SECTIONS.map((s) =>
-      h('li', {}, h('a', { href: `/admin/settings/${s.slug}`, 'aria-current': s === current ? 'page' : null }, s.label)))));
+      h('li', {}, h('a', { href: s.href || `/admin/settings/${s.slug}`, 'aria-current': s.slug === slug ? 'page' : null }, s.label)))));
 }
 
 /** Fetches the settings again and redraws this section's (after every save: the API is the truth). */
