@@ -128,7 +128,7 @@ pub(crate) async fn list(
     summary = "How many API keys exist",
     responses(
         crate::openapi::ApiErrors,
-        (status = 200, description = "A bare integer", body = i64)
+        (status = 200, description = "A bare integer", body = i64, content_type = "application/json")
     ),
 )]
 pub(crate) async fn count(
