@@ -249,7 +249,7 @@ web_tests! {
         assert_eq!(t.send(req).await.json()["id"], json!(1));
         // Keys that cannot be keys: anonymous, never an error page.
         let long = format!("mb_{}", "A".repeat(300));
-        let bad: [&[u8]; 6] = [b"", b"mb_not_an_api_key", b"Bearer mb_xxxxxxxxxxxxxxxxxxxx", long.as_bytes(), b"mb_\xff\xfe\xfdxxxxxxxxxxxxxx", key[3..].as_bytes()];
+        let bad: [&[u8]; 6] = [b"", b"mb_not_an_api_key", b"Bearer mb_xxxxxxxxxxxxxxxxxxxx", long.as_bytes(), b"mb_\xff\xfe\xfdxxxxxxxxxxxxxx", &key.as_bytes()[3..]];
         for value in bad {
             let r = with_key(&t, Method::GET, "/api/user/current", "X-Api-Key", value, None).await;
             assert_eq!((r.status, r.text()), (401, "Unauthenticated".to_string()), "{value:?}");
