@@ -363,6 +363,8 @@ impl People {
                 sso_source: None,
                 date_joined: now,
                 user_type: UserType::ApiKey,
+                entity_id: Some(crate::group::new_entity_id()),
+                external_id: None,
             })?;
             set_key_group(repo, user.id, group_id)?;
             let secret = KeySecret::of(key.expose());

@@ -209,6 +209,8 @@ impl People {
             sso_source: None,
             date_joined: now,
             user_type: crate::user::UserType::Personal,
+            entity_id: Some(crate::group::new_entity_id()),
+            external_id: None,
         };
         self.store
             .write(|repo| {
@@ -236,6 +238,8 @@ impl People {
                         sso_source: None,
                         date_joined: now,
                         user_type: crate::user::UserType::Personal,
+                        entity_id: Some(crate::group::new_entity_id()),
+                        external_id: None,
                     };
                     let mut invited =
                         insert_with_memberships(repo, &invitee).map_err(|e| match e {
@@ -308,6 +312,8 @@ impl People {
             sso_source: None,
             date_joined: self.clock.now(),
             user_type: crate::user::UserType::Personal,
+            entity_id: Some(crate::group::new_entity_id()),
+            external_id: None,
         };
         self.store.write(|repo| {
             let user = insert_with_memberships(repo, &new)?;

@@ -166,6 +166,11 @@ pub trait Repo {
     fn list_users(&mut self, query: &UserQuery) -> Result<(Vec<User>, i64)>;
     /// Active superusers, by id.
     fn active_superusers(&mut self) -> Result<Vec<User>>;
+    /// The user whose `entity_id` is `entity_id` (any type or status; the caller decides what it may see).
+    fn user_by_entity_id(&mut self, entity_id: &str) -> Result<Option<User>>;
+    /// Gives every user and every group without an `entity_id` a fresh one (rows written by tools that bypass
+    /// people); returns how many rows changed.
+    fn backfill_entity_ids(&mut self) -> Result<usize>;
 
     // ----- groups -----
     /// Inserts a group; a taken name (any case) fails with a unique violation.

@@ -254,6 +254,9 @@ impl State {
             locale: new.locale.clone(),
             settings: None,
             user_type: new.user_type,
+            entity_id: new.entity_id.clone(),
+            external_id: new.external_id.clone(),
+            scim_deleted_at: None,
         };
         self.users.insert(
             id,
@@ -817,6 +820,30 @@ impl Repo for MemRepo<'_> {
     fn count_active_members(&mut self, group_id: GroupId) -> Result<i64> {
         self.exec("count_active_members", |s| {
             Ok(s.active_members(group_id).count() as i64)
+        })
+    }
+
+    fn user_by_entity_id(&mut self, entity_id: &str) -> Result<Option<User>> {
+        self.exec("user_by_entity_id", |s| {
+            Ok(s.users
+                .values()
+                .find(|u| u.user.entity_id.as_deref() == Some(entity_id))
+                .map(|u| u.user.clone()))
+        })
+    }
+
+    fn backfill_entity_ids(&mut self) -> Result<usize> {
+        self.exec("backfill_entity_ids", |s| {
+            let mut n = 0;
+            for u in s.users.values_mut().filter(|u| u.user.entity_id.is_none()) {
+                u.user.entity_id = Some(crate::group::new_entity_id());
+                n += 1;
+            }
+            for g in s.groups.values_mut().filter(|g| g.entity_id.is_none()) {
+                g.entity_id = Some(crate::group::new_entity_id());
+                n += 1;
+            }
+            Ok(n)
         })
     }
 
@@ -1441,6 +1468,8 @@ impl Fixture {
             sso_source: spec.sso_source.map(SsoSource::from),
             date_joined: self.now(),
             user_type: crate::user::UserType::Personal,
+            entity_id: Some(crate::group::new_entity_id()),
+            external_id: None,
         };
         self.people
             .store

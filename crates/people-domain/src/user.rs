@@ -152,6 +152,14 @@ pub struct User {
     pub settings: Option<String>,
     /// Personal, internal or API key.
     pub user_type: UserType,
+    /// The stable public id SCIM knows the user by (21 characters of the NanoID alphabet); assigned on
+    /// insert, back-filled for older rows. `None` only for rows written by tools that bypass people.
+    pub entity_id: Option<String>,
+    /// The identity provider's own id for the user (SCIM `externalId`), as it sent it.
+    pub external_id: Option<String>,
+    /// When SCIM deleted the user: from then on SCIM answers 404 for them while people keeps the row
+    /// (deactivated) for its history.
+    pub scim_deleted_at: Option<Timestamp>,
 }
 
 impl fmt::Debug for User {
@@ -227,6 +235,10 @@ pub struct NewUser {
     pub date_joined: Timestamp,
     /// A person, or the user of an API key.
     pub user_type: UserType,
+    /// The public id SCIM uses ([`crate::group::new_entity_id`]); the use cases always give one.
+    pub entity_id: Option<String>,
+    /// The identity provider's id (SCIM `externalId`).
+    pub external_id: Option<String>,
 }
 
 /// Message for an email that another user already has, on create.
@@ -757,6 +769,8 @@ impl People {
             sso_source: None,
             date_joined: self.clock.now(),
             user_type: crate::user::UserType::Personal,
+            entity_id: Some(crate::group::new_entity_id()),
+            external_id: None,
         };
         self.store
             .write(|repo| {
@@ -1135,6 +1149,9 @@ pub(crate) mod tests_support {
             locale: None,
             settings: None,
             user_type: UserType::Personal,
+            entity_id: None,
+            external_id: None,
+            scim_deleted_at: None,
         }
     }
 }

@@ -25,6 +25,8 @@ fn admin(t: &TestDb) -> User {
         sso_source: None,
         date_joined: Utc.with_ymd_and_hms(2024, 3, 1, 10, 0, 0).unwrap(),
         user_type: people_domain::user::UserType::Personal,
+        entity_id: None,
+        external_id: None,
     };
     let store: &dyn Store = &t.db;
     store

@@ -672,6 +672,8 @@ web_tests! {
                     sso_source: None,
                     date_joined: now,
                     user_type: people_domain::user::UserType::Personal,
+                    entity_id: None,
+                    external_id: None,
                 })?;
                 r.insert_membership(&NewMembership {
                     user_id: u.id,

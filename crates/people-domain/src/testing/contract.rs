@@ -192,6 +192,8 @@ fn named(email: &str, first: Option<&str>, last: Option<&str>) -> NewUser {
         sso_source: None,
         date_joined: t0(),
         user_type: crate::user::UserType::Personal,
+        entity_id: None,
+        external_id: None,
     }
 }
 
@@ -383,6 +385,8 @@ fn key_user(s: &dyn Store, name: &str) -> User {
         s,
         NewUser {
             user_type: UserType::ApiKey,
+            entity_id: None,
+            external_id: None,
             ..named(&email, Some(name), Some(""))
         },
     )
@@ -470,6 +474,8 @@ fn users_keep_every_column(subject: &dyn Subject) {
         locale: Some("es_MX".into()),
         sso_source: Some("google".into()),
         date_joined: joined,
+        entity_id: Some("ann0000000000000000_-".into()),
+        external_id: Some("00u1ann".into()),
         ..named("ann@x.com", Some("Ann"), None)
     };
     let u = insert(s, new.clone());
@@ -494,6 +500,9 @@ fn users_keep_every_column(subject: &dyn Subject) {
         locale: new.locale,
         settings: None,
         user_type: UserType::Personal,
+        entity_id: new.entity_id,
+        external_id: new.external_id,
+        scim_deleted_at: None,
     };
     assert!(u.id.get() > 0);
     assert_eq!(u, expected);
@@ -1631,6 +1640,8 @@ fn key_holders_are_the_users_of_ordinary_keys_with_memberships(subject: &dyn Sub
         s,
         NewUser {
             user_type: UserType::ApiKey,
+            entity_id: None,
+            external_id: None,
             ..new_user("lone@api-key.invalid")
         },
     );

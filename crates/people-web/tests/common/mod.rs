@@ -210,6 +210,8 @@ impl TestApp {
             sso_source: None,
             date_joined: self.now(),
             user_type: people_domain::user::UserType::Personal,
+            entity_id: Some(people_domain::group::new_entity_id()),
+            external_id: None,
         };
         self.store()
             .write(|r| {
