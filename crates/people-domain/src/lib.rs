@@ -19,6 +19,7 @@ pub mod password;
 pub mod permission;
 pub mod query;
 pub mod reset;
+pub mod scim;
 mod service;
 pub mod session;
 pub mod setting;

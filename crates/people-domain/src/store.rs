@@ -168,6 +168,14 @@ pub trait Repo {
     fn active_superusers(&mut self) -> Result<Vec<User>>;
     /// The user whose `entity_id` is `entity_id` (any type or status; the caller decides what it may see).
     fn user_by_entity_id(&mut self, entity_id: &str) -> Result<Option<User>>;
+    /// The people SCIM can see (personal users with an `entity_id`, not deleted by SCIM; active or not)
+    /// matching `filter`, ordered by id: the `page` of them and how many match in all. The filter is
+    /// compiled into the query; nothing is filtered in memory.
+    fn scim_users(
+        &mut self,
+        filter: Option<&crate::scim::filter::UserFilter>,
+        page: Page,
+    ) -> Result<(Vec<User>, i64)>;
     /// Gives every user and every group without an `entity_id` a fresh one (rows written by tools that bypass
     /// people); returns how many rows changed.
     fn backfill_entity_ids(&mut self) -> Result<usize>;
