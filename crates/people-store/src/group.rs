@@ -42,6 +42,24 @@ pub(crate) fn insert(conn: &mut AnyConnection, name: &str, entity_id: &str) -> R
         .map_err(db)
 }
 
+/// Gives every group without an `entity_id` a fresh one; returns how many (see `user::backfill_entity_ids`).
+pub(crate) fn backfill_entity_ids(conn: &mut AnyConnection) -> Result<usize> {
+    let ids: Vec<i32> = pg::table
+        .filter(pg::entity_id.is_null())
+        .order(pg::id)
+        .select(pg::id)
+        .load(conn)
+        .map_err(db)?;
+    let mut n = 0;
+    for id in ids {
+        n += diesel::update(pg::table.find(id).filter(pg::entity_id.is_null()))
+            .set(pg::entity_id.eq(people_domain::group::new_entity_id()))
+            .execute(conn)
+            .map_err(db)?;
+    }
+    Ok(n)
+}
+
 pub(crate) fn by_id(conn: &mut AnyConnection, id: i32) -> Result<Option<Group>> {
     pg::table
         .find(id)

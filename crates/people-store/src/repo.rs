@@ -70,6 +70,12 @@ impl Repo for DbRepo<'_> {
     fn active_superusers(&mut self) -> Result<Vec<User>> {
         user::active_superusers(self.conn)
     }
+    fn user_by_entity_id(&mut self, entity_id: &str) -> Result<Option<User>> {
+        user::by_entity_id(self.conn, entity_id)
+    }
+    fn backfill_entity_ids(&mut self) -> Result<usize> {
+        Ok(user::backfill_entity_ids(self.conn)? + group::backfill_entity_ids(self.conn)?)
+    }
 
     fn insert_group(&mut self, name: &str, entity_id: &str) -> Result<Group> {
         group::insert(self.conn, name, entity_id)

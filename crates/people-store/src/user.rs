@@ -34,7 +34,8 @@ diesel::define_sql_function! {
 /// Declares the column tuple type and its value from one list, so the two cannot drift apart.
 macro_rules! user_columns {
     ($($column:ident),* $(,)?) => {
-        /// Metabase's columns of `core_user`, in [`UserRow`]'s order (people's own derived columns left out).
+        /// The columns of `core_user` a [`User`] holds, in [`UserRow`]'s order (people's own derived columns,
+        /// `first_login` and `search_text`, left out).
         pub(crate) type UserColumns = ($(core_user::$column,)*);
 
         /// The columns every user read selects.
@@ -63,6 +64,9 @@ user_columns!(
     locale,
     settings,
     user_type,
+    entity_id,
+    external_id,
+    scim_deleted_at,
 );
 
 /// One `core_user` row, columns as [`USER_COLUMNS`].
@@ -88,6 +92,9 @@ pub(crate) struct UserRow {
     locale: Option<String>,
     settings: Option<String>,
     user_type: String,
+    entity_id: Option<String>,
+    external_id: Option<String>,
+    scim_deleted_at: Option<NaiveDateTime>,
 }
 
 fn attrs_from_text(text: Option<String>) -> Option<Map<String, Value>> {
@@ -128,6 +135,13 @@ impl From<UserRow> for User {
                 log::warn!("user {} has an unknown type {:?}", r.id, r.user_type);
                 UserType::Internal
             }),
+            // CHAR(21): PostgreSQL pads a shorter value (written by some tool) with spaces; NanoIDs have none.
+            entity_id: r.entity_id.map(|e| match e.trim_end_matches(' ') {
+                trimmed if trimmed.len() == e.len() => e,
+                trimmed => trimmed.to_string(),
+            }),
+            external_id: r.external_id,
+            scim_deleted_at: r.scim_deleted_at.map(utc),
         }
     }
 }
@@ -153,6 +167,9 @@ struct UserChanges {
     sso_source: Option<String>,
     locale: Option<String>,
     settings: Option<String>,
+    entity_id: Option<String>,
+    external_id: Option<String>,
+    scim_deleted_at: Option<NaiveDateTime>,
 }
 
 pub(crate) fn insert(conn: &mut AnyConnection, u: &NewUser) -> Result<User> {
@@ -174,6 +191,8 @@ pub(crate) fn insert(conn: &mut AnyConnection, u: &NewUser) -> Result<User> {
             core_user::sso_source.eq(u.sso_source.as_ref().map(SsoSource::as_str)),
             core_user::locale.eq(&u.locale),
             core_user::user_type.eq(u.user_type.as_str()),
+            core_user::entity_id.eq(&u.entity_id),
+            core_user::external_id.eq(&u.external_id),
         ))
         .returning(USER_COLUMNS)
         .get_result(conn)
@@ -219,6 +238,56 @@ pub(crate) fn by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<U
         .map_err(db)
 }
 
+/// Longest `entity_id` the column holds (`CHAR(21)`).
+const ENTITY_ID_LEN: usize = 21;
+
+/// The user whose `entity_id` is exactly `entity_id`: one equality on `idx_core_user_entity_id`.
+pub(crate) fn by_entity_id(conn: &mut AnyConnection, entity_id: &str) -> Result<Option<User>> {
+    // The column is CHAR(21), so the value is compared as CHAR(21) too: against a TEXT parameter PostgreSQL
+    // would compare `entity_id::text` and scan every row. A CHAR(n) cast truncates what is longer and
+    // CHAR comparison ignores trailing spaces, so such values (no id people writes has either) and NUL (which
+    // PostgreSQL refuses in text) are answered here: no user has them as id.
+    if entity_id.chars().count() > ENTITY_ID_LEN
+        || entity_id.ends_with(' ')
+        || entity_id.contains('\0')
+    {
+        return Ok(None);
+    }
+    let as_char = diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>("CAST(")
+        .bind::<diesel::sql_types::Text, _>(entity_id)
+        .sql(" AS CHAR(21))");
+    core_user::table
+        .filter(core_user::entity_id.eq(as_char))
+        .select(USER_COLUMNS)
+        .first::<UserRow>(conn)
+        .optional()
+        .map(|r| r.map(User::from))
+        .map_err(db)
+}
+
+/// Gives every user without an `entity_id` a fresh one; returns how many. Reads only the ids of those rows,
+/// then sets each id unless another unit of work has meanwhile.
+pub(crate) fn backfill_entity_ids(conn: &mut AnyConnection) -> Result<usize> {
+    let ids: Vec<i32> = core_user::table
+        .filter(core_user::entity_id.is_null())
+        .order(core_user::id)
+        .select(core_user::id)
+        .load(conn)
+        .map_err(db)?;
+    let mut n = 0;
+    for id in ids {
+        n += diesel::update(
+            core_user::table
+                .find(id)
+                .filter(core_user::entity_id.is_null()),
+        )
+        .set(core_user::entity_id.eq(people_domain::group::new_entity_id()))
+        .execute(conn)
+        .map_err(db)?;
+    }
+    Ok(n)
+}
+
 pub(crate) fn update(conn: &mut AnyConnection, u: &User) -> Result<()> {
     let changes = UserChanges {
         email: u.email.clone(),
@@ -238,6 +307,9 @@ pub(crate) fn update(conn: &mut AnyConnection, u: &User) -> Result<()> {
         sso_source: u.sso_source.as_ref().map(|s| s.as_str().to_string()),
         locale: u.locale.clone(),
         settings: u.settings.clone(),
+        entity_id: u.entity_id.clone(),
+        external_id: u.external_id.clone(),
+        scim_deleted_at: u.scim_deleted_at.map(naive),
     };
     let Some(id) = u.id.key() else {
         return Ok(());

@@ -81,6 +81,9 @@ macro_rules! __repo_contract_checks {
             last_login_moves_and_first_login_stays,
             counting_users_stops_at_the_cap,
             active_superusers_by_id,
+            users_are_found_by_their_exact_entity_id,
+            entity_ids_are_unique_among_users,
+            backfilling_gives_entity_ids_only_to_rows_without_one,
             user_lists_order_by_lower_names_nulls_last_then_id,
             user_lists_filter_by_activity,
             user_search_ignores_case_and_takes_wildcards_literally,
@@ -556,6 +559,9 @@ fn updates_write_every_column_but_id_date_joined_and_type(subject: &dyn Subject)
         locale: Some("en".into()),
         settings: Some("{}".into()),
         user_type: UserType::ApiKey,
+        entity_id: Some("b2_0000000000000000-x".into()),
+        external_id: Some("00u2b".into()),
+        scim_deleted_at: Some(later + Duration::microseconds(654_321)),
         ..u.clone()
     };
     s.write(|r| r.update_user(&changed)).unwrap();
@@ -564,7 +570,20 @@ fn updates_write_every_column_but_id_date_joined_and_type(subject: &dyn Subject)
         user_type: u.user_type,
         ..changed.clone()
     };
-    assert_eq!(s.read(|r| r.user_by_id(u.id)).unwrap(), Some(expected));
+    assert_eq!(
+        s.read(|r| r.user_by_id(u.id)).unwrap(),
+        Some(expected.clone())
+    );
+    // And back to NULL.
+    let cleared = User {
+        entity_id: None,
+        external_id: None,
+        scim_deleted_at: None,
+        ..expected
+    };
+    s.write(|r| r.update_user(&cleared)).unwrap();
+    assert_eq!(s.read(|r| r.user_by_id(u.id)).unwrap(), Some(cleared));
+    s.write(|r| r.update_user(&changed)).unwrap();
     let nobody = User {
         id: UserId(u.id.get() + 1),
         email: "c@x.com".into(),
@@ -757,6 +776,135 @@ fn active_superusers_by_id(subject: &dyn Subject) {
     change(s, &b, |u| (u.is_superuser, u.is_active) = (true, false));
     let supers = s.read(|r| r.active_superusers()).unwrap();
     assert_eq!(user_ids(&supers), vec![a.id, d.id]);
+}
+
+/// `user_by_entity_id` finds a user of any type or status by exactly their `entity_id` (case matters; no
+/// prefix, longer value or trailing space matches), and finds nothing for an unknown one.
+fn users_are_found_by_their_exact_entity_id(subject: &dyn Subject) {
+    let s = subject.store();
+    let with_id = |email: &str, entity_id: &str| NewUser {
+        entity_id: Some(entity_id.into()),
+        external_id: Some(format!("ext-{email}")),
+        ..new_user(email)
+    };
+    let ann = insert(s, with_id("ann@x.com", "annAnn0000000000000_-"));
+    // Differs from Ann's only in case: a different id.
+    let bob = insert(s, with_id("bob@x.com", "ANNANN0000000000000_-"));
+    let key = insert(
+        s,
+        NewUser {
+            user_type: UserType::ApiKey,
+            ..with_id("key@api-key.invalid", "key000000000000000000")
+        },
+    );
+    let key = change(s, &key, |u| u.is_active = false);
+    insert(s, new_user("none@x.com"));
+    let find = |entity_id: &str| s.read(|r| r.user_by_entity_id(entity_id)).unwrap();
+    assert_eq!(find("annAnn0000000000000_-"), Some(ann.clone()));
+    assert_eq!(find("ANNANN0000000000000_-"), Some(bob));
+    assert_eq!(find("key000000000000000000"), Some(key));
+    for unknown in [
+        "annann0000000000000_-",
+        "annAnn0000000000000_",
+        "annAnn0000000000000_-x",
+        "annAnn0000000000000_- ",
+        " annAnn0000000000000_-",
+        "zzzzzzzzzzzzzzzzzzzzz",
+        "",
+    ] {
+        assert_eq!(find(unknown), None, "{unknown:?}");
+    }
+    // A new id is found at once; the old one names nobody.
+    let ann = change(s, &ann, |u| {
+        u.entity_id = Some("ann1111111111111111_-".into())
+    });
+    assert_eq!(find("ann1111111111111111_-"), Some(ann));
+    assert_eq!(find("annAnn0000000000000_-"), None);
+}
+
+/// Two users cannot share an `entity_id` (on insert and on update: a unique violation, nothing written),
+/// while any number of users may lack one.
+fn entity_ids_are_unique_among_users(subject: &dyn Subject) {
+    let s = subject.store();
+    let with_id = |email: &str, entity_id: Option<&str>| NewUser {
+        entity_id: entity_id.map(str::to_string),
+        ..new_user(email)
+    };
+    let ann = insert(s, with_id("ann@x.com", Some("ann0000000000000000_-")));
+    let dup = s
+        .write(|r| r.insert_user(&with_id("bob@x.com", Some("ann0000000000000000_-"))))
+        .unwrap_err();
+    assert!(dup.is_unique_violation(), "{dup:?}");
+    assert_eq!(s.read(|r| r.user_by_email("bob@x.com")).unwrap(), None);
+    let bob = insert(s, with_id("bob@x.com", Some("bob0000000000000000_-")));
+    let mut clash = bob.clone();
+    clash.entity_id = ann.entity_id.clone();
+    let dup = s.write(|r| r.update_user(&clash)).unwrap_err();
+    assert!(dup.is_unique_violation(), "{dup:?}");
+    assert_eq!(s.read(|r| r.user_by_id(bob.id)).unwrap(), Some(bob));
+    let find = s
+        .read(|r| r.user_by_entity_id("ann0000000000000000_-"))
+        .unwrap();
+    assert_eq!(find, Some(ann));
+    // NULLs do not clash, on insert or on update.
+    let c = insert(s, with_id("c@x.com", None));
+    insert(s, with_id("d@x.com", None));
+    let e = insert(s, with_id("e@x.com", Some("e000000000000000000_-")));
+    change(s, &e, |u| u.entity_id = None);
+    change(s, &c, |u| u.email = "c2@x.com".into());
+    assert_eq!(s.read(|r| r.count_users(10)).unwrap(), 5);
+}
+
+/// `backfill_entity_ids` gives every user without an `entity_id` a fresh one (21 characters of the NanoID
+/// alphabet, all different), leaves the others alone and returns how many it filled; a second call fills
+/// none. (A group without an `entity_id` cannot be made through the port; the stores back-fill those too.)
+fn backfilling_gives_entity_ids_only_to_rows_without_one(subject: &dyn Subject) {
+    let s = subject.store();
+    let ann = insert(
+        s,
+        NewUser {
+            entity_id: Some("ann0000000000000000_-".into()),
+            ..new_user("ann@x.com")
+        },
+    );
+    let bob = insert(s, new_user("bob@x.com"));
+    let key = insert(
+        s,
+        NewUser {
+            user_type: UserType::ApiKey,
+            ..new_user("key@api-key.invalid")
+        },
+    );
+    let carl = insert(s, new_user("carl@x.com"));
+    let carl = change(s, &carl, |u| u.is_active = false);
+    let groups = s.read(|r| r.list_groups(None, None)).unwrap();
+    assert_eq!(s.write(|r| r.backfill_entity_ids()).unwrap(), 3);
+    assert_eq!(s.write(|r| r.backfill_entity_ids()).unwrap(), 0);
+    assert_eq!(s.read(|r| r.user_by_id(ann.id)).unwrap(), Some(ann));
+    assert_eq!(s.read(|r| r.list_groups(None, None)).unwrap(), groups);
+    let mut ids = Vec::new();
+    for u in [bob, key, carl] {
+        let stored = s.read(|r| r.user_by_id(u.id)).unwrap().unwrap();
+        let id = stored.entity_id.clone().unwrap();
+        assert_eq!(id.len(), 21, "{id}");
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
+            "{id}"
+        );
+        // Nothing but the entity_id changed.
+        let expected = User {
+            entity_id: Some(id.clone()),
+            ..u.clone()
+        };
+        assert_eq!(stored, expected);
+        let found = s.read(|r| r.user_by_entity_id(&id)).unwrap();
+        assert_eq!(found.map(|f| f.id), Some(u.id));
+        ids.push(id);
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3);
 }
 
 // ----- user lists -----
