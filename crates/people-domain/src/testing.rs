@@ -33,6 +33,7 @@ use crate::group::{
 use crate::id::{ApiKeyId, EmailId, GroupId, MembershipId, UserId};
 use crate::mail::{Email, EmailTemplates, MailContext, Rendered};
 use crate::password::Bcrypt;
+use crate::scim::filter::{derived_display_name, Literal, Op, UserAttr, UserFilter};
 use crate::service::{Config, People};
 use crate::session::{
     start_session, Caller, CallerRecord, ClientInfo, History, Login, LoginRecord, NewLogin,
@@ -183,6 +184,99 @@ fn paged<T>(rows: Vec<T>, page: Option<Page>) -> Vec<T> {
             .skip(usize::try_from(p.offset.max(0)).unwrap_or(usize::MAX))
             .take(usize::try_from(p.limit.max(0)).unwrap_or(usize::MAX))
             .collect(),
+    }
+}
+
+/// Whether `u` matches a SCIM filter, with the semantics people-store compiles into SQL (the reference):
+///
+/// - Two-valued logic. Every comparison, `ne` included, is false on an absent value (a NULL column, or a
+///   `displayName` with no names): there is no value to compare (RFC 7644 §3.4.2.2 matches a filter when
+///   some value of the attribute does). `not` is the plain complement, so `not (externalId eq "x")` matches
+///   a user without an externalId while `externalId ne "x"` does not.
+/// - `pr` is "has a non-empty value"; `eq null` is `not pr`, `ne null` is `pr`.
+/// - `id` and `externalId` are case-exact; the other text attributes compare lower-cased (SQL `lower`).
+///   `co`, `sw`, `ew` take the value literally (no wildcards); `gt`/`ge`/`lt`/`le` on text compare
+///   code points (PostgreSQL's `COLLATE "C"`, SQLite's binary collation).
+/// - An empty `And` is true, an empty `Or` false.
+pub fn scim_matches(f: &UserFilter, u: &User) -> bool {
+    match f {
+        UserFilter::And(items) => items.iter().all(|i| scim_matches(i, u)),
+        UserFilter::Or(items) => items.iter().any(|i| scim_matches(i, u)),
+        UserFilter::Not(inner) => !scim_matches(inner, u),
+        UserFilter::Present(attr) => scim_present(*attr, u),
+        UserFilter::Compare(attr, op, Literal::Null) => match op {
+            Op::Eq => !scim_present(*attr, u),
+            Op::Ne => scim_present(*attr, u),
+            _ => false,
+        },
+        UserFilter::Compare(attr, op, Literal::Text(want)) => {
+            let Some(have) = scim_text(*attr, u) else {
+                return false;
+            };
+            let exact = matches!(attr, UserAttr::Id | UserAttr::ExternalId);
+            let (have, want) = if exact {
+                (have, want.clone())
+            } else {
+                (lower(&have), lower(want))
+            };
+            match op {
+                Op::Eq => have == want,
+                Op::Ne => have != want,
+                Op::Co => have.contains(&want),
+                Op::Sw => have.starts_with(&want),
+                Op::Ew => have.ends_with(&want),
+                Op::Gt => have > want,
+                Op::Ge => have >= want,
+                Op::Lt => have < want,
+                Op::Le => have <= want,
+            }
+        }
+        UserFilter::Compare(UserAttr::Active, op, Literal::Bool(want)) => match op {
+            Op::Eq => u.is_active == *want,
+            Op::Ne => u.is_active != *want,
+            _ => false,
+        },
+        UserFilter::Compare(attr, op, Literal::Time(want)) => {
+            let have = match attr {
+                UserAttr::Created => u.date_joined,
+                UserAttr::LastModified => u.updated_at,
+                _ => return false,
+            };
+            match op {
+                Op::Eq => have == *want,
+                Op::Ne => have != *want,
+                Op::Gt => have > *want,
+                Op::Ge => have >= *want,
+                Op::Lt => have < *want,
+                Op::Le => have <= *want,
+                Op::Co | Op::Sw | Op::Ew => false,
+            }
+        }
+        // A literal of the wrong type for the attribute (the parser makes none): matches nothing.
+        UserFilter::Compare(..) => false,
+    }
+}
+
+/// A text attribute's value; `None` when absent.
+fn scim_text(attr: UserAttr, u: &User) -> Option<String> {
+    match attr {
+        UserAttr::Id => u.entity_id.clone(),
+        UserAttr::ExternalId => u.external_id.clone(),
+        UserAttr::UserName | UserAttr::Email => Some(u.email.clone()),
+        UserAttr::GivenName => u.first_name.clone(),
+        UserAttr::FamilyName => u.last_name.clone(),
+        UserAttr::DisplayName => {
+            derived_display_name(u.first_name.as_deref(), u.last_name.as_deref())
+        }
+        UserAttr::Active | UserAttr::Created | UserAttr::LastModified => None,
+    }
+}
+
+/// `attr pr`: a non-empty value (a flag and the times always have one).
+fn scim_present(attr: UserAttr, u: &User) -> bool {
+    match attr {
+        UserAttr::Active | UserAttr::Created | UserAttr::LastModified => true,
+        _ => scim_text(attr, u).is_some_and(|s| !s.is_empty()),
     }
 }
 
@@ -384,6 +478,27 @@ impl State {
         rows.sort_by_cached_key(|u| key(u));
         let page = paged(rows, q.page).into_iter().cloned().collect();
         (page, total)
+    }
+
+    /// people-store's `scim_users`: the users SCIM sees (personal, with an `entity_id`, not SCIM-deleted)
+    /// that match `filter`, by id, paged, and how many match.
+    fn scim_users(&self, filter: Option<&UserFilter>, page: Page) -> (Vec<User>, i64) {
+        let rows: Vec<&User> = self
+            .users
+            .values()
+            .map(|s| &s.user)
+            .filter(|u| {
+                u.user_type == UserType::Personal
+                    && u.entity_id.is_some()
+                    && u.scim_deleted_at.is_none()
+            })
+            .filter(|u| filter.is_none_or(|f| scim_matches(f, u)))
+            .collect();
+        let total = rows.len() as i64;
+        (
+            paged(rows, Some(page)).into_iter().cloned().collect(),
+            total,
+        )
     }
 
     fn insert_group(&mut self, name: &str, entity_id: &str) -> Result<Group> {
@@ -830,6 +945,10 @@ impl Repo for MemRepo<'_> {
                 .find(|u| u.user.entity_id.as_deref() == Some(entity_id))
                 .map(|u| u.user.clone()))
         })
+    }
+
+    fn scim_users(&mut self, filter: Option<&UserFilter>, page: Page) -> Result<(Vec<User>, i64)> {
+        self.exec("scim_users", |s| Ok(s.scim_users(filter, page)))
     }
 
     fn backfill_entity_ids(&mut self) -> Result<usize> {
