@@ -529,6 +529,12 @@ fn compare(
             ))),
         };
     }
+    // PostgreSQL text cannot hold U+0000: no stored value has it, and the database would refuse the value.
+    if matches!(value, CompValue::Str(s) if s.contains('\0')) {
+        return Err(invalid(format!(
+            "\"{path}\": a value cannot contain U+0000"
+        )));
+    }
     match target {
         Target::EmailType => {
             let CompValue::Str(s) = value else {
@@ -990,6 +996,10 @@ mod tests {
             (r#"userName eq "a" # x"#, "unexpected '#' at character 17"),
             (r#"not userName eq "a""#, "unexpected"),
             (r#"name.givenName.x eq "a""#, "sub-attribute"),
+            (
+                r#"userName eq "a\u0000""#,
+                r#""userName": a value cannot contain U+0000"#,
+            ),
         ] {
             let detail = refused(raw);
             assert!(detail.contains(says), "{raw:?}: {detail}");
