@@ -15,6 +15,7 @@ mod outbox;
 mod repo;
 mod reset_request;
 mod schema;
+mod scim;
 mod session;
 mod setting;
 mod throttle;

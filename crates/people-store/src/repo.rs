@@ -73,6 +73,13 @@ impl Repo for DbRepo<'_> {
     fn user_by_entity_id(&mut self, entity_id: &str) -> Result<Option<User>> {
         user::by_entity_id(self.conn, entity_id)
     }
+    fn scim_users(
+        &mut self,
+        filter: Option<&people_domain::scim::filter::UserFilter>,
+        page: people_domain::store::Page,
+    ) -> Result<(Vec<User>, i64)> {
+        crate::scim::users(self.conn, filter, page)
+    }
     fn backfill_entity_ids(&mut self) -> Result<usize> {
         Ok(user::backfill_entity_ids(self.conn)? + group::backfill_entity_ids(self.conn)?)
     }

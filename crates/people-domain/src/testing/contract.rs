@@ -88,6 +88,8 @@ macro_rules! __repo_contract_checks {
             user_lists_filter_by_activity,
             user_search_ignores_case_and_takes_wildcards_literally,
             user_lists_page_and_count_every_match,
+            scim_users_are_the_visible_people_by_id_paged,
+            scim_filters_select_the_same_people_everywhere,
             group_lists_of_users_rank_superusers_then_managers,
             users_sharing_a_group_other_than_all_users,
             group_names_and_entity_ids_are_unique,
@@ -1090,6 +1092,377 @@ fn users_sharing_a_group_other_than_all_users(subject: &dyn Subject) {
     assert_eq!(sharing(&amy), (vec![amy.id, bob.id], 2));
     assert_eq!(sharing(&bob), (vec![amy.id, bob.id, zed.id], 3));
     assert_eq!(sharing(&nul), (vec![], 0));
+}
+
+// ----- SCIM user lists -----
+
+/// A SCIM person: `label` makes the `entity_id` (`label` twice, then zeros, 21 characters).
+fn scim_person(
+    s: &dyn Store,
+    label: &str,
+    names: (&str, Option<&str>, Option<&str>),
+    external_id: Option<&str>,
+    date_joined: Timestamp,
+) -> User {
+    let (email, first, last) = names;
+    insert(
+        s,
+        NewUser {
+            entity_id: Some(format!(
+                "{label}{label}{}",
+                "0".repeat(21 - 2 * label.len())
+            )),
+            external_id: external_id.map(str::to_string),
+            date_joined,
+            ..named(email, first, last)
+        },
+    )
+}
+
+/// The people of the SCIM checks, by label, in id order: five SCIM sees, after three it cannot see (an API
+/// key's user, a user SCIM deleted, a user without an `entity_id`), all three named so that they would
+/// match the filters if seen.
+fn scim_people(s: &dyn Store) -> Vec<(&'static str, User)> {
+    let hour = Duration::hours(1);
+    let ann_lee = ("ann.other@example.com", Some("Ann"), Some("Lee"));
+    let key = NewUser {
+        user_type: UserType::ApiKey,
+        entity_id: Some("key000000000000000000".into()),
+        external_id: Some("00uANN".into()),
+        ..named("ann@api-key.invalid", Some("Ann"), Some("Lee"))
+    };
+    insert(s, key);
+    let gone = scim_person(s, "del", ann_lee, Some("00uANN"), t0());
+    change(s, &gone, |u| u.scim_deleted_at = Some(t0() + hour));
+    insert(s, named("ann.no.id@example.com", Some("Ann"), Some("Lee")));
+
+    let ann = ("ann.lee@example.com", Some("Ann"), Some("Lee"));
+    let ann = scim_person(s, "Ann", ann, Some("00uANN"), t0());
+    let ann = change(s, &ann, |u| u.updated_at = t0() + Duration::days(1));
+    let bob = ("bob@example.org", Some("Bob"), Some("O'Malley"));
+    let bob = scim_person(s, "bob", bob, Some("00ubob"), t0() + hour);
+    let bob = change(s, &bob, |u| {
+        u.is_active = false;
+        u.updated_at = t0() + Duration::days(2);
+    });
+    let cat = ("cat@x.com", Some("Cat"), None);
+    let joined = t0() + hour * 2 + Duration::milliseconds(250);
+    let cat = scim_person(s, "cat", cat, Some("a_b%c*"), joined);
+    let dan = ("dan@example.com", None, None);
+    let dan = scim_person(s, "dan", dan, Some("axbycz"), t0() + hour * 3);
+    let eve = ("eve@x.com", Some(""), Some("Smith_100%"));
+    let eve = scim_person(s, "eve", eve, None, t0() + hour * 4);
+    vec![
+        ("ann", ann),
+        ("bob", bob),
+        ("cat", cat),
+        ("dan", dan),
+        ("eve", eve),
+    ]
+}
+
+/// The users `filter` selects through `scim_users`, by label, and the total.
+fn scim_list(
+    s: &dyn Store,
+    people: &[(&'static str, User)],
+    filter: Option<&str>,
+    page: Page,
+) -> (Vec<&'static str>, i64) {
+    let filter = filter.map(|f| crate::scim::filter::parse_user_filter(f).unwrap());
+    let (users, total) = s.read(|r| r.scim_users(filter.as_ref(), page)).unwrap();
+    let labels = users
+        .iter()
+        .map(|u| {
+            let (label, known) = people
+                .iter()
+                .find(|(_, p)| p.id == u.id)
+                .unwrap_or_else(|| panic!("SCIM sees {u:?}"));
+            assert_eq!(u, known);
+            *label
+        })
+        .collect();
+    (labels, total)
+}
+
+/// Every page a filter could need.
+const ALL: Page = Page {
+    limit: 100,
+    offset: 0,
+};
+
+/// SCIM sees only personal users with an `entity_id` whom SCIM has not deleted, active or not, by id; the
+/// page is `limit` rows from `offset` and the total counts every match, also past the end.
+fn scim_users_are_the_visible_people_by_id_paged(subject: &dyn Subject) {
+    let s = subject.store();
+    let people = scim_people(s);
+    let list = |filter: Option<&str>, limit: i64, offset: i64| {
+        scim_list(s, &people, filter, Page { limit, offset })
+    };
+    let everyone = vec!["ann", "bob", "cat", "dan", "eve"];
+    assert_eq!(list(None, 100, 0), (everyone.clone(), 5));
+    assert_eq!(list(None, 2, 0), (vec!["ann", "bob"], 5));
+    assert_eq!(list(None, 2, 4), (vec!["eve"], 5));
+    assert_eq!(list(None, 2, 5), (vec![], 5));
+    assert_eq!(list(None, 0, 0), (vec![], 5));
+    let active = Some("active eq true");
+    assert_eq!(list(active, 2, 1), (vec!["cat", "dan"], 4));
+    assert_eq!(list(active, 10, 3), (vec!["eve"], 4));
+    assert_eq!(list(active, 10, 4), (vec![], 4));
+    assert_eq!(list(active, 0, 0), (vec![], 4));
+    let nobody = Some(r#"userName eq "nobody@x.com""#);
+    assert_eq!(list(nobody, 10, 0), (vec![], 0));
+    assert_eq!(list(nobody, 10, 3), (vec![], 0));
+    // The invisible ones stay invisible to a filter that names them exactly.
+    for filter in [
+        r#"userName eq "ann@api-key.invalid""#,
+        r#"userName eq "ann.other@example.com""#,
+        r#"userName eq "ann.no.id@example.com""#,
+        r#"id eq "key000000000000000000""#,
+        r#"id eq "deldel000000000000000""#,
+    ] {
+        assert_eq!(list(Some(filter), 10, 0), (vec![], 0), "{filter}");
+    }
+    // A SCIM-deleted user revived is seen again.
+    let gone = s
+        .read(|r| r.user_by_email("ann.other@example.com"))
+        .unwrap()
+        .unwrap();
+    let back = change(s, &gone, |u| u.scim_deleted_at = None);
+    let (users, total) = s.read(|r| r.scim_users(None, ALL)).unwrap();
+    assert_eq!(total, 6);
+    assert_eq!(users[0], back);
+}
+
+/// Filters select the same people on every back end. The semantics (the fake store's `scim_matches`):
+/// `userName`, names, `displayName` and emails ignore case, `id` and `externalId` do not; `co`/`sw`/`ew`
+/// take `%`, `_`, `*`, `?` and `\` literally; comparisons on an absent value are false (`ne` too) while
+/// `not` is the complement; `pr` is a non-empty value, `eq null` its negation; times compare as instants.
+fn scim_filters_select_the_same_people_everywhere(subject: &dyn Subject) {
+    let s = subject.store();
+    let people = scim_people(s);
+    let at = |t: Timestamp| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    let hour = Duration::hours(1);
+    let ann_id = people[0].1.entity_id.clone().unwrap();
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        // userName: case-insensitive, the index's expression.
+        (r#"userName eq "ANN.LEE@EXAMPLE.COM""#.into(), vec!["ann"]),
+        (r#"UserName EQ "bob@Example.ORG""#.into(), vec!["bob"]),
+        (r#"userName eq "ann.lee@example.co""#.into(), vec![]),
+        (
+            r#"userName ne "bob@example.org""#.into(),
+            vec!["ann", "cat", "dan", "eve"],
+        ),
+        (r#"userName sw "ANN.""#.into(), vec!["ann"]),
+        (r#"userName gt "c""#.into(), vec!["cat", "dan", "eve"]),
+        (r#"userName lt "B""#.into(), vec!["ann"]),
+        (
+            r#"userName le "bob@example.org""#.into(),
+            vec!["ann", "bob"],
+        ),
+        (r#"userName co "\\""#.into(), vec![]),
+        (
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "dan@example.com""#.into(),
+            vec!["dan"],
+        ),
+        // Emails.
+        (
+            r#"emails.value ew "@EXAMPLE.com""#.into(),
+            vec!["ann", "dan"],
+        ),
+        (
+            r#"emails[type eq "work" and value co "@X.COM"]"#.into(),
+            vec!["cat", "eve"],
+        ),
+        (r#"emails[type eq "home"]"#.into(), vec![]),
+        (
+            r#"emails[primary eq true]"#.into(),
+            vec!["ann", "bob", "cat", "dan", "eve"],
+        ),
+        (
+            r#"emails pr"#.into(),
+            vec!["ann", "bob", "cat", "dan", "eve"],
+        ),
+        // Names: case-insensitive; NULL and "" are not present, but "" is a value to compare.
+        (r#"name.familyName co "o'mal""#.into(), vec!["bob"]),
+        (r#"name.givenName sw "a""#.into(), vec!["ann"]),
+        (r#"name.givenName pr"#.into(), vec!["ann", "bob", "cat"]),
+        (r#"name.givenName eq null"#.into(), vec!["dan", "eve"]),
+        (
+            r#"name.givenName ne null"#.into(),
+            vec!["ann", "bob", "cat"],
+        ),
+        (r#"name.givenName eq """#.into(), vec!["eve"]),
+        (
+            r#"name.givenName ne "ann""#.into(),
+            vec!["bob", "cat", "eve"],
+        ),
+        (
+            r#"not (name.givenName eq "ann")"#.into(),
+            vec!["bob", "cat", "dan", "eve"],
+        ),
+        (
+            r#"name.givenName eq "ANN" or name.givenName eq "bob""#.into(),
+            vec!["ann", "bob"],
+        ),
+        (
+            r#"name[givenName eq "cat" or familyName eq "lee"]"#.into(),
+            vec!["ann", "cat"],
+        ),
+        // Wildcards are literal.
+        (r#"name.familyName co "_""#.into(), vec!["eve"]),
+        (r#"name.familyName co "h_1""#.into(), vec!["eve"]),
+        (r#"name.familyName ew "0%""#.into(), vec!["eve"]),
+        (r#"name.familyName co "%""#.into(), vec!["eve"]),
+        // displayName: the non-empty names joined by a space; absent without names.
+        (r#"displayName eq "ann lee""#.into(), vec!["ann"]),
+        (r#"displayName eq "smith_100%""#.into(), vec!["eve"]),
+        (r#"displayName eq "Cat""#.into(), vec!["cat"]),
+        (r#"displayName co "n l""#.into(), vec!["ann"]),
+        (r#"displayName co "mall""#.into(), vec!["bob"]),
+        (r#"displayName pr"#.into(), vec!["ann", "bob", "cat", "eve"]),
+        (r#"displayName eq null"#.into(), vec!["dan"]),
+        (r#"displayName ne "cat""#.into(), vec!["ann", "bob", "eve"]),
+        // externalId: case-exact; absent for eve.
+        (r#"externalId eq "00uANN""#.into(), vec!["ann"]),
+        (r#"externalId eq "00uann""#.into(), vec![]),
+        (r#"externalId co "ANN""#.into(), vec!["ann"]),
+        (r#"externalId co "ann""#.into(), vec![]),
+        (r#"externalId sw "00u""#.into(), vec!["ann", "bob"]),
+        (r#"externalId sw "00U""#.into(), vec![]),
+        (r#"externalId co "_b%""#.into(), vec!["cat"]),
+        (r#"externalId ew "c*""#.into(), vec!["cat"]),
+        (r#"externalId co "?""#.into(), vec![]),
+        (r#"externalId co "[""#.into(), vec![]),
+        (r#"externalId gt "00uZ""#.into(), vec!["bob", "cat", "dan"]),
+        (r#"externalId pr"#.into(), vec!["ann", "bob", "cat", "dan"]),
+        (r#"externalId eq null"#.into(), vec!["eve"]),
+        (
+            r#"externalId ne "00uANN""#.into(),
+            vec!["bob", "cat", "dan"],
+        ),
+        (
+            r#"not (externalId eq "00uANN")"#.into(),
+            vec!["bob", "cat", "dan", "eve"],
+        ),
+        (r#"not (externalId ne "00uANN")"#.into(), vec!["ann", "eve"]),
+        // id: case-exact, whole.
+        (format!(r#"id eq "{ann_id}""#), vec!["ann"]),
+        (format!(r#"id eq "{}""#, ann_id.to_lowercase()), vec![]),
+        (format!(r#"id eq "{ann_id} ""#), vec![]),
+        (format!(r#"id eq "{ann_id}x""#), vec![]),
+        (format!(r#"id eq "{}""#, &ann_id[..20]), vec![]),
+        (
+            format!(r#"id ne "{ann_id}""#),
+            vec!["bob", "cat", "dan", "eve"],
+        ),
+        (
+            format!(r#"id ne "{ann_id} ""#),
+            vec!["ann", "bob", "cat", "dan", "eve"],
+        ),
+        (r#"id sw "Ann""#.into(), vec!["ann"]),
+        (r#"id sw "ann""#.into(), vec![]),
+        (
+            r#"id ew "000""#.into(),
+            vec!["ann", "bob", "cat", "dan", "eve"],
+        ),
+        (r#"id gt "c""#.into(), vec!["cat", "dan", "eve"]),
+        (r#"id pr"#.into(), vec!["ann", "bob", "cat", "dan", "eve"]),
+        // active.
+        (r#"active eq false"#.into(), vec!["bob"]),
+        (r#"active ne true"#.into(), vec!["bob"]),
+        (
+            r#"not(active eq false)"#.into(),
+            vec!["ann", "cat", "dan", "eve"],
+        ),
+        (
+            r#"active pr"#.into(),
+            vec!["ann", "bob", "cat", "dan", "eve"],
+        ),
+        (r#"active eq null"#.into(), vec![]),
+        // Times, in any offset and with fractions.
+        (
+            format!(r#"meta.created gt "{}""#, at(t0() + hour)),
+            vec!["cat", "dan", "eve"],
+        ),
+        (
+            format!(r#"meta.created ge "{}""#, at(t0() + hour)),
+            vec!["bob", "cat", "dan", "eve"],
+        ),
+        (
+            r#"meta.created lt "2024-01-01T15:00:00+01:00""#.into(),
+            vec!["ann", "bob"],
+        ),
+        (
+            r#"meta.created le "2024-01-01T14:00:00+01:00""#.into(),
+            vec!["ann", "bob"],
+        ),
+        (
+            r#"meta.created eq "2024-01-01T14:00:00.250Z""#.into(),
+            vec!["cat"],
+        ),
+        (
+            r#"meta.created eq "2024-01-01T14:00:00.25Z""#.into(),
+            vec!["cat"],
+        ),
+        (
+            r#"meta.created gt "2024-01-01T14:00:00.2500001Z""#.into(),
+            vec!["dan", "eve"],
+        ),
+        (
+            r#"meta.created ge "2024-01-01T14:00:00.2499999Z""#.into(),
+            vec!["cat", "dan", "eve"],
+        ),
+        (
+            r#"meta.created le "2024-01-01T14:00:00.2500001Z""#.into(),
+            vec!["ann", "bob", "cat"],
+        ),
+        (
+            r#"meta.created eq "2024-01-01T14:00:00.2500001Z""#.into(),
+            vec![],
+        ),
+        (
+            r#"meta.created ne "2024-01-01T14:00:00.250Z""#.into(),
+            vec!["ann", "bob", "dan", "eve"],
+        ),
+        (
+            format!(r#"meta.lastModified gt "{}""#, at(t0() + hour * 12)),
+            vec!["ann", "bob"],
+        ),
+        (
+            format!(r#"meta.lastModified lt "{}""#, at(t0() + Duration::days(2))),
+            vec!["ann", "cat", "dan", "eve"],
+        ),
+        // Combinations.
+        (
+            r#"userName eq "bob@example.org" or (name.givenName sw "c" and active eq true)"#.into(),
+            vec!["bob", "cat"],
+        ),
+        (
+            r#"not (not (userName eq "cat@x.com") and active eq true)"#.into(),
+            vec!["bob", "cat"],
+        ),
+        (
+            r#"not (name.givenName pr or displayName pr)"#.into(),
+            vec!["dan"],
+        ),
+        (
+            r#"not (externalId co "u" and not (name.familyName ew "y"))"#.into(),
+            vec!["bob", "cat", "dan", "eve"],
+        ),
+        (
+            r#"(active eq true and externalId pr) and not (emails.value co "example")"#.into(),
+            vec!["cat"],
+        ),
+        (
+            r#"emails[type eq "work"] and name.familyName eq null"#.into(),
+            vec!["cat", "dan"],
+        ),
+    ];
+    for (filter, expected) in cases {
+        let (labels, total) = scim_list(s, &people, Some(&filter), ALL);
+        assert_eq!(labels, expected, "{filter}");
+        assert_eq!(total, expected.len() as i64, "{filter}");
+    }
 }
 
 // ----- groups -----
