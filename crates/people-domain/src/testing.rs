@@ -321,9 +321,20 @@ impl State {
             .any(|u| Some(u.user.id) != except && lower(&u.user.email) == email)
     }
 
+    fn entity_id_taken(&self, entity_id: Option<&str>, except: Option<UserId>) -> bool {
+        entity_id.is_some_and(|e| {
+            self.users
+                .values()
+                .any(|u| Some(u.user.id) != except && u.user.entity_id.as_deref() == Some(e))
+        })
+    }
+
     fn insert_user(&mut self, new: &NewUser) -> Result<User> {
         if self.email_taken(&new.email, None) {
             return Err(unique("idx_core_user_email_lower"));
+        }
+        if self.entity_id_taken(new.entity_id.as_deref(), None) {
+            return Err(unique("idx_core_user_entity_id"));
         }
         let id = UserId(self.next_user);
         self.next_user += 1;
@@ -368,6 +379,9 @@ impl State {
         }
         if self.email_taken(&u.email, Some(u.id)) {
             return Err(unique("idx_core_user_email_lower"));
+        }
+        if self.entity_id_taken(u.entity_id.as_deref(), Some(u.id)) {
+            return Err(unique("idx_core_user_entity_id"));
         }
         let stored = self.users.get_mut(&u.id).expect("checked above");
         // Every column of `UserChanges`: all but id, date_joined and type.
