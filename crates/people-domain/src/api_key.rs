@@ -227,13 +227,14 @@ pub struct ApiKeyView {
 impl ApiKeyView {
     /// `mb_AbCd` followed by `*` up to the length of a key: all that can be shown of a stored key.
     pub fn masked_key(&self) -> String {
-        let shown = self.key.key_prefix.chars().count();
-        format!(
-            "{}{}",
-            self.key.key_prefix,
-            "*".repeat(KEY_LENGTH.saturating_sub(shown))
-        )
+        masked(&self.key.key_prefix)
     }
+}
+
+/// A key's prefix followed by `*` up to the length of a key.
+pub fn masked(prefix: &str) -> String {
+    let shown = prefix.chars().count();
+    format!("{prefix}{}", "*".repeat(KEY_LENGTH.saturating_sub(shown)))
 }
 
 /// A fresh key: `mb_` and the standard Base64 of 32 random bytes (47 characters).
@@ -246,7 +247,7 @@ fn generate_key() -> Secret {
 }
 
 /// A fresh key whose prefix no stored key has (a few tries, as Metabase makes).
-fn key_with_unique_prefix(repo: &mut dyn Repo) -> Result<Secret> {
+pub(crate) fn key_with_unique_prefix(repo: &mut dyn Repo) -> Result<Secret> {
     for _ in 0..PREFIX_TRIES {
         let key = generate_key();
         if !repo.api_key_prefix_taken(&KeySecret::of(key.expose()).prefix)? {

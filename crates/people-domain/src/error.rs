@@ -84,6 +84,9 @@ pub enum DomainError {
         /// Seconds after which a retry can expect room.
         retry_after_secs: u64,
     },
+    /// A SCIM-specific refusal (status, `scimType`, detail), rendered as a SCIM error under `/api/ee/scim/v2`.
+    #[error("{0}")]
+    Scim(crate::scim::ScimError),
     /// The storage layer failed.
     #[error("{0}")]
     Store(StoreFailure),

@@ -29,6 +29,8 @@ pub enum Kind {
     NonNegativeInt,
     /// A boolean that cannot be changed.
     ReadOnlyBool,
+    /// `true` or `false` (a JSON boolean, or the same word as a string).
+    Bool,
 }
 
 /// One setting people owns.
@@ -108,6 +110,14 @@ pub const SETTINGS: &[SettingDef] = &[
         description: "Allow logging in by email and password (always on in people).",
         kind: Kind::ReadOnlyBool,
         default: Some("true"),
+    },
+    SettingDef {
+        key: "scim-enabled",
+        env_name: "MB_SCIM_ENABLED",
+        description: "Whether identity providers may provision people and groups through SCIM \
+            (/api/ee/scim/v2) with the SCIM token.",
+        kind: Kind::Bool,
+        default: Some("false"),
     },
     SettingDef {
         key: "application-name",
@@ -195,6 +205,7 @@ fn bad_value(def: &SettingDef) -> DomainError {
         Kind::Choice(c) => format!("one of {}", c.join(", ")),
         Kind::NonNegativeInt => "an integer greater than or equal to zero".to_string(),
         Kind::ReadOnlyBool => "unchanged".to_string(),
+        Kind::Bool => "true or false".to_string(),
     };
     DomainError::Disallowed(format!(
         "Invalid value for setting {}: must be {expected}.",
@@ -213,6 +224,7 @@ pub fn normalize(def: &SettingDef, value: &Value) -> Result<Option<String>> {
     }
     let text = match value {
         Value::Null => return Ok(None),
+        Value::Bool(b) if def.kind == Kind::Bool => b.to_string(),
         Value::String(s) => s.clone(),
         Value::Number(n) if def.kind == Kind::NonNegativeInt => n.to_string(),
         _ => return Err(bad_value(def)),
@@ -241,6 +253,11 @@ pub fn normalize(def: &SettingDef, value: &Value) -> Result<Option<String>> {
                 .map(|i| i.to_string())
         }
         Kind::ReadOnlyBool => None,
+        Kind::Bool => match text.trim().to_ascii_lowercase().as_str() {
+            "true" => Some("true".to_string()),
+            "false" => Some("false".to_string()),
+            _ => None,
+        },
     };
     stored.map(Some).ok_or_else(|| bad_value(def))
 }
@@ -253,7 +270,7 @@ pub fn render(def: &SettingDef, stored: Option<&str>) -> Value {
             .parse::<i64>()
             .map(Value::from)
             .unwrap_or_else(|_| Value::String(s.to_string())),
-        (Kind::ReadOnlyBool, Some(s)) => Value::Bool(s == "true"),
+        (Kind::ReadOnlyBool | Kind::Bool, Some(s)) => Value::Bool(s == "true"),
         (_, Some(s)) => Value::String(s.to_string()),
     }
 }

@@ -249,6 +249,8 @@ pub trait Repo {
     fn lock_api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKey>>;
     /// Whether a key other than `except` is named `name` (exactly, case-sensitively).
     fn api_key_name_taken(&mut self, name: &str, except: Option<ApiKeyId>) -> Result<bool>;
+    /// The key whose digest is `digest`, of any scope (the SCIM token is checked this way).
+    fn api_key_by_digest(&mut self, digest: &str) -> Result<Option<ApiKey>>;
     /// Whether a key has this prefix.
     fn api_key_prefix_taken(&mut self, prefix: &str) -> Result<bool>;
     /// Writes `change` to key `id` (name, updated_by, updated_at and, when given, digest and prefix). A taken

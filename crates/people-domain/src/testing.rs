@@ -1055,6 +1055,15 @@ impl Repo for MemRepo<'_> {
         })
     }
 
+    fn api_key_by_digest(&mut self, digest: &str) -> Result<Option<ApiKey>> {
+        self.exec("api_key_by_digest", |s| {
+            Ok(s.api_keys
+                .values()
+                .find(|(_, d)| d == digest)
+                .map(|(k, _)| k.clone()))
+        })
+    }
+
     fn api_key_prefix_taken(&mut self, prefix: &str) -> Result<bool> {
         self.exec("api_key_prefix_taken", |s| {
             Ok(s.api_keys.values().any(|(k, _)| k.key_prefix == prefix))

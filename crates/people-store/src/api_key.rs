@@ -147,6 +147,16 @@ pub(crate) fn name_taken(
         .map_err(db)
 }
 
+pub(crate) fn by_digest(conn: &mut AnyConnection, digest: &str) -> Result<Option<ApiKey>> {
+    api_key::table
+        .filter(api_key::key.eq(digest))
+        .select(KEY_COLUMNS)
+        .first::<KeyRow>(conn)
+        .optional()
+        .map(|r| r.map(ApiKey::from))
+        .map_err(db)
+}
+
 pub(crate) fn prefix_taken(conn: &mut AnyConnection, prefix: &str) -> Result<bool> {
     api_key::table
         .filter(api_key::key_prefix.eq(prefix))

@@ -194,6 +194,9 @@ impl Repo for DbRepo<'_> {
         // An `except` beyond the key names no row, so it excepts nothing.
         api_key::name_taken(self.conn, name, except.and_then(Key::key))
     }
+    fn api_key_by_digest(&mut self, digest: &str) -> Result<Option<ApiKey>> {
+        api_key::by_digest(self.conn, digest)
+    }
     fn api_key_prefix_taken(&mut self, prefix: &str) -> Result<bool> {
         api_key::prefix_taken(self.conn, prefix)
     }

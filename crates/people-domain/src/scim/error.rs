@@ -61,6 +61,12 @@ pub struct ScimError {
     pub detail: String,
 }
 
+impl From<ScimError> for crate::error::DomainError {
+    fn from(e: ScimError) -> Self {
+        crate::error::DomainError::Scim(e)
+    }
+}
+
 impl ScimError {
     /// An error of `scim_type` (its status) with `detail`.
     pub fn new(scim_type: ScimType, detail: impl Into<String>) -> Self {

@@ -5,5 +5,7 @@
 
 pub mod error;
 pub mod filter;
+pub mod token;
+pub mod user;
 
 pub use error::{ScimError, ScimType};

@@ -107,6 +107,7 @@ macro_rules! __repo_contract_checks {
             locking_an_api_key_reads_it,
             api_key_names_are_taken_exactly_except_by_one_key,
             api_key_prefixes_are_taken_exactly,
+            api_keys_are_found_by_exact_digest_of_any_scope,
             api_key_updates_write_the_name_and_maybe_a_new_secret,
             deleting_an_api_key_says_whether_it_existed,
             key_holders_are_the_users_of_ordinary_keys_with_memberships,
@@ -2001,6 +2002,21 @@ fn api_key_prefixes_are_taken_exactly(subject: &dyn Subject) {
     assert!(!taken("MB_AbCd"));
     assert!(!taken("mb_AbC"));
     assert!(taken("mb_0002"), "the SCIM token's prefix counts too");
+}
+
+/// A key of any scope is found by its exact digest; another digest (or its upper case) finds nothing.
+fn api_keys_are_found_by_exact_digest_of_any_scope(subject: &dyn Subject) {
+    let s = subject.store();
+    let admin = add(s, new_user("admin@x.com"));
+    let bot = key_user(s, "Bot");
+    let key = insert_key(s, &new_key("Bot", Some(bot.id), admin.id, 1));
+    let token = insert_key(s, &scim_token(admin.id, 2));
+    let find = |d: &str| s.read(|r| r.api_key_by_digest(d)).unwrap();
+    assert_eq!(find(&digest(1)), Some(key));
+    assert_eq!(find(&digest(2)), Some(token));
+    assert_eq!(find(&digest(3)), None);
+    assert_eq!(find(&digest(10).to_uppercase()), None);
+    assert_eq!(find(""), None);
 }
 
 /// An update writes the name, who and when; a new secret also replaces digest and prefix, and the old

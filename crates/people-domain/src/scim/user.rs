@@ -1,0 +1,609 @@
+//! SCIM users (`/api/ee/scim/v2/Users`): the people an identity provider may see (personal users with an
+//! `entity_id`, not deleted by SCIM), listed with filters compiled into SQL, read by id, and created without
+//! a password or an invite email.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use crate::error::{DomainError, Result};
+use crate::group::{Group, ADMINISTRATORS_ID, ALL_USERS_ID};
+use crate::id::{GroupId, UserId};
+use crate::scim::error::{ScimError, ScimType};
+use crate::scim::filter::UserFilter;
+use crate::service::People;
+use crate::store::{Page, Repo};
+use crate::user::{insert_with_memberships, NewUser, SsoSource, User, UserType};
+use crate::validate;
+
+/// The core User schema's URN.
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+/// Most resources one list answer holds (`count` above it is capped, as ServiceProviderConfig declares).
+pub const MAX_RESULTS: i64 = 200;
+/// Longest `externalId` (`core_user.external_id` is a varchar(254)).
+const EXTERNAL_ID_LIMIT: usize = 254;
+
+/// `GET /Users`: filter, 1-based `startIndex` and `count`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserListQuery {
+    /// Only users matching this.
+    pub filter: Option<UserFilter>,
+    /// 1-based index of the first result (below 1 is 1, as RFC 7644 §3.4.2.4 says).
+    pub start_index: i64,
+    /// Results per page, 0 to [`MAX_RESULTS`] (0: only `totalResults`).
+    pub count: i64,
+}
+
+fn integer_param(name: &str, raw: &str) -> std::result::Result<i64, ScimError> {
+    raw.trim().parse::<i64>().map_err(|_| {
+        ScimError::new(
+            ScimType::InvalidValue,
+            format!("{name} must be an integer, not {raw:?}"),
+        )
+    })
+}
+
+impl UserListQuery {
+    /// Reads `filter`, `startIndex` and `count` (parameter names ignoring case).
+    pub fn parse(pairs: &[(String, String)]) -> std::result::Result<Self, ScimError> {
+        let get = |name: &str| {
+            pairs
+                .iter()
+                .rev()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        };
+        let filter = match get("filter") {
+            Some(raw) if !raw.trim().is_empty() => Some(UserFilter::parse(raw)?),
+            _ => None,
+        };
+        let start_index = match get("startIndex") {
+            Some(raw) => integer_param("startIndex", raw)?.max(1),
+            None => 1,
+        };
+        let count = match get("count") {
+            Some(raw) => integer_param("count", raw)?.clamp(0, MAX_RESULTS),
+            None => MAX_RESULTS,
+        };
+        Ok(UserListQuery {
+            filter,
+            start_index,
+            count,
+        })
+    }
+}
+
+/// A user as SCIM shows them: the user and their groups (not the magic ones), by group entity id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScimUser {
+    /// The user.
+    pub user: User,
+    /// Their groups other than All Users and Administrators.
+    pub groups: Vec<Group>,
+}
+
+/// One page of a user list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScimUserPage {
+    /// The users of the page.
+    pub users: Vec<ScimUser>,
+    /// How many users match in all.
+    pub total: i64,
+    /// The 1-based index of the first.
+    pub start_index: i64,
+}
+
+/// `POST /Users`: the attributes people keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewScimUser {
+    /// The email: `userName` (people's userName is the email address).
+    pub email: String,
+    /// `name.givenName`.
+    pub given_name: Option<String>,
+    /// `name.familyName`.
+    pub family_name: Option<String>,
+    /// `active` (default true).
+    pub active: bool,
+    /// `externalId`.
+    pub external_id: Option<String>,
+    /// `locale`, normalised (`en-US` → `en_US`).
+    pub locale: Option<String>,
+}
+
+fn invalid(detail: impl Into<String>) -> ScimError {
+    ScimError::new(ScimType::InvalidValue, detail)
+}
+
+/// A case-insensitive lookup of `key` in a SCIM object (attribute names are case-insensitive).
+fn attr<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    obj.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_null())
+}
+
+fn optional_text(
+    obj: &Map<String, Value>,
+    key: &str,
+    limit: usize,
+) -> std::result::Result<Option<String>, ScimError> {
+    match attr(obj, key) {
+        None => Ok(None),
+        Some(Value::String(s)) if s.chars().count() > limit => {
+            Err(invalid(format!("{key} must be at most {limit} characters")))
+        }
+        Some(Value::String(s)) if s.contains('\0') => {
+            Err(invalid(format!("{key} must not contain NUL")))
+        }
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(invalid(format!("{key} must be a string"))),
+    }
+}
+
+/// A SCIM boolean: JSON `true`/`false`, or (as Microsoft Entra ID sends them) the strings `"True"`/`"False"`.
+pub fn scim_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+impl NewScimUser {
+    /// Reads a User resource: `schemas` must name the core User schema; `userName` is required and is the
+    /// email address (else the primary, or first, `emails` value); unknown attributes and extensions are
+    /// ignored.
+    pub fn parse(body: &Map<String, Value>) -> std::result::Result<Self, ScimError> {
+        let schemas_ok = attr(body, "schemas")
+            .and_then(Value::as_array)
+            .is_some_and(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .any(|s| s.eq_ignore_ascii_case(USER_SCHEMA))
+            });
+        if !schemas_ok {
+            return Err(ScimError::new(
+                ScimType::InvalidSyntax,
+                format!("schemas must be an array holding {USER_SCHEMA}"),
+            ));
+        }
+        let user_name = match attr(body, "userName") {
+            Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+            Some(Value::String(_)) | None => return Err(invalid("userName is required")),
+            Some(_) => return Err(invalid("userName must be a string")),
+        };
+        let email = if validate::is_email(&user_name.to_lowercase()) {
+            user_name.to_lowercase()
+        } else {
+            primary_email(body)?.ok_or_else(|| {
+                invalid("userName (or the primary emails value) must be an email address")
+            })?
+        };
+        if email.chars().count() > validate::limit::EMAIL {
+            return Err(invalid("userName must be at most 254 characters"));
+        }
+        let (given_name, family_name) = match attr(body, "name") {
+            None => (None, None),
+            Some(Value::Object(name)) => (
+                optional_text(name, "givenName", validate::limit::NAME)?,
+                optional_text(name, "familyName", validate::limit::NAME)?,
+            ),
+            Some(_) => return Err(invalid("name must be an object")),
+        };
+        let active = match attr(body, "active") {
+            None => true,
+            Some(v) => scim_bool(v).ok_or_else(|| invalid("active must be true or false"))?,
+        };
+        let external_id = optional_text(body, "externalId", EXTERNAL_ID_LIMIT)?;
+        let locale =
+            match optional_text(body, "locale", 64)? {
+                None => None,
+                Some(raw) => Some(crate::locale::parse(&raw).ok_or_else(|| {
+                    invalid(format!("locale {raw:?} is not a locale people knows"))
+                })?),
+            };
+        Ok(NewScimUser {
+            email,
+            given_name,
+            family_name,
+            active,
+            external_id,
+            locale,
+        })
+    }
+}
+
+/// The primary (else the first) `emails` value, when it is an email address.
+fn primary_email(body: &Map<String, Value>) -> std::result::Result<Option<String>, ScimError> {
+    let Some(list) = attr(body, "emails") else {
+        return Ok(None);
+    };
+    let Some(list) = list.as_array() else {
+        return Err(invalid("emails must be an array"));
+    };
+    let objects: Vec<&Map<String, Value>> = list.iter().filter_map(Value::as_object).collect();
+    let chosen = objects
+        .iter()
+        .find(|o| attr(o, "primary").and_then(scim_bool) == Some(true))
+        .or_else(|| objects.first());
+    Ok(chosen
+        .and_then(|o| attr(o, "value"))
+        .and_then(Value::as_str)
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| validate::is_email(s)))
+}
+
+/// Whether SCIM may see `user`.
+fn visible(user: &User) -> bool {
+    user.user_type == UserType::Personal
+        && user.entity_id.is_some()
+        && user.scim_deleted_at.is_none()
+}
+
+/// The groups (not the magic ones) of each of `users`, sorted by entity id.
+fn groups_of(repo: &mut dyn Repo, users: &[UserId]) -> Result<HashMap<UserId, Vec<Group>>> {
+    let memberships = repo.memberships_of(users)?;
+    let ids: Vec<GroupId> = memberships
+        .iter()
+        .map(|m| m.group_id)
+        .filter(|g| *g != ALL_USERS_ID && *g != ADMINISTRATORS_ID)
+        .collect();
+    let groups: HashMap<GroupId, Group> = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        repo.groups_by_ids(&ids)?
+            .into_iter()
+            .map(|g| (g.id, g))
+            .collect()
+    };
+    let mut out: HashMap<UserId, Vec<Group>> = HashMap::new();
+    for m in memberships {
+        if let Some(g) = groups.get(&m.group_id) {
+            out.entry(m.user_id).or_default().push(g.clone());
+        }
+    }
+    for list in out.values_mut() {
+        list.sort_by(|a, b| a.entity_id.cmp(&b.entity_id));
+    }
+    Ok(out)
+}
+
+fn with_groups(repo: &mut dyn Repo, user: User) -> Result<ScimUser> {
+    let mut groups = groups_of(repo, &[user.id])?;
+    Ok(ScimUser {
+        groups: groups.remove(&user.id).unwrap_or_default(),
+        user,
+    })
+}
+
+/// 404 for a user SCIM cannot see.
+fn user_not_found(id: &str) -> DomainError {
+    ScimError::not_found(format!("User {id} not found")).into()
+}
+
+impl People {
+    /// `GET /Users`: a page of the people SCIM may see, matching the filter, by id.
+    pub fn scim_list_users(&self, query: UserListQuery) -> Result<ScimUserPage> {
+        let page = Page {
+            limit: query.count,
+            offset: query.start_index - 1,
+        };
+        self.store.read(|repo| {
+            let (users, total) = repo.scim_users(query.filter.as_ref(), page)?;
+            let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+            let mut groups = if ids.is_empty() {
+                HashMap::new()
+            } else {
+                groups_of(repo, &ids)?
+            };
+            let users = users
+                .into_iter()
+                .map(|user| ScimUser {
+                    groups: groups.remove(&user.id).unwrap_or_default(),
+                    user,
+                })
+                .collect();
+            Ok(ScimUserPage {
+                users,
+                total,
+                start_index: query.start_index,
+            })
+        })
+    }
+
+    /// `GET /Users/:id`: a person SCIM may see, by entity id; 404 otherwise.
+    pub fn scim_get_user(&self, id: &str) -> Result<ScimUser> {
+        self.store.read(|repo| {
+            let user = repo
+                .user_by_entity_id(id)?
+                .filter(visible)
+                .ok_or_else(|| user_not_found(id))?;
+            with_groups(repo, user)
+        })
+    }
+
+    /// `POST /Users`: a new person in All Users, marked as provisioned by SCIM, with no password and no
+    /// invite email (they sign in once they set a password through a reset link, or by SSO later). A person
+    /// SCIM deleted comes back with a new id; any other holder of the address is a 409 `uniqueness`.
+    pub fn scim_create_user(&self, new: NewScimUser) -> Result<ScimUser> {
+        let now = self.clock.now();
+        let created = self.store.write(|repo| {
+            let user = match repo.user_by_email(&new.email)? {
+                Some(mut existing)
+                    if existing.scim_deleted_at.is_some() && existing.is_personal() =>
+                {
+                    existing.scim_deleted_at = None;
+                    existing.entity_id = Some(crate::group::new_entity_id());
+                    existing.first_name = new.given_name.clone();
+                    existing.last_name = new.family_name.clone();
+                    existing.external_id = new.external_id.clone();
+                    existing.locale = new.locale.clone();
+                    existing.sso_source = Some(SsoSource::Scim);
+                    existing.is_active = new.active;
+                    existing.updated_at = now;
+                    repo.update_user(&existing)?;
+                    existing
+                }
+                Some(_) => {
+                    return Err(ScimError::new(
+                        ScimType::Uniqueness,
+                        format!("userName {} is already taken", new.email),
+                    )
+                    .into())
+                }
+                None => {
+                    let inserted = insert_with_memberships(
+                        repo,
+                        &NewUser {
+                            email: new.email.clone(),
+                            first_name: new.given_name.clone(),
+                            last_name: new.family_name.clone(),
+                            password: None,
+                            is_superuser: false,
+                            login_attributes: None,
+                            locale: new.locale.clone(),
+                            sso_source: Some(SsoSource::Scim),
+                            date_joined: now,
+                            user_type: UserType::Personal,
+                            entity_id: Some(crate::group::new_entity_id()),
+                            external_id: new.external_id.clone(),
+                        },
+                    )
+                    .map_err(|e| match e {
+                        DomainError::Rule { field, .. } if field == "email" => ScimError::new(
+                            ScimType::Uniqueness,
+                            format!("userName {} is already taken", new.email),
+                        )
+                        .into(),
+                        other => other,
+                    })?;
+                    if new.active {
+                        inserted
+                    } else {
+                        let mut u = inserted;
+                        u.is_active = false;
+                        repo.update_user(&u)?;
+                        u
+                    }
+                }
+            };
+            with_groups(repo, user)
+        })?;
+        log::info!(
+            "SCIM created user {} ({})",
+            created.user.id,
+            created.user.entity_id.as_deref().unwrap_or("")
+        );
+        Ok(created)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{body, Fixture};
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn okta_user(email: &str) -> Map<String, Value> {
+        body(json!({
+            "schemas": [USER_SCHEMA],
+            "userName": email,
+            "name": {"givenName": "Ann", "familyName": "Lee"},
+            "emails": [{"primary": true, "value": email, "type": "work"}],
+            "externalId": "00u1ann",
+            "locale": "en-US",
+            "active": true,
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D"}
+        }))
+    }
+
+    #[test]
+    fn list_parameters_are_forgiving_but_typed() {
+        let q =
+            UserListQuery::parse(&pairs(&[("startIndex", "-5"), ("count", "1000000000")])).unwrap();
+        assert_eq!((q.start_index, q.count, q.filter), (1, MAX_RESULTS, None));
+        let q = UserListQuery::parse(&pairs(&[
+            ("COUNT", "0"),
+            ("filter", "userName eq \"a@b.c\""),
+        ]))
+        .unwrap();
+        assert_eq!(q.count, 0);
+        assert!(q.filter.is_some());
+        let e = UserListQuery::parse(&pairs(&[("count", "ten")])).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+        let e = UserListQuery::parse(&pairs(&[("filter", "userName xx \"a\"")])).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidFilter));
+    }
+
+    #[test]
+    fn bodies_are_read_as_identity_providers_send_them() {
+        let n = NewScimUser::parse(&okta_user("Ann@Example.com")).unwrap();
+        assert_eq!(n.email, "ann@example.com");
+        assert_eq!(
+            (n.given_name.as_deref(), n.family_name.as_deref()),
+            (Some("Ann"), Some("Lee"))
+        );
+        assert_eq!(
+            (n.external_id.as_deref(), n.locale.as_deref(), n.active),
+            (Some("00u1ann"), Some("en_US"), true)
+        );
+        // Entra ID: a userName that is not an address, the address in emails, "False" as a string.
+        let entra = body(json!({
+            "schemas": [USER_SCHEMA], "userName": "ann", "active": "False",
+            "emails": [{"type": "work", "value": "ann@example.com"}]
+        }));
+        let n = NewScimUser::parse(&entra).unwrap();
+        assert_eq!((n.email.as_str(), n.active), ("ann@example.com", false));
+        for (bad, kind) in [
+            (json!({"userName": "a@b.c"}), ScimType::InvalidSyntax),
+            (
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "userName": "a@b.c"}),
+                ScimType::InvalidSyntax,
+            ),
+            (json!({"schemas": [USER_SCHEMA]}), ScimType::InvalidValue),
+            (
+                json!({"schemas": [USER_SCHEMA], "userName": 7}),
+                ScimType::InvalidValue,
+            ),
+            (
+                json!({"schemas": [USER_SCHEMA], "userName": "not-an-address"}),
+                ScimType::InvalidValue,
+            ),
+            (
+                json!({"schemas": [USER_SCHEMA], "userName": "a@b.c", "active": "yes"}),
+                ScimType::InvalidValue,
+            ),
+            (
+                json!({"schemas": [USER_SCHEMA], "userName": "a@b.c", "locale": "xx-YY"}),
+                ScimType::InvalidValue,
+            ),
+            (
+                json!({"schemas": [USER_SCHEMA], "userName": "a@b.c", "externalId": "x".repeat(255)}),
+                ScimType::InvalidValue,
+            ),
+        ] {
+            assert_eq!(
+                NewScimUser::parse(&body(bad.clone()))
+                    .unwrap_err()
+                    .scim_type,
+                Some(kind),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn created_users_are_listed_found_and_unique() {
+        let f = Fixture::new();
+        let admin = f.admin("admin@x.com");
+        let created = f
+            .people
+            .scim_create_user(NewScimUser::parse(&okta_user("ann@example.com")).unwrap())
+            .unwrap();
+        let user = &created.user;
+        assert_eq!(user.sso_source, Some(SsoSource::Scim));
+        assert_eq!(user.password_hash, None);
+        assert!(user.is_active && !user.is_superuser);
+        assert!(
+            f.store.snapshot().outbox.is_empty(),
+            "no invite email from SCIM"
+        );
+        let id = user.entity_id.clone().unwrap();
+        assert_eq!(f.people.scim_get_user(&id).unwrap().user.id, user.id);
+        let e = f
+            .people
+            .scim_create_user(NewScimUser::parse(&okta_user("ANN@example.com")).unwrap())
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DomainError::Scim(ScimError {
+                    status: 409,
+                    scim_type: Some(ScimType::Uniqueness),
+                    ..
+                })
+            ),
+            "{e:?}"
+        );
+        // The list: people SCIM can see (the admin too), filtered in the store.
+        let all = f
+            .people
+            .scim_list_users(UserListQuery::parse(&[]).unwrap())
+            .unwrap();
+        assert_eq!(all.total, 2);
+        let q =
+            UserListQuery::parse(&pairs(&[("filter", "userName eq \"Ann@Example.com\"")])).unwrap();
+        let found = f.people.scim_list_users(q).unwrap();
+        assert_eq!((found.total, found.users[0].user.id), (1, user.id));
+        // An unknown id, an API key's user and the integer id are not SCIM ids.
+        for unknown in ["nope", &admin.id.to_string(), ""] {
+            assert!(matches!(
+                f.people.scim_get_user(unknown),
+                Err(DomainError::Scim(ScimError { status: 404, .. }))
+            ));
+        }
+    }
+
+    #[test]
+    fn magic_groups_are_invisible_and_others_listed() {
+        let f = Fixture::new();
+        let admin = f.admin("admin@x.com");
+        let sales = f
+            .people
+            .store
+            .write(|r| r.insert_group("Sales", "sales0000000000000000"))
+            .unwrap();
+        f.people
+            .store
+            .write(|r| {
+                r.insert_membership(&crate::store::NewMembership {
+                    user_id: admin.id,
+                    group_id: sales.id,
+                    role: crate::group::GroupRole::Member,
+                })
+            })
+            .unwrap();
+        let id = f.store.user(admin.id).unwrap().entity_id.unwrap();
+        let seen = f.people.scim_get_user(&id).unwrap();
+        assert_eq!(
+            seen.groups
+                .iter()
+                .map(|g| g.name.as_str())
+                .collect::<Vec<_>>(),
+            vec!["Sales"]
+        );
+    }
+
+    #[test]
+    fn a_user_scim_deleted_comes_back_with_a_new_id() {
+        let f = Fixture::new();
+        let created = f
+            .people
+            .scim_create_user(NewScimUser::parse(&okta_user("ann@example.com")).unwrap())
+            .unwrap();
+        let old_id = created.user.entity_id.clone().unwrap();
+        let mut u = created.user.clone();
+        u.scim_deleted_at = Some(f.now());
+        u.is_active = false;
+        f.people.store.write(|r| r.update_user(&u)).unwrap();
+        assert!(f.people.scim_get_user(&old_id).is_err());
+        let back = f
+            .people
+            .scim_create_user(NewScimUser::parse(&okta_user("ann@example.com")).unwrap())
+            .unwrap();
+        assert_eq!(back.user.id, created.user.id);
+        assert!(back.user.is_active);
+        assert_ne!(back.user.entity_id.as_deref(), Some(old_id.as_str()));
+        assert!(f.people.scim_get_user(&old_id).is_err());
+    }
+}
