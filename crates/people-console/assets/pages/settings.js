@@ -28,6 +28,7 @@ const LABELS = {
   'session-cookie-samesite': 'Session cookie SameSite',
   'enable-password-login': 'Password sign-in',
   'application-name': 'Application name',
+  'scim-enabled': 'SCIM provisioning',
 };
 
 // What GET /api/setting does not say (each entry's only fields are key, value, description, default and
@@ -36,6 +37,7 @@ const LABELS = {
 const CHOICES = {
   'user-visibility': [['all', 'All'], ['group', 'Group'], ['none', 'None']],
   'session-cookie-samesite': [['lax', 'Lax'], ['strict', 'Strict'], ['none', 'None']],
+  'scim-enabled': [['true', 'On'], ['false', 'Off']],
 };
 const NUMBERS = new Set(['reset-token-ttl-hours']);
 const READ_ONLY = new Set(['enable-password-login']);
