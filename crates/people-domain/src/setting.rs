@@ -112,19 +112,19 @@ pub const SETTINGS: &[SettingDef] = &[
         default: Some("true"),
     },
     SettingDef {
+        key: "application-name",
+        env_name: "MB_APPLICATION_NAME",
+        description: "The name of the application, used in the subjects of emails.",
+        kind: Kind::Text,
+        default: Some("Metabase"),
+    },
+    SettingDef {
         key: "scim-enabled",
         env_name: "MB_SCIM_ENABLED",
         description: "Whether identity providers may provision people and groups through SCIM \
             (/api/ee/scim/v2) with the SCIM token.",
         kind: Kind::Bool,
         default: Some("false"),
-    },
-    SettingDef {
-        key: "application-name",
-        env_name: "MB_APPLICATION_NAME",
-        description: "The name of the application, used in the subjects of emails.",
-        kind: Kind::Text,
-        default: Some("Metabase"),
     },
 ];
 

@@ -285,7 +285,8 @@ web_tests! {
         let list = r.json();
         let names: Vec<&str> = list.as_array().unwrap().iter().map(|x| x["key"].as_str().unwrap()).collect();
         assert_eq!(names, vec!["site-name", "site-url", "site-locale", "admin-email", "user-visibility",
-            "reset-token-ttl-hours", "session-cookie-samesite", "enable-password-login", "application-name"]);
+            "reset-token-ttl-hours", "session-cookie-samesite", "enable-password-login", "application-name",
+            "scim-enabled"]);
         assert_eq!(keys(&list[0]), set(&["key", "value", "description", "default", "env_name"]));
         assert_eq!(list[0]["value"], json!("Acme"), "stored by setup");
         assert_eq!(list[5]["default"], json!(48));
@@ -301,7 +302,12 @@ web_tests! {
             assert_eq!(t.get(&format!("/api/setting/{key}"), Some(&s)).await.status, 404);
             assert_eq!(t.put(&format!("/api/setting/{key}"), Some(&s), json!({"value": "x"})).await.status, 404);
         }
-        for (key, value) in [("enable-password-login", json!(false)), ("user-visibility", json!("everyone")), ("reset-token-ttl-hours", json!(-1)), ("site-url", json!("not a url"))] {
+        assert_eq!(t.get("/api/setting/scim-enabled", Some(&s)).await.json(), json!(false));
+        for on in [json!(true), json!("TRUE"), json!(false), json!("false")] {
+            assert_eq!(t.put("/api/setting/scim-enabled", Some(&s), json!({"value": on})).await.status, 204, "{on}");
+        }
+        assert_eq!(t.get("/api/setting/scim-enabled", Some(&s)).await.json(), json!(false));
+        for (key, value) in [("scim-enabled", json!("yes")), ("scim-enabled", json!(1)), ("enable-password-login", json!(false)), ("user-visibility", json!("everyone")), ("reset-token-ttl-hours", json!(-1)), ("site-url", json!("not a url"))] {
             let r = t.put(&format!("/api/setting/{key}"), Some(&s), json!({"value": value})).await;
             assert_eq!(r.status, 400, "{key}");
             assert!(r.text().contains(key), "the message names the setting: {}", r.text());
