@@ -99,6 +99,9 @@ impl ResponseError for ApiError {
                 }
                 DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
                 DomainError::NotFound => StatusCode::NOT_FOUND,
+                DomainError::Scim(e) => {
+                    StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+                }
                 DomainError::Store(StoreFailure::Unavailable(_)) | DomainError::Busy { .. } => {
                     StatusCode::SERVICE_UNAVAILABLE
                 }
@@ -140,6 +143,9 @@ impl ResponseError for ApiError {
                 ),
                 DomainError::Unauthenticated => plain(status, "Unauthenticated"),
                 DomainError::NotFound => plain(status, "Not found."),
+                // A SCIM refusal reaching an ordinary endpoint: its detail as text, with its status (under
+                // /api/ee/scim/v2 the SCIM layer renders it as a SCIM Error instead).
+                DomainError::Scim(e) => plain(status, &e.detail),
                 DomainError::Busy { retry_after_secs } => {
                     let mut r = json_response(status, &json!({ "message": BUSY }));
                     if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
@@ -284,6 +290,17 @@ mod tests {
         assert_eq!(
             render(DomainError::Store(StoreFailure::Other("x".into())).into()).0,
             500
+        );
+        let (s, ct, b) = render(
+            DomainError::Scim(people_domain::scim::ScimError::new(
+                people_domain::scim::ScimType::Uniqueness,
+                "userName is taken",
+            ))
+            .into(),
+        );
+        assert_eq!(
+            (s, ct.as_str(), b.as_str()),
+            (409, "text/plain; charset=utf-8", "userName is taken")
         );
         assert_eq!(render(ApiError::MalformedJson).0, 400);
         assert_eq!(render(ApiError::TooLarge).0, 413);
