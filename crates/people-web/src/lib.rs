@@ -29,6 +29,7 @@ mod health;
 pub mod openapi;
 mod query;
 pub mod render;
+pub mod scim;
 mod session;
 mod setting;
 mod setup;
@@ -111,6 +112,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .finish()
         }),
     );
+    // SCIM's protocol scope: its own authentication (the SCIM token) and error shape. Registered before the
+    // /api scope, which would otherwise take every /api/… path.
+    cfg.service(scim::v2_scope());
     cfg.service(
         web::scope("/api")
             .wrap(from_fn(guard::api_guard))
@@ -199,6 +203,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 "/api-key/{id:[0-9]+}/regenerate",
                 web::put().to(api_key::regenerate),
             )
+            .route("/ee/scim/api_key", web::get().to(scim::token::get))
+            .route("/ee/scim/api_key", web::post().to(scim::token::refresh))
             .route("/setting", web::get().to(setting::list))
             .route("/setting/{key}", web::get().to(setting::get))
             .route("/setting/{key}", web::put().to(setting::put))
@@ -211,7 +217,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
 }
 
 /// Paths under these prefixes need a session (or an API key) before anything else.
-const PROTECTED: [&str; 3] = ["/api/user", "/api/permissions", "/api/api-key"];
+const PROTECTED: [&str; 4] = [
+    "/api/user",
+    "/api/permissions",
+    "/api/api-key",
+    "/api/ee/scim",
+];
 
 fn is_protected(path: &str) -> bool {
     PROTECTED.iter().any(|p| {

@@ -397,6 +397,8 @@ impl Modify for SessionHeader {
         crate::api_key::update,
         crate::api_key::regenerate,
         crate::api_key::delete,
+        crate::scim::token::get,
+        crate::scim::token::refresh,
     ),
     components(schemas(ErrorBody, MessageBody)),
     modifiers(&SessionHeader),
@@ -408,6 +410,7 @@ impl Modify for SessionHeader {
         (name = "permissions", description = "Groups and memberships"),
         (name = "setting", description = "Settings"),
         (name = "api-key", description = "API keys for services and scripts (header X-Api-Key)"),
+        (name = "scim", description = "SCIM token (the protocol under /api/ee/scim/v2 is described by its own discovery documents)"),
         (name = "health", description = "Health")
     )
 )]

@@ -1,0 +1,213 @@
+//! `/v2/Users`: people as SCIM User resources (RFC 7643 §4.1), listed with filters and paging, read by id
+//! and created.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use people_domain::group::Group;
+use people_domain::scim::filter::derived_display_name;
+use people_domain::scim::user::{NewScimUser, ScimUser, UserListQuery};
+use people_domain::user::User;
+use serde::Serialize;
+
+use super::error::ScimFailure;
+use super::request::{query_pairs, ScimBody};
+use super::{base_url, list_response, ok, run_scim, scim_json, USER_URN};
+use crate::render::Ts;
+use crate::Api;
+
+/// `name`: the parts that are set.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NameJson<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    given_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    family_name: Option<&'a str>,
+}
+
+/// The one entry of `emails`.
+#[derive(Serialize)]
+struct EmailJson<'a> {
+    value: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    primary: bool,
+}
+
+/// An entry of `groups`.
+#[derive(Serialize)]
+struct GroupRefJson<'a> {
+    value: &'a str,
+    #[serde(rename = "$ref")]
+    reference: String,
+    display: &'a str,
+}
+
+/// `meta` (RFC 7643 §3.1).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MetaJson {
+    resource_type: &'static str,
+    created: Ts,
+    last_modified: Ts,
+    location: String,
+    version: String,
+}
+
+/// A User resource as people returns it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserJson<'a> {
+    schemas: [&'static str; 1],
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_id: Option<&'a str>,
+    user_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<NameJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    display_name: Option<String>,
+    emails: [EmailJson<'a>; 1],
+    active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    locale: Option<String>,
+    groups: Vec<GroupRefJson<'a>>,
+    meta: MetaJson,
+}
+
+/// A locale as BCP 47 (RFC 5646), from people's Java-style form: `en_US` → `en-US`, and Java's legacy
+/// language codes to their current ones (`iw` → `he`, `in` → `id`, `ji` → `yi`), as Java's
+/// `Locale.toLanguageTag` writes them.
+pub fn bcp47(locale: &str) -> String {
+    let mut parts = locale.split(['_', '-']);
+    let language = match parts.next().unwrap_or_default() {
+        "iw" => "he",
+        "in" => "id",
+        "ji" => "yi",
+        other => other,
+    };
+    std::iter::once(language)
+        .chain(parts)
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// The SCIM id of a user or group (their `entity_id`; every row SCIM sees has one).
+fn entity_id(id: &Option<String>) -> &str {
+    id.as_deref().unwrap_or_default()
+}
+
+/// `user` with `groups` as a User resource under `base` (`…/api/ee/scim/v2`).
+pub fn render<'a>(user: &'a User, groups: &'a [Group], base: &str) -> UserJson<'a> {
+    let id = entity_id(&user.entity_id);
+    let given = user.first_name.as_deref();
+    let family = user.last_name.as_deref();
+    UserJson {
+        schemas: [USER_URN],
+        id,
+        external_id: user.external_id.as_deref(),
+        user_name: &user.email,
+        name: (given.is_some() || family.is_some()).then_some(NameJson {
+            given_name: given,
+            family_name: family,
+        }),
+        display_name: derived_display_name(given, family),
+        emails: [EmailJson {
+            value: &user.email,
+            kind: "work",
+            primary: true,
+        }],
+        active: user.is_active,
+        locale: user.locale.as_deref().map(bcp47),
+        groups: groups
+            .iter()
+            .filter_map(|g| {
+                let gid = g.entity_id.as_deref()?;
+                Some(GroupRefJson {
+                    value: gid,
+                    reference: format!("{base}/Groups/{gid}"),
+                    display: &g.name,
+                })
+            })
+            .collect(),
+        meta: MetaJson {
+            resource_type: "User",
+            created: Ts(user.date_joined),
+            last_modified: Ts(user.updated_at),
+            location: format!("{base}/Users/{id}"),
+            version: format!("W/\"{}\"", user.updated_at.timestamp_millis()),
+        },
+    }
+}
+
+fn render_one<'a>(u: &'a ScimUser, base: &str) -> UserJson<'a> {
+    render(&u.user, &u.groups, base)
+}
+
+/// `GET /v2/Users`: `filter`, `startIndex`, `count` (capped at the declared maxResults).
+pub(crate) async fn list(
+    api: web::Data<Api>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ScimFailure> {
+    let query = UserListQuery::parse(&query_pairs(&req)?)?;
+    let (page, base) = run_scim(&api, |p| {
+        let page = p.scim_list_users(query)?;
+        Ok((page, base_url(p, &req, &api)?))
+    })?;
+    let resources: Vec<_> = page.users.iter().map(|u| render_one(u, &base)).collect();
+    Ok(ok(&list_response(&resources, page.total, page.start_index)))
+}
+
+/// `GET /v2/Users/{id}`.
+pub(crate) async fn get(
+    api: web::Data<Api>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ScimFailure> {
+    let (user, base) = run_scim(&api, |p| {
+        let user = p.scim_get_user(&id)?;
+        Ok((user, base_url(p, &req, &api)?))
+    })
+    .map_err(|e| match e.error.status {
+        404 => ScimFailure::not_found(&id),
+        _ => e,
+    })?;
+    Ok(ok(&render_one(&user, &base)))
+}
+
+/// `POST /v2/Users`: 201 with the new user and its `Location`.
+pub(crate) async fn create(
+    api: web::Data<Api>,
+    req: HttpRequest,
+    body: ScimBody,
+) -> Result<HttpResponse, ScimFailure> {
+    let new = NewScimUser::parse(&body.0)?;
+    let (user, base) = run_scim(&api, |p| {
+        let user = p.scim_create_user(new)?;
+        Ok((user, base_url(p, &req, &api)?))
+    })?;
+    let json = render_one(&user, &base);
+    let mut r = scim_json(StatusCode::CREATED, &json);
+    if let Ok(v) = HeaderValue::from_str(&json.meta.location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locales_are_bcp47() {
+        assert_eq!(bcp47("en_US"), "en-US");
+        assert_eq!(bcp47("pt_BR"), "pt-BR");
+        assert_eq!(bcp47("en"), "en");
+        assert_eq!(bcp47("iw_IL"), "he-IL");
+        assert_eq!(bcp47("in"), "id");
+        assert_eq!(bcp47("ji"), "yi");
+        assert_eq!(bcp47("sr_CS"), "sr-CS");
+    }
+}
