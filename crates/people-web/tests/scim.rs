@@ -213,8 +213,18 @@ web_tests! {
         assert_eq!(r.status, 401);
         enable(&t, &s, true).await;
         assert_eq!(get(&t, "/Users", &token).await.status, 200);
+        // While SCIM is on, the discovery documents answer without the token (provisioning agents probe
+        // them first); resources still need it.
+        for path in ["/ServiceProviderConfig", "/ResourceTypes", "/Schemas"] {
+            let r = checked(t.send(TestRequest::get().uri(&format!("/api/ee/scim/v2{path}"))).await, path);
+            assert_eq!(r.status, 200, "{path}");
+        }
+        let r = checked(t.send(TestRequest::get().uri("/api/ee/scim/v2/Users")).await, "anonymous users");
+        assert_eq!(r.status, 401);
         enable(&t, &s, false).await;
         assert_eq!(get(&t, "/Users", &token).await.status, 401);
+        let r = t.send(TestRequest::get().uri("/api/ee/scim/v2/ServiceProviderConfig")).await;
+        assert_eq!(r.status, 401, "closed again");
     }
 
     async fn v2_takes_only_the_scim_token_and_the_token_nothing_else(t) {

@@ -94,6 +94,15 @@ impl People {
         }
     }
 
+    /// Whether the `scim-enabled` setting is on (while it is off, everything under `/v2` is refused).
+    pub fn scim_enabled(&self) -> Result<bool> {
+        Ok(self
+            .store
+            .read(|r| self.setting_value(r, "scim-enabled"))?
+            .as_deref()
+            == Some("true"))
+    }
+
     /// `<site-url>/api/ee/scim/v2`: the base of every SCIM location.
     pub fn scim_base_url(&self) -> Result<String> {
         Ok(format!("{}/api/ee/scim/v2", self.site_url()?))

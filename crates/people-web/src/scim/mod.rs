@@ -193,15 +193,34 @@ fn announces_body(headers: &HeaderMap) -> bool {
     length.unwrap_or_else(|| headers.contains_key(header::TRANSFER_ENCODING))
 }
 
+/// The discovery documents: readable without the token while SCIM is on (RFC 7644 §4 lets them be public,
+/// and provisioning agents probe them before they use a token).
+fn is_discovery(path: &str) -> bool {
+    let rest = path
+        .split_once("/api/ee/scim/v2")
+        .map_or(path, |(_, rest)| rest)
+        .trim_start_matches('/');
+    let first = rest.split('/').next().unwrap_or("");
+    ["ServiceProviderConfig", "ResourceTypes", "Schemas"]
+        .iter()
+        .any(|d| first.eq_ignore_ascii_case(d))
+}
+
 /// Whether the request may reach a handler: the SCIM token while SCIM is on (401 otherwise, before
-/// anything else), then a body only if it is JSON-typed (415).
+/// anything else; the discovery documents only need SCIM to be on), then a body only if it is JSON-typed
+/// (415).
 fn admit(req: &HttpRequest, api: &Api) -> Result<(), ScimFailure> {
-    api.people
-        .authorize_scim(request::bearer(req.headers()))
-        .map_err(|e| match e {
-            DomainError::Unauthenticated => ScimFailure::unauthenticated(),
-            other => other.into(),
-        })?;
+    let public = req.method() == actix_web::http::Method::GET
+        && is_discovery(req.path())
+        && api.people.scim_enabled().map_err(ScimFailure::from)?;
+    if !public {
+        api.people
+            .authorize_scim(request::bearer(req.headers()))
+            .map_err(|e| match e {
+                DomainError::Unauthenticated => ScimFailure::unauthenticated(),
+                other => other.into(),
+            })?;
+    }
     if announces_body(req.headers()) && !crate::guard::declares_json(req.headers()) {
         return Err(crate::error::ApiError::UnsupportedMediaType.into());
     }
