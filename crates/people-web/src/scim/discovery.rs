@@ -25,7 +25,10 @@ pub const MAX_RESULTS: i64 = people_domain::scim::user::MAX_RESULTS;
 /// RFC 7644 §4: discovery ignores paging and sorting, but a `filter` is refused with 403 so that a client
 /// never takes the unfiltered list for a filtered one.
 fn refuse_filter(req: &HttpRequest) -> Result<(), ScimFailure> {
-    if query_pairs(req)?.iter().any(|(k, _)| k.eq_ignore_ascii_case("filter")) {
+    if query_pairs(req)?
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("filter"))
+    {
         return Err(ScimFailure::status(
             403,
             "Discovery endpoints do not support filtering.",
