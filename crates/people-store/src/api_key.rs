@@ -4,7 +4,6 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use people_domain::api_key::{ApiKey, ApiKeyChange, KeyHolder, KeyScope, NewApiKey};
-use people_domain::group::Membership;
 use people_domain::user::User;
 use people_domain::{ApiKeyId, Result, UserId};
 
@@ -220,15 +219,10 @@ pub(crate) fn holder(conn: &mut AnyConnection, digest: &str) -> Result<Option<Ke
     let Some((user, first)) = rows.next() else {
         return Ok(None);
     };
-    // Sorted here rather than by the database: the query stays a plain indexed join (as for sessions).
-    let mut memberships: Vec<Membership> = first
-        .into_iter()
-        .chain(rows.filter_map(|r| r.1))
-        .map(crate::group::membership)
-        .collect();
-    memberships.sort_by_key(|m| m.group_id);
     Ok(Some(KeyHolder {
         user: User::from(user),
-        memberships,
+        memberships: crate::group::joined_memberships(
+            std::iter::once(first).chain(rows.map(|r| r.1)),
+        ),
     }))
 }

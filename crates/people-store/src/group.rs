@@ -34,6 +34,16 @@ pub(crate) fn membership(r: MembershipRow) -> Membership {
     }
 }
 
+/// The memberships of a user read by a left join (one row per membership, `None` for a user without any),
+/// ordered by group id. Sorted here rather than by the database, so that the query stays a plain indexed join.
+pub(crate) fn joined_memberships(
+    rows: impl IntoIterator<Item = Option<MembershipRow>>,
+) -> Vec<Membership> {
+    let mut memberships: Vec<Membership> = rows.into_iter().flatten().map(membership).collect();
+    memberships.sort_by_key(|m| m.group_id);
+    memberships
+}
+
 pub(crate) fn insert(conn: &mut AnyConnection, name: &str, entity_id: &str) -> Result<Group> {
     diesel::insert_into(pg::table)
         .values((pg::name.eq(name), pg::entity_id.eq(entity_id)))

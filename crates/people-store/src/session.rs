@@ -8,7 +8,6 @@ use people_domain::Result;
 
 use crate::db::{on_backend, AnyConnection};
 use crate::error::{db, no_such_row};
-use crate::group::membership;
 use crate::key::Key;
 use crate::schema::{core_session, core_user, login_history, permissions_group_membership as pgm};
 use crate::time::{naive, utc};
@@ -52,16 +51,11 @@ pub(crate) fn caller(conn: &mut AnyConnection, id_hash: &str) -> Result<Option<C
     let Some((created, user, first_membership, first)) = rows.next() else {
         return Ok(None);
     };
-    // Sorted here rather than by the database: the query stays a plain indexed join.
-    let mut memberships: Vec<_> = first_membership
-        .into_iter()
-        .chain(rows.filter_map(|r| r.2))
-        .map(membership)
-        .collect();
-    memberships.sort_by_key(|m: &people_domain::group::Membership| m.group_id);
     Ok(Some(CallerRecord {
         user: User::from(user),
-        memberships,
+        memberships: crate::group::joined_memberships(
+            std::iter::once(first_membership).chain(rows.map(|r| r.2)),
+        ),
         session_created_at: utc(created),
         first_login: first.map(utc),
     }))

@@ -553,12 +553,8 @@ pub(crate) fn with_memberships(
     let Some((user, first)) = rows.next() else {
         return Ok(None);
     };
-    let mut memberships: Vec<Membership> = first
-        .into_iter()
-        .chain(rows.filter_map(|r| r.1))
-        .map(crate::group::membership)
-        .collect();
-    memberships.sort_by_key(|m| m.group_id);
+    let memberships =
+        crate::group::joined_memberships(std::iter::once(first).chain(rows.map(|r| r.1)));
     Ok(Some((User::from(user), memberships)))
 }
 
