@@ -69,6 +69,76 @@ fn one_winner(results: &[Option<Resp>], loser: Value) {
     }
 }
 
+/// A SCIM request with the bearer `token`.
+fn scim_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> Option<Resp> {
+    let payload = body.map(Value::to_string).unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: application/scim+json\r\n\
+         Content-Length: {}\r\n\r\n{payload}",
+        payload.len()
+    );
+    raw(port, req.as_bytes(), Duration::from_secs(30))
+}
+
+/// Eight identity-provider agents create the same person at once: one 201, seven 409 `uniqueness`, one row.
+fn concurrent_scim_creates(s: &Server) {
+    let admin = s.setup("admin@example.com");
+    let port = s.port;
+    let token = http(port, "POST", "/api/ee/scim/api_key", Some(&admin), None).json()
+        ["unmasked_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = http(
+        port,
+        "PUT",
+        "/api/setting/scim-enabled",
+        Some(&admin),
+        Some(&json!({"value": true})),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let user = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "Same.Person@example.com",
+        "name": {"givenName": "Same", "familyName": "Person"},
+        "active": true
+    });
+    let results = at_once(8, move |_| {
+        scim_request(port, "POST", "/api/ee/scim/v2/Users", &token, Some(&user))
+    });
+    let statuses: Vec<u16> = results
+        .iter()
+        .map(|r| r.as_ref().map_or(0, |r| r.status))
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    for r in results.iter().flatten().filter(|r| r.status != 201) {
+        assert_eq!(r.status, 409, "{}", r.body);
+        let body: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["scimType"], json!("uniqueness"), "{body}");
+        assert_eq!(body["status"], json!("409"));
+    }
+    let list = http(
+        port,
+        "GET",
+        "/api/user?query=same.person",
+        Some(&admin),
+        None,
+    )
+    .json();
+    assert_eq!(list["total"], json!(1), "{list}");
+}
+
 /// 50 concurrent creations of one email, 50 concurrent adds of one membership and 20 concurrent API keys of
 /// one name: one success each, the rest the duplicate message, nothing else.
 fn concurrent_duplicates(s: &Server) {
@@ -159,6 +229,13 @@ mod postgres {
                 }
             }
         };
+    }
+
+    #[test]
+    fn eight_concurrent_scim_creates_make_one_person() {
+        let db = pg_or_skip!("eight_concurrent_scim_creates_make_one_person");
+        let s = pg_server(&db.url, &[]);
+        concurrent_scim_creates(&s);
     }
 
     #[test]
@@ -474,6 +551,13 @@ mod postgres {
 
 mod sqlite {
     use super::*;
+
+    #[test]
+    fn eight_concurrent_scim_creates_make_one_person() {
+        let dir = temp_dir();
+        let s = sqlite_server(&dir, &[]);
+        concurrent_scim_creates(&s);
+    }
 
     #[test]
     fn fifty_concurrent_duplicates_make_one_row() {
