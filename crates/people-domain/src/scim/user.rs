@@ -400,6 +400,360 @@ impl People {
     }
 }
 
+/// The `PatchOp` message's URN.
+pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// What a PATCH operation does (RFC 7644 §3.5.2); op names in any case, as Entra ID capitalises them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchKind {
+    /// `add`: for people's single-valued attributes, the same as replace.
+    Add,
+    /// `replace`.
+    Replace,
+    /// `remove`.
+    Remove,
+}
+
+/// A user attribute a PATCH may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Active,
+    GivenName,
+    FamilyName,
+    ExternalId,
+    Locale,
+    /// `userName`, `emails.value` or `emails[type eq "work"].value`: the email address.
+    Email,
+    /// Attributes people accepts and does not keep (`displayName`, `title`, extensions, …).
+    Ignored,
+}
+
+/// One operation: what, where, with which value.
+#[derive(Debug, Clone, PartialEq)]
+struct PatchOperation {
+    kind: PatchKind,
+    target: Target,
+    value: Value,
+}
+
+/// `PATCH /Users/:id`: the operations, checked before anything is changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScimPatch {
+    operations: Vec<PatchOperation>,
+}
+
+/// The attribute a PATCH `path` names (case-insensitive, the core User URN prefix allowed).
+fn target_of(path: &str) -> std::result::Result<Target, ScimError> {
+    let bare = path.trim();
+    let lower = bare.to_ascii_lowercase();
+    let prefix = format!("{}:", USER_SCHEMA.to_ascii_lowercase());
+    let lower = lower.strip_prefix(&prefix).unwrap_or(&lower).to_string();
+    let target = match lower.as_str() {
+        "active" => Target::Active,
+        "name.givenname" => Target::GivenName,
+        "name.familyname" => Target::FamilyName,
+        "externalid" => Target::ExternalId,
+        "locale" => Target::Locale,
+        "username"
+        | "emails.value"
+        | "emails[type eq \"work\"].value"
+        | "emails[primary eq true].value" => Target::Email,
+        "displayname" | "title" | "nickname" | "preferredlanguage" | "timezone" | "usertype"
+        | "profileurl" => Target::Ignored,
+        other if other.starts_with("urn:") => Target::Ignored,
+        _ => {
+            return Err(ScimError::new(
+                ScimType::InvalidPath,
+                format!("people cannot change {bare:?}"),
+            ))
+        }
+    };
+    Ok(target)
+}
+
+/// The operations of a path-less add or replace: one per attribute of the value object (`name` opens into
+/// its parts; `emails` takes the primary or first value).
+fn operations_of_object(
+    kind: PatchKind,
+    value: &Map<String, Value>,
+) -> std::result::Result<Vec<PatchOperation>, ScimError> {
+    let mut ops = Vec::new();
+    for (key, v) in value {
+        if key.eq_ignore_ascii_case("name") {
+            let Some(name) = v.as_object() else {
+                return Err(invalid("name must be an object"));
+            };
+            for (part, pv) in name {
+                let target = target_of(&format!("name.{part}")).unwrap_or(Target::Ignored);
+                ops.push(PatchOperation {
+                    kind,
+                    target,
+                    value: pv.clone(),
+                });
+            }
+        } else if key.eq_ignore_ascii_case("emails") {
+            let mut holder = Map::new();
+            holder.insert("emails".into(), v.clone());
+            if let Some(email) = primary_email(&holder)? {
+                ops.push(PatchOperation {
+                    kind,
+                    target: Target::Email,
+                    value: Value::String(email),
+                });
+            }
+        } else if key.eq_ignore_ascii_case("schemas") || key.eq_ignore_ascii_case("id") {
+            continue;
+        } else {
+            let target = target_of(key).unwrap_or(Target::Ignored);
+            ops.push(PatchOperation {
+                kind,
+                target,
+                value: v.clone(),
+            });
+        }
+    }
+    Ok(ops)
+}
+
+impl ScimPatch {
+    /// Reads a `PatchOp` message: `Operations` (any case) of `add`/`replace`/`remove`, with or without `path`.
+    pub fn parse(body: &Map<String, Value>) -> std::result::Result<Self, ScimError> {
+        let schemas_ok = attr(body, "schemas")
+            .and_then(Value::as_array)
+            .is_none_or(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .any(|s| s.eq_ignore_ascii_case(PATCH_SCHEMA))
+            });
+        if !schemas_ok {
+            return Err(ScimError::new(
+                ScimType::InvalidSyntax,
+                format!("schemas must hold {PATCH_SCHEMA}"),
+            ));
+        }
+        let Some(list) = attr(body, "Operations").and_then(Value::as_array) else {
+            return Err(ScimError::new(
+                ScimType::InvalidSyntax,
+                "Operations must be an array",
+            ));
+        };
+        let mut operations = Vec::new();
+        for op in list {
+            let Some(op) = op.as_object() else {
+                return Err(ScimError::new(
+                    ScimType::InvalidSyntax,
+                    "each operation must be an object",
+                ));
+            };
+            let kind = match attr(op, "op")
+                .and_then(Value::as_str)
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
+                Some("add") => PatchKind::Add,
+                Some("replace") => PatchKind::Replace,
+                Some("remove") => PatchKind::Remove,
+                other => {
+                    return Err(ScimError::new(
+                        ScimType::InvalidSyntax,
+                        format!("op must be add, replace or remove, not {other:?}"),
+                    ))
+                }
+            };
+            let value = attr(op, "value").cloned().unwrap_or(Value::Null);
+            match attr(op, "path").and_then(Value::as_str) {
+                Some(path) => operations.push(PatchOperation {
+                    kind,
+                    target: target_of(path)?,
+                    value,
+                }),
+                None if kind == PatchKind::Remove => {
+                    return Err(ScimError::new(ScimType::NoTarget, "remove needs a path"))
+                }
+                None => match &value {
+                    Value::Object(obj) => operations.extend(operations_of_object(kind, obj)?),
+                    _ => return Err(invalid("an operation without a path needs an object value")),
+                },
+            }
+        }
+        Ok(ScimPatch { operations })
+    }
+}
+
+/// Applies one operation to `user`; a value of the wrong type is `invalidValue`.
+fn apply(user: &mut User, op: &PatchOperation) -> std::result::Result<(), ScimError> {
+    let text =
+        |v: &Value, name: &str, limit: usize| -> std::result::Result<Option<String>, ScimError> {
+            match v {
+                Value::Null => Ok(None),
+                Value::String(s) if s.trim().is_empty() => Ok(None),
+                Value::String(s) if s.chars().count() > limit || s.contains('\0') => Err(invalid(
+                    format!("{name} must be at most {limit} characters"),
+                )),
+                Value::String(s) => Ok(Some(s.clone())),
+                _ => Err(invalid(format!("{name} must be a string"))),
+            }
+        };
+    let value = if op.kind == PatchKind::Remove {
+        &Value::Null
+    } else {
+        &op.value
+    };
+    match op.target {
+        Target::Active => {
+            if op.kind == PatchKind::Remove {
+                return Err(ScimError::new(
+                    ScimType::Mutability,
+                    "active cannot be removed",
+                ));
+            }
+            user.is_active =
+                scim_bool(value).ok_or_else(|| invalid("active must be true or false"))?;
+        }
+        Target::GivenName => {
+            user.first_name = text(value, "name.givenName", validate::limit::NAME)?
+        }
+        Target::FamilyName => {
+            user.last_name = text(value, "name.familyName", validate::limit::NAME)?
+        }
+        Target::ExternalId => user.external_id = text(value, "externalId", EXTERNAL_ID_LIMIT)?,
+        Target::Locale => {
+            user.locale = match text(value, "locale", 64)? {
+                None => None,
+                Some(raw) => Some(crate::locale::parse(&raw).ok_or_else(|| {
+                    invalid(format!("locale {raw:?} is not a locale people knows"))
+                })?),
+            }
+        }
+        Target::Email => {
+            let email = text(value, "userName", validate::limit::EMAIL)?
+                .map(|e| e.trim().to_lowercase())
+                .filter(|e| validate::is_email(e))
+                .ok_or_else(|| invalid("userName must be an email address"))?;
+            user.change_email(&email);
+        }
+        Target::Ignored => {}
+    }
+    Ok(())
+}
+
+/// The last-admin rule in SCIM's words: deactivating the last active administrator is refused.
+fn guard_deactivation(repo: &mut dyn Repo, before: &User, after: &User) -> Result<()> {
+    if before.is_active && !after.is_active {
+        let admin = before.is_superuser
+            || repo
+                .memberships_of(&[before.id])?
+                .iter()
+                .any(|m| m.group_id == ADMINISTRATORS_ID);
+        if admin {
+            crate::membership::guard_last_admin(repo, true).map_err(|e| match e {
+                DomainError::Disallowed(message) => {
+                    ScimError::new(ScimType::Mutability, message).into()
+                }
+                other => other,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `after` over `before`: the email's uniqueness as 409, the last-admin rule as 400, sessions ended on
+/// deactivation.
+fn save(repo: &mut dyn Repo, before: &User, after: &User) -> Result<()> {
+    if after.email != before.email {
+        if let Some(other) = repo.user_by_email(&after.email)? {
+            if other.id != after.id {
+                return Err(ScimError::new(
+                    ScimType::Uniqueness,
+                    format!("userName {} is already taken", after.email),
+                )
+                .into());
+            }
+        }
+    }
+    guard_deactivation(repo, before, after)?;
+    repo.update_user(after).map_err(|e| {
+        if e.is_unique_violation() {
+            ScimError::new(
+                ScimType::Uniqueness,
+                format!("userName {} is already taken", after.email),
+            )
+            .into()
+        } else {
+            e
+        }
+    })?;
+    if before.is_active && !after.is_active {
+        repo.delete_user_sessions(after.id, None)?;
+    }
+    Ok(())
+}
+
+impl People {
+    /// The user SCIM may see with entity id `id`, locked for the rest of the transaction.
+    fn scim_lock(&self, repo: &mut dyn Repo, id: &str) -> Result<User> {
+        let user = repo
+            .user_by_entity_id(id)?
+            .filter(visible)
+            .ok_or_else(|| user_not_found(id))?;
+        repo.lock_user(user.id)?
+            .filter(visible)
+            .ok_or_else(|| user_not_found(id))
+    }
+
+    /// `PUT /Users/:id`: replaces the attributes people keeps (an omitted one is cleared; `active` defaults to
+    /// true), in one transaction.
+    pub fn scim_replace_user(&self, id: &str, new: NewScimUser) -> Result<ScimUser> {
+        let now = self.clock.now();
+        self.store.write(|repo| {
+            let before = self.scim_lock(repo, id)?;
+            let mut after = before.clone();
+            after.change_email(&new.email);
+            after.first_name = new.given_name.clone();
+            after.last_name = new.family_name.clone();
+            after.external_id = new.external_id.clone();
+            after.locale = new.locale.clone();
+            after.is_active = new.active;
+            after.updated_at = now;
+            save(repo, &before, &after)?;
+            with_groups(repo, after)
+        })
+    }
+
+    /// `PATCH /Users/:id`: applies every operation in order, in one transaction; any refusal changes nothing.
+    pub fn scim_patch_user(&self, id: &str, patch: ScimPatch) -> Result<ScimUser> {
+        let now = self.clock.now();
+        self.store.write(|repo| {
+            let before = self.scim_lock(repo, id)?;
+            let mut after = before.clone();
+            for op in &patch.operations {
+                apply(&mut after, op)?;
+            }
+            if after != before {
+                after.updated_at = now;
+                save(repo, &before, &after)?;
+            }
+            with_groups(repo, after)
+        })
+    }
+
+    /// `DELETE /Users/:id`: deprovisions — the person is deactivated (sessions end) and SCIM answers 404 for
+    /// them from then on; people keeps the row for its history. A `POST` of the same userName revives it.
+    pub fn scim_delete_user(&self, id: &str) -> Result<()> {
+        let now = self.clock.now();
+        self.store.write(|repo| {
+            let before = self.scim_lock(repo, id)?;
+            let mut after = before.clone();
+            after.is_active = false;
+            after.scim_deleted_at = Some(now);
+            after.updated_at = now;
+            save(repo, &before, &after)
+        })?;
+        log::info!("SCIM deleted user {id}");
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -605,5 +959,181 @@ mod tests {
         assert!(back.user.is_active);
         assert_ne!(back.user.entity_id.as_deref(), Some(old_id.as_str()));
         assert!(f.people.scim_get_user(&old_id).is_err());
+    }
+    fn patch(f: &Fixture, id: &str, ops: Value) -> Result<ScimUser> {
+        let patch = ScimPatch::parse(&body(json!({"schemas": [PATCH_SCHEMA], "Operations": ops})))?;
+        f.people.scim_patch_user(id, patch)
+    }
+
+    fn scim_status(r: Result<impl std::fmt::Debug>) -> (u16, Option<ScimType>) {
+        match r {
+            Err(DomainError::Scim(e)) => (e.status, e.scim_type),
+            other => panic!("expected a SCIM error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn okta_and_entra_patches_apply_in_one_go() {
+        let f = Fixture::new();
+        f.admin("admin@x.com");
+        let ann = f
+            .people
+            .scim_create_user(NewScimUser::parse(&okta_user("ann@example.com")).unwrap())
+            .unwrap();
+        let id = ann.user.entity_id.clone().unwrap();
+        let session = f.session(ann.user.id);
+        // Okta: a path-less replace of active.
+        let off = patch(
+            &f,
+            &id,
+            json!([{"op": "replace", "value": {"active": false}}]),
+        )
+        .unwrap();
+        assert!(!off.user.is_active);
+        assert!(
+            f.people.authenticate(Some(&session)).is_err(),
+            "deactivation ends the sessions"
+        );
+        let on = patch(
+            &f,
+            &id,
+            json!([{"op": "replace", "value": {"active": true}}]),
+        )
+        .unwrap();
+        assert!(on.user.is_active);
+        // Entra ID: capitalised ops, string booleans, paths.
+        let u = patch(&f, &id, json!([
+            {"op": "Replace", "path": "active", "value": "False"},
+            {"op": "Add", "path": "name.givenName", "value": "Annie"},
+            {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "New@Example.com"},
+            {"op": "remove", "path": "externalId"},
+            {"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "R&D"}
+        ])).unwrap();
+        assert!(!u.user.is_active);
+        assert_eq!(u.user.first_name.as_deref(), Some("Annie"));
+        assert_eq!(u.user.email, "new@example.com");
+        assert_eq!(u.user.external_id, None);
+        // A refused operation changes nothing, even after good ones.
+        let r = patch(
+            &f,
+            &id,
+            json!([
+                {"op": "replace", "path": "name.familyName", "value": "Changed"},
+                {"op": "replace", "path": "nickName.foo", "value": 1}
+            ]),
+        );
+        assert_eq!(scim_status(r), (400, Some(ScimType::InvalidPath)));
+        assert_eq!(
+            f.people
+                .scim_get_user(&id)
+                .unwrap()
+                .user
+                .last_name
+                .as_deref(),
+            Some("Lee")
+        );
+        for (ops, expected) in [
+            (
+                json!([{"op": "frobnicate", "path": "active", "value": true}]),
+                ScimType::InvalidSyntax,
+            ),
+            (
+                json!([{"op": "replace", "path": "active", "value": "maybe"}]),
+                ScimType::InvalidValue,
+            ),
+            (
+                json!([{"op": "remove", "path": "active"}]),
+                ScimType::Mutability,
+            ),
+            (json!([{"op": "remove"}]), ScimType::NoTarget),
+            (
+                json!([{"op": "replace", "path": "userName", "value": "not-an-address"}]),
+                ScimType::InvalidValue,
+            ),
+        ] {
+            assert_eq!(
+                scim_status(patch(&f, &id, ops.clone())).1,
+                Some(expected),
+                "{ops}"
+            );
+        }
+        let e = ScimPatch::parse(&body(json!({"schemas": [PATCH_SCHEMA]}))).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
+        // Another person's address is taken.
+        f.people
+            .scim_create_user(NewScimUser::parse(&okta_user("bob@example.com")).unwrap())
+            .unwrap();
+        let r = patch(
+            &f,
+            &id,
+            json!([{"op": "replace", "path": "userName", "value": "bob@example.com"}]),
+        );
+        assert_eq!(scim_status(r), (409, Some(ScimType::Uniqueness)));
+        assert_eq!(scim_status(patch(&f, "nope", json!([]))).0, 404);
+    }
+
+    #[test]
+    fn the_last_administrator_stays_active_and_visible() {
+        let f = Fixture::new();
+        let admin = f.admin("admin@x.com");
+        let id = f.store.user(admin.id).unwrap().entity_id.unwrap();
+        let r = patch(
+            &f,
+            &id,
+            json!([{"op": "replace", "path": "active", "value": false}]),
+        );
+        assert_eq!(scim_status(r), (400, Some(ScimType::Mutability)));
+        assert_eq!(
+            scim_status(f.people.scim_delete_user(&id)),
+            (400, Some(ScimType::Mutability))
+        );
+        let mut replace = okta_user("admin@x.com");
+        replace.insert("active".into(), json!(false));
+        let r = f
+            .people
+            .scim_replace_user(&id, NewScimUser::parse(&replace).unwrap());
+        assert_eq!(scim_status(r), (400, Some(ScimType::Mutability)));
+        assert!(f.store.user(admin.id).unwrap().is_active);
+    }
+
+    #[test]
+    fn put_replaces_and_delete_deprovisions() {
+        let f = Fixture::new();
+        f.admin("admin@x.com");
+        let ann = f
+            .people
+            .scim_create_user(NewScimUser::parse(&okta_user("ann@example.com")).unwrap())
+            .unwrap();
+        let id = ann.user.entity_id.clone().unwrap();
+        let bare = body(json!({"schemas": [USER_SCHEMA], "userName": "ann@example.com"}));
+        let u = f
+            .people
+            .scim_replace_user(&id, NewScimUser::parse(&bare).unwrap())
+            .unwrap();
+        assert_eq!(
+            (
+                u.user.first_name,
+                u.user.external_id,
+                u.user.locale,
+                u.user.is_active
+            ),
+            (None, None, None, true)
+        );
+        let session = f.session(ann.user.id);
+        f.people.scim_delete_user(&id).unwrap();
+        assert!(f.people.authenticate(Some(&session)).is_err());
+        let stored = f.store.user(ann.user.id).unwrap();
+        assert!(
+            !stored.is_active && stored.scim_deleted_at.is_some(),
+            "the row stays"
+        );
+        assert_eq!(scim_status(f.people.scim_get_user(&id)).0, 404);
+        assert_eq!(scim_status(f.people.scim_delete_user(&id)).0, 404);
+        let back = f
+            .people
+            .scim_create_user(NewScimUser::parse(&okta_user("ann@example.com")).unwrap())
+            .unwrap();
+        assert_eq!(back.user.id, ann.user.id);
+        assert_ne!(back.user.entity_id.as_deref(), Some(id.as_str()));
     }
 }
