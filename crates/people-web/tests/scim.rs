@@ -10,12 +10,14 @@ use std::collections::BTreeSet;
 
 use actix_web::http::Method;
 use actix_web::test::TestRequest;
-use common::{keys, Resp, TestApp};
+use common::{keys, Resp, TestApp, PASSWORD};
 use serde_json::{json, Value};
 
 const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ERROR_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 const LIST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const SEARCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 /// The default `site-url` and the SCIM base built on it.
 const BASE: &str = "http://localhost:3000/api/ee/scim/v2";
 
@@ -36,15 +38,31 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
-/// Checks what every `/v2` answer must be: SCIM JSON, and a SCIM Error with a string status when it fails.
+/// Checks what every `/v2` answer must be: SCIM JSON (a 204 has no body and no media type), and a SCIM
+/// Error with a string status when it fails; the security headers and `no-store` always.
 fn checked(r: Resp, what: &str) -> Resp {
+    let all = format!("{what}: {} {} {:?}", r.status, r.text(), r.headers);
     assert_eq!(
-        r.content_type(),
-        "application/scim+json",
-        "{what}: {} {}",
-        r.status,
-        r.text()
+        r.header("x-content-type-options").as_deref(),
+        Some("nosniff"),
+        "{all}"
     );
+    assert_eq!(
+        r.header("x-frame-options").as_deref(),
+        Some("DENY"),
+        "{all}"
+    );
+    assert_eq!(
+        r.header("cache-control").as_deref(),
+        Some("no-store"),
+        "{all}"
+    );
+    if r.status == 204 {
+        assert!(r.body.is_empty(), "{all}");
+        assert_eq!(r.header("content-type"), None, "{all}");
+        return r;
+    }
+    assert_eq!(r.content_type(), "application/scim+json", "{all}");
     if r.status >= 400 {
         let e = r.json();
         assert_eq!(e["schemas"], json!([ERROR_URN]), "{what}: {e}");
@@ -120,6 +138,48 @@ async fn by_user_name(t: &TestApp, token: &str, user_name: &str) -> Value {
     let r = get(t, &format!("/Users?filter={filter}"), token).await;
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()
+}
+
+/// Creates `email` through SCIM: its SCIM id.
+async fn provision(t: &TestApp, token: &str, email: &str) -> String {
+    let r = scim(
+        t,
+        Method::POST,
+        "/Users",
+        Some(token),
+        Some(okta_user(email)),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["id"].as_str().unwrap().to_string()
+}
+
+/// `PATCH /Users/{id}` with a PatchOp message of `ops`.
+async fn patch(t: &TestApp, token: &str, id: &str, ops: Value) -> Resp {
+    let body = json!({"schemas": [PATCH_URN], "Operations": ops});
+    scim(
+        t,
+        Method::PATCH,
+        &format!("/Users/{id}"),
+        Some(token),
+        Some(body),
+    )
+    .await
+}
+
+/// The people id of `email`.
+fn user_id(t: &TestApp, email: &str) -> i64 {
+    t.store()
+        .read(|r| r.user_by_email(email))
+        .unwrap()
+        .unwrap()
+        .id
+        .0
+}
+
+/// (status, scimType) of a failed answer.
+fn refusal(r: &Resp) -> (u16, Value) {
+    (r.status, r.json()["scimType"].clone())
 }
 
 web_tests! {
@@ -270,7 +330,7 @@ web_tests! {
         assert_eq!(r.status, 200);
         let c = r.json();
         assert_eq!(c["schemas"], json!(["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"]));
-        assert_eq!(c["patch"], json!({"supported": false}));
+        assert_eq!(c["patch"], json!({"supported": true}));
         assert_eq!(c["bulk"], json!({"supported": false, "maxOperations": 0, "maxPayloadSize": 0}));
         assert_eq!(c["filter"], json!({"supported": true, "maxResults": 200}));
         for f in ["changePassword", "sort", "etag"] {
@@ -501,10 +561,11 @@ web_tests! {
         assert_eq!(get(&t, "", &token).await.status, 404);
         let r = scim(&t, Method::DELETE, "/Users", Some(&token), None).await;
         assert_eq!(r.status, 405);
-        for method in [Method::PUT, Method::PATCH, Method::DELETE] {
-            let r = scim(&t, method.clone(), "/Users/abc", Some(&token), Some(json!({}))).await;
-            assert_eq!(r.status, 501, "{method}");
-        }
+        let r = scim(&t, Method::POST, "/Users/abc", Some(&token), Some(json!({}))).await;
+        assert_eq!(r.status, 405);
+        // Searching by POST is not offered yet.
+        let r = scim(&t, Method::POST, "/Users/.search", Some(&token), Some(json!({"schemas": [SEARCH_URN]}))).await;
+        assert_eq!(r.status, 501);
     }
 
     async fn the_magic_groups_never_appear(t) {
@@ -540,5 +601,236 @@ web_tests! {
         let all = get(&t, "/Users", &token).await.json();
         assert_eq!(all["totalResults"], json!(1), "{all}");
         assert_eq!(all["Resources"][0]["userName"], json!("admin@example.com"));
+    }
+
+    async fn okta_deactivates_and_reactivates_and_ends_sessions(t) {
+        let (admin, token) = ready(&t).await;
+        let id = provision(&t, &token, "okta.off@example.com").await;
+        // A password set by an administrator lets them sign in.
+        let uid = user_id(&t, "okta.off@example.com");
+        let r = t.put(&format!("/api/user/{uid}/password"), Some(&admin), json!({"password": PASSWORD})).await;
+        assert_eq!(r.status, 204, "{}", r.text());
+        let session = t.login("okta.off@example.com").await;
+        assert_eq!(t.get("/api/user/current", Some(&session)).await.status, 200);
+
+        let r = patch(&t, &token, &id, json!([{"op": "replace", "value": {"active": false}}])).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let u = r.json();
+        assert_eq!((&u["id"], &u["active"]), (&json!(id), &json!(false)));
+        assert_eq!(u["userName"], json!("okta.off@example.com"), "nothing else changed");
+        assert_eq!(u["name"], json!({"givenName": "Okta", "familyName": "User"}));
+        assert_eq!(get(&t, &format!("/Users/{id}"), &token).await.json(), u);
+        let r = t.get("/api/user/current", Some(&session)).await;
+        assert_eq!(r.status, 401, "deactivation ended the session: {}", r.text());
+        let r = t.post("/api/session", None, json!({"username": "okta.off@example.com", "password": PASSWORD})).await;
+        assert_ne!(r.status, 200, "an inactive person cannot sign in");
+        assert_eq!(t.get(&format!("/api/user/{uid}"), Some(&admin)).await.json()["is_active"], json!(false));
+
+        let r = patch(&t, &token, &id, json!([{"op": "replace", "value": {"active": true}}])).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["active"], json!(true));
+        let session = t.login("okta.off@example.com").await;
+        assert_eq!(t.get("/api/user/current", Some(&session)).await.status, 200);
+    }
+
+    async fn entra_patches_as_entra_sends_them(t) {
+        let (admin, token) = ready(&t).await;
+        let id = provision(&t, &token, "entra@example.com").await;
+        let uid = user_id(&t, "entra@example.com");
+
+        let r = patch(&t, &token, &id, json!([{"op": "Replace", "path": "active", "value": "False"}])).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["active"], json!(false));
+        let r = patch(&t, &token, &id, json!([{"op": "Replace", "path": "active", "value": "True"}])).await;
+        assert_eq!(r.json()["active"], json!(true));
+
+        let r = patch(&t, &token, &id, json!([{"op": "Add", "path": "name.givenName", "value": "Ann"}])).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["name"], json!({"givenName": "Ann", "familyName": "User"}));
+        assert_eq!(r.json()["displayName"], json!("Ann User"));
+
+        let r = patch(&t, &token, &id,
+            json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "new@example.com"}])).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let u = r.json();
+        assert_eq!(u["userName"], json!("new@example.com"));
+        assert_eq!(u["emails"], json!([{"value": "new@example.com", "type": "work", "primary": true}]));
+        assert_eq!(u["id"], json!(id), "the same resource");
+        assert_eq!(t.get(&format!("/api/user/{uid}"), Some(&admin)).await.json()["email"], json!("new@example.com"));
+        assert_eq!(by_user_name(&t, &token, "entra@example.com").await["totalResults"], json!(0));
+        assert_eq!(by_user_name(&t, &token, "new@example.com").await["Resources"][0], u);
+
+        let r = patch(&t, &token, &id, json!([{"op": "remove", "path": "externalId"}])).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let u = r.json();
+        assert!(u.get("externalId").is_none(), "{u}");
+        assert_eq!(get(&t, &format!("/Users/{id}"), &token).await.json(), u);
+
+        // Several operations at once, as Entra batches them.
+        let r = patch(&t, &token, &id, json!([
+            {"op": "Replace", "path": "name.familyName", "value": "Lee"},
+            {"op": "Add", "path": "externalId", "value": "entra-object-id"},
+            {"op": "Replace", "path": "active", "value": "False"}
+        ])).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let u = r.json();
+        assert_eq!((&u["name"]["familyName"], &u["externalId"], &u["active"]),
+            (&json!("Lee"), &json!("entra-object-id"), &json!(false)));
+    }
+
+    async fn put_replaces_the_user(t) {
+        let (_, token) = ready(&t).await;
+        let id = provision(&t, &token, "put@example.com").await;
+        let created = get(&t, &format!("/Users/{id}"), &token).await.json();
+        let body = json!({
+            "schemas": [USER_URN],
+            "id": id,
+            "userName": "Put@Example.com",
+            "name": {"givenName": "Pia", "familyName": "Ut"},
+            "emails": [{"primary": true, "value": "put@example.com", "type": "work"}],
+            "externalId": "00u2put",
+            "active": false
+        });
+        let r = scim(&t, Method::PUT, &format!("/Users/{id}"), Some(&token), Some(body)).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let u = r.json();
+        assert_eq!(u["id"], json!(id));
+        assert_eq!(u["userName"], json!("put@example.com"), "its own userName, in another case");
+        assert_eq!(u["name"], json!({"givenName": "Pia", "familyName": "Ut"}));
+        assert_eq!(u["displayName"], json!("Pia Ut"));
+        assert_eq!((&u["externalId"], &u["active"]), (&json!("00u2put"), &json!(false)));
+        assert_eq!(u["meta"]["created"], created["meta"]["created"]);
+        assert_eq!(get(&t, &format!("/Users/{id}"), &token).await.json(), u);
+
+        let mut renamed = okta_user("put.renamed@example.com");
+        renamed["active"] = json!(true);
+        let r = scim(&t, Method::PUT, &format!("/Users/{id}"), Some(&token), Some(renamed)).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!((&r.json()["userName"], &r.json()["active"]), (&json!("put.renamed@example.com"), &json!(true)));
+
+        // Another person's userName, whatever the case.
+        let before = get(&t, &format!("/Users/{id}"), &token).await.json();
+        for taken in ["admin@example.com", "ADMIN@example.com"] {
+            let r = scim(&t, Method::PUT, &format!("/Users/{id}"), Some(&token), Some(okta_user(taken))).await;
+            assert_eq!(refusal(&r), (409, json!("uniqueness")), "{taken}");
+        }
+        let r = patch(&t, &token, &id, json!([{"op": "replace", "path": "userName", "value": "admin@example.com"}])).await;
+        assert_eq!(refusal(&r), (409, json!("uniqueness")));
+        // A body that is not a User.
+        let r = scim(&t, Method::PUT, &format!("/Users/{id}"), Some(&token), Some(json!({"userName": "x@example.com"}))).await;
+        assert_eq!(refusal(&r), (400, json!("invalidSyntax")));
+        assert_eq!(get(&t, &format!("/Users/{id}"), &token).await.json(), before, "nothing changed");
+    }
+
+    async fn bad_patches_are_refused_and_change_nothing(t) {
+        let (_, token) = ready(&t).await;
+        let id = provision(&t, &token, "bad.patch@example.com").await;
+        let before = get(&t, &format!("/Users/{id}"), &token).await.json();
+        let path = format!("/Users/{id}");
+
+        let r = patch(&t, &token, &id, json!([{"op": "replace", "path": "nickName.foo", "value": 1}])).await;
+        assert_eq!(refusal(&r), (400, json!("invalidPath")));
+        let r = scim(&t, Method::PATCH, &path, Some(&token), Some(json!({"schemas": [PATCH_URN]}))).await;
+        assert_eq!(refusal(&r), (400, json!("invalidSyntax")), "no Operations");
+        let r = patch(&t, &token, &id, json!([{"op": "frobnicate", "path": "active", "value": false}])).await;
+        assert_eq!(refusal(&r), (400, json!("invalidSyntax")), "an unknown op");
+        for schemas in [json!([USER_URN]), json!([])] {
+            let body = json!({"schemas": schemas, "Operations": [{"op": "replace", "path": "active", "value": false}]});
+            let r = scim(&t, Method::PATCH, &path, Some(&token), Some(body)).await;
+            assert_eq!(refusal(&r), (400, json!("invalidSyntax")), "schemas {schemas}");
+        }
+        let r = patch(&t, &token, &id, json!([{"op": "replace", "path": "active", "value": "maybe"}])).await;
+        assert_eq!(refusal(&r), (400, json!("invalidValue")));
+        // One bad operation among good ones: none applies.
+        let r = patch(&t, &token, &id, json!([
+            {"op": "replace", "path": "active", "value": false},
+            {"op": "replace", "path": "nickName.foo", "value": 1}
+        ])).await;
+        assert_eq!(refusal(&r), (400, json!("invalidPath")));
+        assert_eq!(get(&t, &path, &token).await.json(), before, "nothing changed");
+
+        // An unknown id, with bodies that would otherwise do.
+        let ops = json!({"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": "active", "value": false}]});
+        for (method, body) in [
+            (Method::PUT, Some(okta_user("nobody@example.com"))),
+            (Method::PATCH, Some(ops)),
+            (Method::DELETE, None),
+        ] {
+            let r = scim(&t, method.clone(), "/Users/no-such-user", Some(&token), body).await;
+            assert_eq!(
+                (r.status, r.json()),
+                (404, json!({"schemas": [ERROR_URN], "status": "404", "detail": "Resource no-such-user not found"})),
+                "{method}"
+            );
+        }
+        // Without the token, nothing.
+        let r = scim(&t, Method::DELETE, &path, None, None).await;
+        assert_eq!(r.status, 401);
+        assert_eq!(get(&t, &path, &token).await.json(), before);
+    }
+
+    async fn delete_deprovisions_and_post_revives(t) {
+        let (admin, token) = ready(&t).await;
+        let id = provision(&t, &token, "gone@example.com").await;
+        let uid = user_id(&t, "gone@example.com");
+        let r = t.put(&format!("/api/user/{uid}/password"), Some(&admin), json!({"password": PASSWORD})).await;
+        assert_eq!(r.status, 204, "{}", r.text());
+        let session = t.login("gone@example.com").await;
+
+        let r = scim(&t, Method::DELETE, &format!("/Users/{id}"), Some(&token), None).await;
+        assert_eq!(r.status, 204, "{}", r.text());
+        let r = get(&t, &format!("/Users/{id}"), &token).await;
+        assert_eq!(r.status, 404);
+        let r = scim(&t, Method::DELETE, &format!("/Users/{id}"), Some(&token), None).await;
+        assert_eq!(r.status, 404, "deleted once");
+        let r = patch(&t, &token, &id, json!([{"op": "replace", "path": "active", "value": true}])).await;
+        assert_eq!(r.status, 404, "a deleted person cannot be patched back");
+        let r = scim(&t, Method::PUT, &format!("/Users/{id}"), Some(&token), Some(okta_user("gone@example.com"))).await;
+        assert_eq!(r.status, 404);
+        assert_eq!(t.get("/api/user/current", Some(&session)).await.status, 401, "sessions ended");
+        // The row is kept, inactive, for people's own API.
+        let r = t.get(&format!("/api/user/{uid}"), Some(&admin)).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!((&r.json()["email"], &r.json()["is_active"]), (&json!("gone@example.com"), &json!(false)));
+        assert_eq!(by_user_name(&t, &token, "gone@example.com").await["totalResults"], json!(0));
+        let all = get(&t, "/Users", &token).await.json();
+        assert_eq!(all["totalResults"], json!(1), "{all}");
+        assert_eq!(all["Resources"][0]["userName"], json!("admin@example.com"));
+
+        // Provisioned again: the same person, a new SCIM id.
+        let r = scim(&t, Method::POST, "/Users", Some(&token), Some(okta_user("gone@example.com"))).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        let back = r.json();
+        let new_id = back["id"].as_str().unwrap().to_string();
+        assert_ne!(new_id, id);
+        assert_eq!(back["active"], json!(true));
+        assert_eq!(user_id(&t, "gone@example.com"), uid, "the row revived");
+        assert_eq!(get(&t, &format!("/Users/{new_id}"), &token).await.json(), back);
+        assert_eq!(get(&t, &format!("/Users/{id}"), &token).await.status, 404, "the old id stays gone");
+        assert_eq!(t.get(&format!("/api/user/{uid}"), Some(&admin)).await.json()["is_active"], json!(true));
+    }
+
+    async fn the_last_administrator_stays(t) {
+        let (admin, token) = ready(&t).await;
+        let found = by_user_name(&t, &token, "admin@example.com").await;
+        let id = found["Resources"][0]["id"].as_str().unwrap().to_string();
+        let before = get(&t, &format!("/Users/{id}"), &token).await.json();
+        assert_eq!(before["active"], json!(true));
+
+        let r = patch(&t, &token, &id, json!([{"op": "replace", "value": {"active": false}}])).await;
+        assert_eq!(refusal(&r), (400, json!("mutability")), "{}", r.text());
+        let r = patch(&t, &token, &id, json!([{"op": "Replace", "path": "active", "value": "False"}])).await;
+        assert_eq!(refusal(&r), (400, json!("mutability")));
+        let mut off = okta_user("admin@example.com");
+        off["active"] = json!(false);
+        let r = scim(&t, Method::PUT, &format!("/Users/{id}"), Some(&token), Some(off)).await;
+        assert_eq!(refusal(&r), (400, json!("mutability")));
+        let r = scim(&t, Method::DELETE, &format!("/Users/{id}"), Some(&token), None).await;
+        assert_eq!(refusal(&r), (400, json!("mutability")));
+
+        assert_eq!(get(&t, &format!("/Users/{id}"), &token).await.json(), before, "nothing changed");
+        let r = t.get("/api/user/current", Some(&admin)).await;
+        assert_eq!(r.status, 200, "the administrator's session lives");
+        assert_eq!(r.json()["is_superuser"], json!(true));
     }
 }

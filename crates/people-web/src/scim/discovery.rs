@@ -1,6 +1,6 @@
 //! SCIM discovery (RFC 7644 §4; RFC 7643 §5–7): `/ServiceProviderConfig`, `/ResourceTypes` and `/Schemas`.
 //! Static documents that declare what people's SCIM service does today, and nothing more: an IdP reads
-//! them to decide what to send (no PATCH, no bulk, no sorting, no ETags yet), so an overstatement here would
+//! them to decide what to send (PATCH, but no bulk, no sorting, no ETags yet), so an overstatement here would
 //! turn into failed provisioning runs. When a feature lands, its flag here changes with it.
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -41,7 +41,7 @@ fn refuse_filter(req: &HttpRequest) -> Result<(), ScimFailure> {
 pub fn service_provider_config(base: &str) -> Value {
     json!({
         "schemas": [SERVICE_PROVIDER_CONFIG_URN],
-        "patch": {"supported": false},
+        "patch": {"supported": true},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": MAX_RESULTS},
         "changePassword": {"supported": false},
@@ -337,7 +337,8 @@ mod tests {
     #[test]
     fn the_config_declares_only_what_exists() {
         let c = service_provider_config("https://x/api/ee/scim/v2");
-        for feature in ["patch", "bulk", "changePassword", "sort", "etag"] {
+        assert_eq!(c["patch"], json!({"supported": true}));
+        for feature in ["bulk", "changePassword", "sort", "etag"] {
             assert_eq!(c[feature]["supported"], false, "{feature}");
         }
         assert_eq!(c["filter"], json!({"supported": true, "maxResults": 200}));

@@ -5,7 +5,8 @@
 //! - `/api/ee/scim/v2/…` ([`v2_scope`]): the protocol itself, a scope of its own registered before `/api`.
 //!   It never looks at sessions or API keys: every request needs `Authorization: Bearer <SCIM token>` while
 //!   `scim-enabled` is on (discovery included; the domain says no to anything else with one 401). Every
-//!   answer, errors included, is `application/scim+json`, and every error a SCIM Error ([`error`]).
+//!   answer with a body, errors included, is `application/scim+json` (a 204 has neither body nor media
+//!   type), and every error a SCIM Error ([`error`]).
 
 pub(crate) mod discovery;
 pub mod error;
@@ -150,7 +151,10 @@ pub fn v2_scope() -> Scope<
         .service(
             web::resource("/Users/{id}")
                 .route(web::get().to(user::get))
-                .default_service(web::to(not_implemented)),
+                .route(web::put().to(user::replace))
+                .route(web::patch().to(user::patch))
+                .route(web::delete().to(user::delete))
+                .default_service(web::to(user_default)),
         )
         .default_service(web::to(no_endpoint))
 }
@@ -175,13 +179,18 @@ async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ScimFailur
     ))
 }
 
-/// An operation RFC 7644 defines that people does not offer yet (PUT, PATCH, DELETE of a user; see
-/// ServiceProviderConfig): 501, as RFC 7644 §3.12 says.
-async fn not_implemented(req: HttpRequest) -> Result<HttpResponse, ScimFailure> {
-    Err(ScimFailure::status(
-        501,
-        format!("{} is not supported.", req.method()),
-    ))
+/// Other methods on `/Users/{id}`: `POST /Users/.search` (RFC 7644 §3.4.3), which people does not offer
+/// yet, is 501 as RFC 7644 §3.12 says; anything else is 405.
+async fn user_default(req: HttpRequest) -> Result<HttpResponse, ScimFailure> {
+    if req.method() == actix_web::http::Method::POST
+        && req.match_info().get("id") == Some(".search")
+    {
+        return Err(ScimFailure::status(
+            501,
+            "POST /Users/.search is not supported.",
+        ));
+    }
+    method_not_allowed(req).await
 }
 
 /// A body is announced: a `Content-Length` above zero, or chunked transfer.
@@ -237,7 +246,7 @@ fn is_scim_json(headers: &HeaderMap) -> bool {
 }
 
 /// Middleware of the `/v2` scope: authentication, the media-type refusal, and what every answer carries
-/// (SCIM content type, the security headers, `no-store`, the version header). An error that something else
+/// (SCIM content type unless it is a 204, the security headers, `no-store`, the version header). An error that something else
 /// answered (actix's own) is re-rendered as a SCIM Error of the same status.
 async fn v2_guard(
     req: ServiceRequest,
@@ -262,7 +271,8 @@ async fn v2_guard(
         if status.is_client_error() || status.is_server_error() {
             let (http, _) = res.into_parts();
             res = ServiceResponse::new(http, ScimFailure::for_status(status).error_response());
-        } else {
+        } else if status != StatusCode::NO_CONTENT {
+            // A 204 (DELETE) has no body, so no media type either.
             res.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(SCIM_CONTENT_TYPE),

@@ -1,13 +1,14 @@
-//! `/v2/Users`: people as SCIM User resources (RFC 7643 §4.1), listed with filters and paging, read by id
-//! and created.
+//! `/v2/Users`: people as SCIM User resources (RFC 7643 §4.1), listed with filters and paging, read by id,
+//! created, replaced (`PUT`), patched (`PATCH`) and deprovisioned (`DELETE`).
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use people_domain::group::Group;
 use people_domain::scim::filter::derived_display_name;
-use people_domain::scim::user::{NewScimUser, ScimUser, UserListQuery};
+use people_domain::scim::user::{NewScimUser, ScimPatch, ScimUser, UserListQuery};
 use people_domain::user::User;
+use people_domain::{DomainError, People};
 use serde::Serialize;
 
 use super::error::ScimFailure;
@@ -166,15 +167,30 @@ pub(crate) async fn get(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ScimFailure> {
-    let (user, base) = run_scim(&api, |p| {
-        let user = p.scim_get_user(&id)?;
-        Ok((user, base_url(p, &req, &api)?))
+    one_user(&api, &req, &id, |p| p.scim_get_user(&id))
+}
+
+/// Runs `f` on the user named `id` and answers 200 with the user it returns; a 404 names `id`.
+fn one_user(
+    api: &web::Data<Api>,
+    req: &HttpRequest,
+    id: &str,
+    f: impl FnOnce(&People) -> Result<ScimUser, DomainError>,
+) -> Result<HttpResponse, ScimFailure> {
+    let (user, base) = run_scim(api, |p| {
+        let user = f(p)?;
+        Ok((user, base_url(p, req, api)?))
     })
-    .map_err(|e| match e.error.status {
-        404 => ScimFailure::not_found(&id),
-        _ => e,
-    })?;
+    .map_err(|e| for_user(e, id))?;
     Ok(ok(&render_one(&user, &base)))
+}
+
+/// `e`, with a 404 naming the user `id` asked for.
+fn for_user(e: ScimFailure, id: &str) -> ScimFailure {
+    match e.error.status {
+        404 => ScimFailure::not_found(id),
+        _ => e,
+    }
 }
 
 /// `POST /v2/Users`: 201 with the new user and its `Location`.
@@ -194,6 +210,40 @@ pub(crate) async fn create(
         r.headers_mut().insert(header::LOCATION, v);
     }
     Ok(r)
+}
+
+/// `PUT /v2/Users/{id}`: the body is a whole User resource (as for `POST`) that replaces the mutable
+/// attributes; 200 with the user.
+pub(crate) async fn replace(
+    api: web::Data<Api>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: ScimBody,
+) -> Result<HttpResponse, ScimFailure> {
+    let new = NewScimUser::parse(&body.0)?;
+    one_user(&api, &req, &id, |p| p.scim_replace_user(&id, new))
+}
+
+/// `PATCH /v2/Users/{id}`: a PatchOp message; 200 with the user (RFC 7644 §3.5.2 allows 204, but Okta and
+/// Entra ID read the resource back from the answer).
+pub(crate) async fn patch(
+    api: web::Data<Api>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: ScimBody,
+) -> Result<HttpResponse, ScimFailure> {
+    let patch = ScimPatch::parse(&body.0)?;
+    one_user(&api, &req, &id, |p| p.scim_patch_user(&id, patch))
+}
+
+/// `DELETE /v2/Users/{id}`: deprovisions the person (deactivated, sessions ended, hidden from SCIM; the row
+/// is kept); 204 with no body.
+pub(crate) async fn delete(
+    api: web::Data<Api>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ScimFailure> {
+    run_scim(&api, |p| p.scim_delete_user(&id)).map_err(|e| for_user(e, &id))?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[cfg(test)]
