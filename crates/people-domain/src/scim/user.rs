@@ -518,13 +518,15 @@ fn operations_of_object(
 impl ScimPatch {
     /// Reads a `PatchOp` message: `Operations` (any case) of `add`/`replace`/`remove`, with or without `path`.
     pub fn parse(body: &Map<String, Value>) -> std::result::Result<Self, ScimError> {
-        let schemas_ok = attr(body, "schemas")
-            .and_then(Value::as_array)
-            .is_none_or(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .any(|s| s.eq_ignore_ascii_case(PATCH_SCHEMA))
-            });
+        // A missing `schemas` is forgiven (some clients leave it out); a present one must name PatchOp.
+        let schemas_ok = match attr(body, "schemas") {
+            None => true,
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|s| s.eq_ignore_ascii_case(PATCH_SCHEMA)),
+            Some(_) => false,
+        };
         if !schemas_ok {
             return Err(ScimError::new(
                 ScimType::InvalidSyntax,
@@ -1057,8 +1059,13 @@ mod tests {
                 "{ops}"
             );
         }
-        let e = ScimPatch::parse(&body(json!({"schemas": [PATCH_SCHEMA]}))).unwrap_err();
-        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
+        for bad in [
+            json!({"schemas": [PATCH_SCHEMA]}),
+            json!({"schemas": "nope", "Operations": []}),
+        ] {
+            let e = ScimPatch::parse(&body(bad)).unwrap_err();
+            assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
+        }
         // Another person's address is taken.
         f.people
             .scim_create_user(NewScimUser::parse(&okta_user("bob@example.com")).unwrap())
