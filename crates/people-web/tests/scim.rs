@@ -563,9 +563,16 @@ web_tests! {
         assert_eq!(r.status, 405);
         let r = scim(&t, Method::POST, "/Users/abc", Some(&token), Some(json!({}))).await;
         assert_eq!(r.status, 405);
-        // Searching by POST is not offered yet.
-        let r = scim(&t, Method::POST, "/Users/.search", Some(&token), Some(json!({"schemas": [SEARCH_URN]}))).await;
-        assert_eq!(r.status, 501);
+        // Searching by POST: the list of GET /Users, its parameters in the body.
+        let r = scim(&t, Method::POST, "/Users/.search", Some(&token),
+            Some(json!({"schemas": [SEARCH_URN], "filter": "userName eq \"admin@example.com\"", "count": 10}))).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["totalResults"], json!(1));
+        assert_eq!(r.json()["Resources"][0]["userName"], json!("admin@example.com"));
+        let r = scim(&t, Method::POST, "/Users/.search", Some(&token), Some(json!({"filter": "bogus xx"}))).await;
+        assert_eq!((r.status, r.json()["scimType"].clone()), (400, json!("invalidFilter")));
+        let r = scim(&t, Method::GET, "/Users/.search", Some(&token), None).await;
+        assert_eq!(r.status, 405);
     }
 
     async fn the_magic_groups_never_appear(t) {

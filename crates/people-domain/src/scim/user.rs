@@ -73,6 +73,42 @@ impl UserListQuery {
     }
 }
 
+/// The `SearchRequest` message's URN (`POST /Users/.search`).
+pub const SEARCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+impl UserListQuery {
+    /// Reads a `SearchRequest` body (RFC 7644 §3.4.3): `filter`, `startIndex` and `count` as for `GET`
+    /// (numbers or their text); `attributes`, `sortBy` and the rest are accepted and not applied.
+    pub fn from_search(body: &Map<String, Value>) -> std::result::Result<Self, ScimError> {
+        let schemas_ok = match attr(body, "schemas") {
+            None => true,
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|s| s.eq_ignore_ascii_case(SEARCH_SCHEMA)),
+            Some(_) => false,
+        };
+        if !schemas_ok {
+            return Err(ScimError::new(
+                ScimType::InvalidSyntax,
+                format!("schemas must hold {SEARCH_SCHEMA}"),
+            ));
+        }
+        let mut pairs = Vec::new();
+        for name in ["filter", "startIndex", "count"] {
+            match attr(body, name) {
+                None => {}
+                Some(Value::String(s)) => pairs.push((name.to_string(), s.clone())),
+                Some(Value::Number(n)) if name != "filter" => {
+                    pairs.push((name.to_string(), n.to_string()))
+                }
+                Some(_) => return Err(invalid(format!("{name} has the wrong type"))),
+            }
+        }
+        UserListQuery::parse(&pairs)
+    }
+}
+
 /// A user as SCIM shows them: the user and their groups (not the magic ones), by group entity id.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScimUser {
@@ -799,6 +835,27 @@ mod tests {
         assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
         let e = UserListQuery::parse(&pairs(&[("filter", "userName xx \"a\"")])).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::InvalidFilter));
+    }
+
+    #[test]
+    fn search_requests_read_like_the_query_string() {
+        let q = UserListQuery::from_search(&body(json!({
+            "schemas": [SEARCH_SCHEMA], "filter": "userName sw \"a\"", "startIndex": 3, "count": "5",
+            "attributes": ["userName"]
+        })))
+        .unwrap();
+        assert_eq!((q.start_index, q.count), (3, 5));
+        assert!(q.filter.is_some());
+        for bad in [
+            json!({"schemas": "x"}),
+            json!({"filter": 7}),
+            json!({"count": [1]}),
+        ] {
+            assert!(
+                UserListQuery::from_search(&body(bad.clone())).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -149,6 +149,11 @@ pub fn v2_scope() -> Scope<
                 .default_service(web::to(method_not_allowed)),
         )
         .service(
+            web::resource("/Users/.search")
+                .route(web::post().to(user::search))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
             web::resource("/Users/{id}")
                 .route(web::get().to(user::get))
                 .route(web::put().to(user::replace))
@@ -179,17 +184,8 @@ async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ScimFailur
     ))
 }
 
-/// Other methods on `/Users/{id}`: `POST /Users/.search` (RFC 7644 §3.4.3), which people does not offer
-/// yet, is 501 as RFC 7644 §3.12 says; anything else is 405.
+/// Other methods on `/Users/{id}`: 405.
 async fn user_default(req: HttpRequest) -> Result<HttpResponse, ScimFailure> {
-    if req.method() == actix_web::http::Method::POST
-        && req.match_info().get("id") == Some(".search")
-    {
-        return Err(ScimFailure::status(
-            501,
-            "POST /Users/.search is not supported.",
-        ));
-    }
     method_not_allowed(req).await
 }
 

@@ -161,6 +161,21 @@ pub(crate) async fn list(
     Ok(ok(&list_response(&resources, page.total, page.start_index)))
 }
 
+/// `POST /v2/Users/.search` (RFC 7644 §3.4.3): the list of `GET /Users`, its parameters in the body.
+pub(crate) async fn search(
+    api: web::Data<Api>,
+    req: HttpRequest,
+    body: ScimBody,
+) -> Result<HttpResponse, ScimFailure> {
+    let query = UserListQuery::from_search(&body.0)?;
+    let (page, base) = run_scim(&api, |p| {
+        let page = p.scim_list_users(query)?;
+        Ok((page, base_url(p, &req, &api)?))
+    })?;
+    let resources: Vec<_> = page.users.iter().map(|u| render_one(u, &base)).collect();
+    Ok(ok(&list_response(&resources, page.total, page.start_index)))
+}
+
 /// `GET /v2/Users/{id}`.
 pub(crate) async fn get(
     api: web::Data<Api>,
