@@ -490,10 +490,10 @@ fn target_of(path: &str) -> std::result::Result<Target, ScimError> {
         "name.familyname" => Target::FamilyName,
         "externalid" => Target::ExternalId,
         "locale" => Target::Locale,
-        "username"
-        | "emails.value"
-        | "emails[type eq \"work\"].value"
-        | "emails[primary eq true].value" => Target::Email,
+        "username" | "emails.value" => Target::Email,
+        value_path if value_path.starts_with("emails[") && value_path.ends_with("].value") => {
+            return email_value_path(&bare[..bare.len() - ".value".len()]);
+        }
         "displayname" | "title" | "nickname" | "preferredlanguage" | "timezone" | "usertype"
         | "profileurl" => Target::Ignored,
         other if other.starts_with("urn:") => Target::Ignored,
@@ -505,6 +505,22 @@ fn target_of(path: &str) -> std::result::Result<Target, ScimError> {
         }
     };
     Ok(target)
+}
+
+/// `emails[…].value`: the filter in the brackets is read with the filter grammar; it names people's one
+/// email (type `work`, primary) or nothing (`noTarget`).
+fn email_value_path(emails_filter: &str) -> std::result::Result<Target, ScimError> {
+    match UserFilter::parse(emails_filter) {
+        Ok(f) if f == UserFilter::always() => Ok(Target::Email),
+        Ok(f) if f == UserFilter::never() => Err(ScimError::new(
+            ScimType::NoTarget,
+            format!("{emails_filter:?} matches no email: people keeps one, of type work, primary"),
+        )),
+        _ => Err(ScimError::new(
+            ScimType::InvalidPath,
+            format!("people cannot change {emails_filter:?}.value"),
+        )),
+    }
 }
 
 /// The operations of a path-less add or replace: one per attribute of the value object (`name` opens into
@@ -1064,6 +1080,7 @@ mod tests {
         let u = patch(&f, &id, json!([
             {"op": "Replace", "path": "active", "value": "False"},
             {"op": "Add", "path": "name.givenName", "value": "Annie"},
+            {"op": "replace", "path": "emails[Type EQ \"work\" and primary eq true].value", "value": "x@example.com"},
             {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "New@Example.com"},
             {"op": "remove", "path": "externalId"},
             {"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "R&D"}
@@ -1105,6 +1122,18 @@ mod tests {
                 ScimType::Mutability,
             ),
             (json!([{"op": "remove"}]), ScimType::NoTarget),
+            (
+                json!([{"op": "replace", "path": "emails[type eq \"home\"].value", "value": "a@b.c"}]),
+                ScimType::NoTarget,
+            ),
+            (
+                json!([{"op": "replace", "path": "emails[value co \"@\"].value", "value": "a@b.c"}]),
+                ScimType::InvalidPath,
+            ),
+            (
+                json!([{"op": "replace", "path": "emails[type eq].value", "value": "a@b.c"}]),
+                ScimType::InvalidPath,
+            ),
             (
                 json!([{"op": "replace", "path": "userName", "value": "not-an-address"}]),
                 ScimType::InvalidValue,
