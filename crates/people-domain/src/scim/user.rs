@@ -73,6 +73,39 @@ impl UserListQuery {
     }
 }
 
+/// Whether a body without `schemas` is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    /// It is (the message's type is clear from the endpoint).
+    Forgiven,
+    /// It is `invalidSyntax`.
+    Refused,
+}
+
+/// A body's `schemas` must be an array naming `urn` (any case); `invalidSyntax` otherwise.
+fn require_schema(
+    body: &Map<String, Value>,
+    urn: &str,
+    missing: Missing,
+) -> std::result::Result<(), ScimError> {
+    let ok = match attr(body, "schemas") {
+        None => missing == Missing::Forgiven,
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|s| s.eq_ignore_ascii_case(urn)),
+        Some(_) => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ScimError::new(
+            ScimType::InvalidSyntax,
+            format!("schemas must be an array holding {urn}"),
+        ))
+    }
+}
+
 /// The `SearchRequest` message's URN (`POST /Users/.search`).
 pub const SEARCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 
@@ -80,20 +113,7 @@ impl UserListQuery {
     /// Reads a `SearchRequest` body (RFC 7644 §3.4.3): `filter`, `startIndex` and `count` as for `GET`
     /// (numbers or their text); `attributes`, `sortBy` and the rest are accepted and not applied.
     pub fn from_search(body: &Map<String, Value>) -> std::result::Result<Self, ScimError> {
-        let schemas_ok = match attr(body, "schemas") {
-            None => true,
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(Value::as_str)
-                .any(|s| s.eq_ignore_ascii_case(SEARCH_SCHEMA)),
-            Some(_) => false,
-        };
-        if !schemas_ok {
-            return Err(ScimError::new(
-                ScimType::InvalidSyntax,
-                format!("schemas must hold {SEARCH_SCHEMA}"),
-            ));
-        }
+        require_schema(body, SEARCH_SCHEMA, Missing::Forgiven)?;
         let mut pairs = Vec::new();
         for name in ["filter", "startIndex", "count"] {
             match attr(body, name) {
@@ -192,19 +212,7 @@ impl NewScimUser {
     /// email address (else the primary, or first, `emails` value); unknown attributes and extensions are
     /// ignored.
     pub fn parse(body: &Map<String, Value>) -> std::result::Result<Self, ScimError> {
-        let schemas_ok = attr(body, "schemas")
-            .and_then(Value::as_array)
-            .is_some_and(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .any(|s| s.eq_ignore_ascii_case(USER_SCHEMA))
-            });
-        if !schemas_ok {
-            return Err(ScimError::new(
-                ScimType::InvalidSyntax,
-                format!("schemas must be an array holding {USER_SCHEMA}"),
-            ));
-        }
+        require_schema(body, USER_SCHEMA, Missing::Refused)?;
         let user_name = match attr(body, "userName") {
             Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
             Some(Value::String(_)) | None => return Err(invalid("userName is required")),
@@ -570,21 +578,8 @@ fn operations_of_object(
 impl ScimPatch {
     /// Reads a `PatchOp` message: `Operations` (any case) of `add`/`replace`/`remove`, with or without `path`.
     pub fn parse(body: &Map<String, Value>) -> std::result::Result<Self, ScimError> {
-        // A missing `schemas` is forgiven (some clients leave it out); a present one must name PatchOp.
-        let schemas_ok = match attr(body, "schemas") {
-            None => true,
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(Value::as_str)
-                .any(|s| s.eq_ignore_ascii_case(PATCH_SCHEMA)),
-            Some(_) => false,
-        };
-        if !schemas_ok {
-            return Err(ScimError::new(
-                ScimType::InvalidSyntax,
-                format!("schemas must hold {PATCH_SCHEMA}"),
-            ));
-        }
+        // Some clients leave `schemas` out of a PatchOp.
+        require_schema(body, PATCH_SCHEMA, Missing::Forgiven)?;
         let Some(list) = attr(body, "Operations").and_then(Value::as_array) else {
             return Err(ScimError::new(
                 ScimType::InvalidSyntax,

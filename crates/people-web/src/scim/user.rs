@@ -153,9 +153,18 @@ pub(crate) async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, ScimFailure> {
     let query = UserListQuery::parse(&query_pairs(&req)?)?;
-    let (page, base) = run_scim(&api, |p| {
+    list_page(&api, &req, query)
+}
+
+/// The ListResponse of the users `query` selects.
+fn list_page(
+    api: &web::Data<Api>,
+    req: &HttpRequest,
+    query: UserListQuery,
+) -> Result<HttpResponse, ScimFailure> {
+    let (page, base) = run_scim(api, |p| {
         let page = p.scim_list_users(query)?;
-        Ok((page, base_url(p, &req, &api)?))
+        Ok((page, base_url(p, req, api)?))
     })?;
     let resources: Vec<_> = page.users.iter().map(|u| render_one(u, &base)).collect();
     Ok(ok(&list_response(&resources, page.total, page.start_index)))
@@ -168,12 +177,7 @@ pub(crate) async fn search(
     body: ScimBody,
 ) -> Result<HttpResponse, ScimFailure> {
     let query = UserListQuery::from_search(&body.0)?;
-    let (page, base) = run_scim(&api, |p| {
-        let page = p.scim_list_users(query)?;
-        Ok((page, base_url(p, &req, &api)?))
-    })?;
-    let resources: Vec<_> = page.users.iter().map(|u| render_one(u, &base)).collect();
-    Ok(ok(&list_response(&resources, page.total, page.start_index)))
+    list_page(&api, &req, query)
 }
 
 /// `GET /v2/Users/{id}`.
