@@ -169,13 +169,44 @@ pub trait Repo {
     /// The user whose `entity_id` is `entity_id` (any type or status; the caller decides what it may see).
     fn user_by_entity_id(&mut self, entity_id: &str) -> Result<Option<User>>;
     /// The people SCIM can see (personal users with an `entity_id`, not deleted by SCIM; active or not)
-    /// matching `filter`, ordered by id: the `page` of them and how many match in all. The filter is
-    /// compiled into the query; nothing is filtered in memory.
+    /// matching `filter`, in `sort` order (then by id; by id alone without one): the `page` of them and how
+    /// many match in all. The filter is compiled into the query; nothing is filtered in memory.
     fn scim_users(
         &mut self,
         filter: Option<&crate::scim::filter::UserFilter>,
+        sort: Option<crate::scim::list::Sort<crate::scim::filter::UserAttr>>,
         page: Page,
     ) -> Result<(Vec<User>, i64)>;
+    /// The user whose SCIM `userName` column (`scim_user_name`) is `user_name`, ignoring case.
+    fn user_by_scim_user_name(&mut self, user_name: &str) -> Result<Option<User>>;
+    /// The users whose `entity_id` is one of `entity_ids` (any type or status).
+    fn users_by_entity_ids(&mut self, entity_ids: &[String]) -> Result<Vec<User>>;
+    /// The groups SCIM can see (all but All Users and Administrators) matching `filter`, in `sort` order
+    /// (then by id): the `page` of them and how many match in all, filtered in the query.
+    fn scim_groups(
+        &mut self,
+        filter: Option<&crate::scim::filter::GroupFilter>,
+        sort: Option<crate::scim::list::Sort<crate::scim::filter::GroupAttr>>,
+        page: Page,
+    ) -> Result<(Vec<crate::scim::group::GroupRecord>, i64)>;
+    /// The group whose `entity_id` is `entity_id`, with SCIM's columns (magic groups included; the caller
+    /// decides what SCIM may see).
+    fn scim_group_by_entity_id(
+        &mut self,
+        entity_id: &str,
+    ) -> Result<Option<crate::scim::group::GroupRecord>>;
+    /// Sets a group's SCIM `externalId` and marks it changed at `at`.
+    fn set_group_external_id(
+        &mut self,
+        id: GroupId,
+        external_id: Option<&str>,
+        at: Timestamp,
+    ) -> Result<()>;
+    /// The members of `groups` that SCIM can see (as [`Repo::scim_users`]), by group then user entity id.
+    fn scim_group_members(
+        &mut self,
+        groups: &[GroupId],
+    ) -> Result<Vec<crate::scim::group::ScimMember>>;
     /// Gives every user and every group without an `entity_id` a fresh one (rows written by tools that bypass
     /// people); returns how many rows changed.
     fn backfill_entity_ids(&mut self) -> Result<usize>;

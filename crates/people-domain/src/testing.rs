@@ -33,7 +33,11 @@ use crate::group::{
 use crate::id::{ApiKeyId, EmailId, GroupId, MembershipId, UserId};
 use crate::mail::{Email, EmailTemplates, MailContext, Rendered};
 use crate::password::Bcrypt;
-use crate::scim::filter::{derived_display_name, Literal, Op, UserAttr, UserFilter};
+use crate::scim::filter::{
+    derived_display_name, GroupAttr, GroupFilter, Literal, Op, ScimFilter, UserAttr, UserFilter,
+};
+use crate::scim::group::{GroupRecord, ScimMember};
+use crate::scim::list::{Sort, SortOrder};
 use crate::service::{Config, People};
 use crate::session::{
     start_session, Caller, CallerRecord, ClientInfo, History, Login, LoginRecord, NewLogin,
@@ -107,6 +111,11 @@ pub struct State {
     pub reset_requests: Vec<String>,
     /// `api_key`, by id, with its digest.
     pub api_keys: BTreeMap<ApiKeyId, (ApiKey, String)>,
+    /// `permissions_group.external_id`, where set.
+    pub group_external_ids: BTreeMap<GroupId, String>,
+    /// How many times each group changed (renames and membership changes), which the fake shows as
+    /// `updated_at` (that many microseconds after the epoch) since it has no clock.
+    pub group_changes: BTreeMap<GroupId, i64>,
     next_user: i64,
     next_api_key: i64,
     next_group: i64,
@@ -146,6 +155,8 @@ impl Default for State {
             throttles: BTreeMap::new(),
             reset_requests: Vec::new(),
             api_keys: BTreeMap::new(),
+            group_external_ids: BTreeMap::new(),
+            group_changes: BTreeMap::new(),
             next_user: 1,
             next_api_key: 1,
             next_group: 3,
@@ -262,13 +273,94 @@ fn scim_text(attr: UserAttr, u: &User) -> Option<String> {
     match attr {
         UserAttr::Id => u.entity_id.clone(),
         UserAttr::ExternalId => u.external_id.clone(),
-        UserAttr::UserName | UserAttr::Email => Some(u.email.clone()),
+        UserAttr::UserName => Some(u.scim_user_name.clone().unwrap_or_else(|| u.email.clone())),
+        UserAttr::Email => Some(u.email.clone()),
         UserAttr::GivenName => u.first_name.clone(),
         UserAttr::FamilyName => u.last_name.clone(),
-        UserAttr::DisplayName => {
-            derived_display_name(u.first_name.as_deref(), u.last_name.as_deref())
-        }
+        UserAttr::DisplayName => u
+            .display_name
+            .clone()
+            .filter(|d| !d.is_empty())
+            .or_else(|| derived_display_name(u.first_name.as_deref(), u.last_name.as_deref())),
         UserAttr::Active | UserAttr::Created | UserAttr::LastModified => None,
+    }
+}
+
+/// What `sortBy` orders users by: text folded as the attribute compares it; absent values first (as NULLs
+/// sort first ascending on both back ends' `NULLS FIRST` people asks for).
+fn scim_sort_key(attr: UserAttr, u: &User) -> (Option<String>, bool, Timestamp) {
+    match attr {
+        UserAttr::Active => (None, u.is_active, u.date_joined),
+        UserAttr::Created => (None, false, u.date_joined),
+        UserAttr::LastModified => (None, false, u.updated_at),
+        UserAttr::Id | UserAttr::ExternalId => (scim_text(attr, u), false, u.date_joined),
+        _ => (scim_text(attr, u).map(|t| lower(&t)), false, u.date_joined),
+    }
+}
+
+/// people-store's group filter semantics (see [`scim_matches`]).
+pub fn scim_group_matches(f: &GroupFilter, g: &GroupRecord, members: &[String]) -> bool {
+    match f {
+        ScimFilter::And(items) => items.iter().all(|i| scim_group_matches(i, g, members)),
+        ScimFilter::Or(items) => items.iter().any(|i| scim_group_matches(i, g, members)),
+        ScimFilter::Not(inner) => !scim_group_matches(inner, g, members),
+        ScimFilter::Present(attr) => match attr {
+            GroupAttr::Member => !members.is_empty(),
+            GroupAttr::Created | GroupAttr::LastModified | GroupAttr::DisplayName => true,
+            GroupAttr::Id => g.group.entity_id.is_some(),
+            GroupAttr::ExternalId => g.external_id.as_deref().is_some_and(|e| !e.is_empty()),
+        },
+        ScimFilter::Compare(attr, op, Literal::Null) => {
+            let present = scim_group_matches(&ScimFilter::Present(*attr), g, members);
+            match op {
+                Op::Eq => !present,
+                Op::Ne => present,
+                _ => false,
+            }
+        }
+        ScimFilter::Compare(attr, op, Literal::Text(want)) => {
+            let values: Vec<String> = match attr {
+                GroupAttr::Id => g.group.entity_id.iter().cloned().collect(),
+                GroupAttr::ExternalId => g.external_id.iter().cloned().collect(),
+                GroupAttr::DisplayName => vec![lower(&g.group.name)],
+                GroupAttr::Member => members.to_vec(),
+                _ => Vec::new(),
+            };
+            let want = if *attr == GroupAttr::DisplayName {
+                lower(want)
+            } else {
+                want.clone()
+            };
+            let test = |v: &String| match op {
+                Op::Eq => *v == want,
+                Op::Ne => *v != want,
+                Op::Co => v.contains(&want),
+                Op::Sw => v.starts_with(&want),
+                Op::Ew => v.ends_with(&want),
+                Op::Gt => *v > want,
+                Op::Ge => *v >= want,
+                Op::Lt => *v < want,
+                Op::Le => *v <= want,
+            };
+            values.iter().any(test)
+        }
+        ScimFilter::Compare(attr, op, Literal::Time(want)) => {
+            let have = match attr {
+                GroupAttr::Created => g.created_at,
+                GroupAttr::LastModified => g.updated_at,
+                _ => return false,
+            };
+            match op {
+                Op::Eq => have == *want,
+                Op::Ne => have != *want,
+                Op::Gt => have > *want,
+                Op::Ge => have >= *want,
+                Op::Lt => have < *want,
+                Op::Le => have <= *want,
+                Op::Co | Op::Sw | Op::Ew => false,
+            }
+        }
+        ScimFilter::Compare(..) => false,
     }
 }
 
@@ -362,6 +454,8 @@ impl State {
             entity_id: new.entity_id.clone(),
             external_id: new.external_id.clone(),
             scim_deleted_at: None,
+            scim_user_name: None,
+            display_name: None,
         };
         self.users.insert(
             id,
@@ -496,8 +590,13 @@ impl State {
 
     /// people-store's `scim_users`: the users SCIM sees (personal, with an `entity_id`, not SCIM-deleted)
     /// that match `filter`, by id, paged, and how many match.
-    fn scim_users(&self, filter: Option<&UserFilter>, page: Page) -> (Vec<User>, i64) {
-        let rows: Vec<&User> = self
+    fn scim_users(
+        &self,
+        filter: Option<&UserFilter>,
+        sort: Option<Sort<UserAttr>>,
+        page: Page,
+    ) -> (Vec<User>, i64) {
+        let mut rows: Vec<&User> = self
             .users
             .values()
             .map(|s| &s.user)
@@ -508,11 +607,101 @@ impl State {
             })
             .filter(|u| filter.is_none_or(|f| scim_matches(f, u)))
             .collect();
+        if let Some(sort) = sort {
+            rows.sort_by(|a, b| {
+                let order = scim_sort_key(sort.attr, a).cmp(&scim_sort_key(sort.attr, b));
+                let order = match sort.order {
+                    SortOrder::Ascending => order,
+                    SortOrder::Descending => order.reverse(),
+                };
+                order.then(a.id.cmp(&b.id))
+            });
+        }
         let total = rows.len() as i64;
         (
             paged(rows, Some(page)).into_iter().cloned().collect(),
             total,
         )
+    }
+
+    /// A group with its SCIM columns.
+    fn group_record(&self, g: &Group) -> GroupRecord {
+        let changes = self.group_changes.get(&g.id).copied().unwrap_or(0);
+        GroupRecord {
+            group: g.clone(),
+            external_id: self.group_external_ids.get(&g.id).cloned(),
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            updated_at: chrono::DateTime::UNIX_EPOCH + chrono::Duration::microseconds(changes),
+        }
+    }
+
+    /// Counts a change of `group`.
+    fn touch_group(&mut self, group: GroupId) {
+        *self.group_changes.entry(group).or_default() += 1;
+    }
+
+    /// The members of `groups` SCIM sees, by group then entity id.
+    fn scim_group_members(&self, groups: &[GroupId]) -> Vec<ScimMember> {
+        let mut out: Vec<ScimMember> = self
+            .memberships
+            .values()
+            .filter(|m| groups.contains(&m.group_id))
+            .filter_map(|m| {
+                let u = &self.users.get(&m.user_id)?.user;
+                let visible = u.user_type == UserType::Personal && u.scim_deleted_at.is_none();
+                Some(ScimMember {
+                    group_id: m.group_id,
+                    user_id: u.id,
+                    entity_id: u.entity_id.clone().filter(|_| visible)?,
+                    display: u.email.clone(),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| (a.group_id, &a.entity_id).cmp(&(b.group_id, &b.entity_id)));
+        out
+    }
+
+    fn scim_groups(
+        &self,
+        filter: Option<&GroupFilter>,
+        sort: Option<Sort<GroupAttr>>,
+        page: Page,
+    ) -> (Vec<GroupRecord>, i64) {
+        let mut rows: Vec<GroupRecord> = self
+            .groups
+            .values()
+            .filter(|g| g.id != ALL_USERS_ID && g.id != ADMINISTRATORS_ID)
+            .map(|g| self.group_record(g))
+            .filter(|r| {
+                filter.is_none_or(|f| {
+                    let members: Vec<String> = self
+                        .scim_group_members(&[r.group.id])
+                        .into_iter()
+                        .map(|m| m.entity_id)
+                        .collect();
+                    scim_group_matches(f, r, &members)
+                })
+            })
+            .collect();
+        if let Some(sort) = sort {
+            let key = |r: &GroupRecord| match sort.attr {
+                GroupAttr::Id => (r.group.entity_id.clone(), r.created_at),
+                GroupAttr::ExternalId => (r.external_id.clone(), r.created_at),
+                GroupAttr::DisplayName => (Some(lower(&r.group.name)), r.created_at),
+                GroupAttr::LastModified => (None, r.updated_at),
+                GroupAttr::Created | GroupAttr::Member => (None, r.created_at),
+            };
+            rows.sort_by(|a, b| {
+                let order = key(a).cmp(&key(b));
+                let order = match sort.order {
+                    SortOrder::Ascending => order,
+                    SortOrder::Descending => order.reverse(),
+                };
+                order.then(a.group.id.cmp(&b.group.id))
+            });
+        }
+        let total = rows.len() as i64;
+        (paged(rows, Some(page)), total)
     }
 
     fn insert_group(&mut self, name: &str, entity_id: &str) -> Result<Group> {
@@ -558,6 +747,7 @@ impl State {
         if !self.users.contains_key(&user_id) || !self.groups.contains_key(&group_id) {
             return Err(foreign_key("FOREIGN KEY constraint failed"));
         }
+        self.touch_group(group_id);
         let id = MembershipId(self.next_membership);
         self.next_membership += 1;
         let m = Membership {
@@ -890,6 +1080,7 @@ impl Repo for MemRepo<'_> {
             {
                 return Err(unique("idx_permissions_group_name_lower"));
             }
+            s.touch_group(id);
             if let Some(g) = s.groups.get_mut(&id) {
                 g.name = name.to_string();
             }
@@ -961,8 +1152,76 @@ impl Repo for MemRepo<'_> {
         })
     }
 
-    fn scim_users(&mut self, filter: Option<&UserFilter>, page: Page) -> Result<(Vec<User>, i64)> {
-        self.exec("scim_users", |s| Ok(s.scim_users(filter, page)))
+    fn scim_users(
+        &mut self,
+        filter: Option<&UserFilter>,
+        sort: Option<Sort<UserAttr>>,
+        page: Page,
+    ) -> Result<(Vec<User>, i64)> {
+        self.exec("scim_users", |s| Ok(s.scim_users(filter, sort, page)))
+    }
+
+    fn user_by_scim_user_name(&mut self, user_name: &str) -> Result<Option<User>> {
+        self.exec("user_by_scim_user_name", |s| {
+            let want = lower(user_name);
+            Ok(s.users
+                .values()
+                .find(|u| u.user.scim_user_name.as_deref().map(lower) == Some(want.clone()))
+                .map(|u| u.user.clone()))
+        })
+    }
+
+    fn users_by_entity_ids(&mut self, entity_ids: &[String]) -> Result<Vec<User>> {
+        self.exec("users_by_entity_ids", |s| {
+            Ok(s.users
+                .values()
+                .filter(|u| {
+                    u.user
+                        .entity_id
+                        .as_ref()
+                        .is_some_and(|e| entity_ids.contains(e))
+                })
+                .map(|u| u.user.clone())
+                .collect())
+        })
+    }
+
+    fn scim_groups(
+        &mut self,
+        filter: Option<&GroupFilter>,
+        sort: Option<Sort<GroupAttr>>,
+        page: Page,
+    ) -> Result<(Vec<GroupRecord>, i64)> {
+        self.exec("scim_groups", |s| Ok(s.scim_groups(filter, sort, page)))
+    }
+
+    fn scim_group_by_entity_id(&mut self, entity_id: &str) -> Result<Option<GroupRecord>> {
+        self.exec("scim_group_by_entity_id", |s| {
+            Ok(s.groups
+                .values()
+                .find(|g| g.entity_id.as_deref() == Some(entity_id))
+                .map(|g| s.group_record(g)))
+        })
+    }
+
+    fn set_group_external_id(
+        &mut self,
+        id: GroupId,
+        external_id: Option<&str>,
+        _at: Timestamp,
+    ) -> Result<()> {
+        self.exec("set_group_external_id", |s| {
+            match external_id {
+                Some(e) => s.group_external_ids.insert(id, e.to_string()),
+                None => s.group_external_ids.remove(&id),
+            };
+            s.touch_group(id);
+            Ok(())
+        })
+    }
+
+    fn scim_group_members(&mut self, groups: &[GroupId]) -> Result<Vec<ScimMember>> {
+        self.exec("scim_group_members", |s| Ok(s.scim_group_members(groups)))
     }
 
     fn backfill_entity_ids(&mut self) -> Result<usize> {
@@ -1148,13 +1407,18 @@ impl Repo for MemRepo<'_> {
 
     fn delete_membership(&mut self, membership_id: MembershipId) -> Result<bool> {
         self.exec("delete_membership", |s| {
-            Ok(s.memberships.remove(&membership_id).is_some())
+            let removed = s.memberships.remove(&membership_id);
+            if let Some(m) = &removed {
+                s.touch_group(m.group_id);
+            }
+            Ok(removed.is_some())
         })
     }
 
     fn delete_group_memberships(&mut self, group_id: GroupId) -> Result<usize> {
         self.exec("delete_group_memberships", |s| {
             let before = s.memberships.len();
+            s.touch_group(group_id);
             s.memberships.retain(|_, m| m.group_id != group_id);
             Ok(before - s.memberships.len())
         })

@@ -160,6 +160,11 @@ pub struct User {
     /// When SCIM deleted the user: from then on SCIM answers 404 for them while people keeps the row
     /// (deactivated) for its history.
     pub scim_deleted_at: Option<Timestamp>,
+    /// SCIM `userName` where it is not the email as written (a login name, or the address in another case);
+    /// `None`: the email is the userName.
+    pub scim_user_name: Option<String>,
+    /// SCIM `displayName` as the identity provider sent it; `None`: derived from the names.
+    pub display_name: Option<String>,
 }
 
 impl fmt::Debug for User {
@@ -1152,6 +1157,8 @@ pub(crate) mod tests_support {
             entity_id: None,
             external_id: None,
             scim_deleted_at: None,
+            scim_user_name: None,
+            display_name: None,
         }
     }
 }

@@ -12,6 +12,8 @@ use crate::schema::{core_user, permissions_group as pg, permissions_group_member
 use crate::user::{lower, lower_opt};
 
 type GroupRow = (i32, String, Option<String>);
+/// The columns of a [`GroupRow`].
+const GROUP_COLUMNS: (pg::id, pg::name, pg::entity_id) = (pg::id, pg::name, pg::entity_id);
 /// id, user_id, group_id, is_group_manager.
 pub(crate) type MembershipRow = (i32, i32, i32, bool);
 /// user_id, membership id, first name, last name, email, manager flag.
@@ -23,6 +25,35 @@ fn group(r: GroupRow) -> Group {
         name: r.1,
         entity_id: r.2,
     }
+}
+
+/// Now, as stored: the time a group's `created_at` / `updated_at` record (bookkeeping the store keeps on
+/// every rename and membership change, whichever path made it, for SCIM's `meta.lastModified`).
+fn now() -> chrono::NaiveDateTime {
+    crate::time::naive(people_domain::clock::truncate_micros(chrono::Utc::now()))
+}
+
+/// Marks the groups `ids` as changed now. All Users and Administrators are left alone: SCIM never shows
+/// them, and every new user joins All Users, so touching it would make all user creations wait for one
+/// another on its row.
+fn touch(conn: &mut AnyConnection, ids: &[i32]) -> Result<()> {
+    let magic = [
+        people_domain::group::ALL_USERS_ID,
+        people_domain::group::ADMINISTRATORS_ID,
+    ];
+    let ids: Vec<i32> = ids
+        .iter()
+        .copied()
+        .filter(|id| !magic.iter().any(|m| m.key() == Some(*id)))
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    diesel::update(pg::table.filter(pg::id.eq_any(ids)))
+        .set(pg::updated_at.eq(now()))
+        .execute(conn)
+        .map_err(db)?;
+    Ok(())
 }
 
 pub(crate) fn membership(r: MembershipRow) -> Membership {
@@ -46,7 +77,13 @@ pub(crate) fn joined_memberships(
 
 pub(crate) fn insert(conn: &mut AnyConnection, name: &str, entity_id: &str) -> Result<Group> {
     diesel::insert_into(pg::table)
-        .values((pg::name.eq(name), pg::entity_id.eq(entity_id)))
+        .values((
+            pg::name.eq(name),
+            pg::entity_id.eq(entity_id),
+            pg::created_at.eq(now()),
+            pg::updated_at.eq(now()),
+        ))
+        .returning(GROUP_COLUMNS)
         .get_result::<GroupRow>(conn)
         .map(group)
         .map_err(db)
@@ -73,6 +110,7 @@ pub(crate) fn backfill_entity_ids(conn: &mut AnyConnection) -> Result<usize> {
 pub(crate) fn by_id(conn: &mut AnyConnection, id: i32) -> Result<Option<Group>> {
     pg::table
         .find(id)
+        .select(GROUP_COLUMNS)
         .first::<GroupRow>(conn)
         .optional()
         .map(|g| g.map(group))
@@ -82,6 +120,7 @@ pub(crate) fn by_id(conn: &mut AnyConnection, id: i32) -> Result<Option<Group>> 
 pub(crate) fn by_name(conn: &mut AnyConnection, name: &str) -> Result<Option<Group>> {
     pg::table
         .filter(lower(pg::name).eq(lower(name)))
+        .select(GROUP_COLUMNS)
         .first::<GroupRow>(conn)
         .optional()
         .map(|g| g.map(group))
@@ -95,6 +134,7 @@ pub(crate) fn by_ids(conn: &mut AnyConnection, ids: &[i32]) -> Result<Vec<Group>
     pg::table
         .filter(pg::id.eq_any(ids))
         .order(pg::id)
+        .select(GROUP_COLUMNS)
         .load::<GroupRow>(conn)
         .map(|v| v.into_iter().map(group).collect())
         .map_err(db)
@@ -115,7 +155,7 @@ pub(crate) fn lock(conn: &mut AnyConnection, id: i32) -> Result<()> {
 
 pub(crate) fn rename(conn: &mut AnyConnection, id: i32, name: &str) -> Result<()> {
     diesel::update(pg::table.find(id))
-        .set(pg::name.eq(name))
+        .set((pg::name.eq(name), pg::updated_at.eq(now())))
         .execute(conn)
         .map_err(db)?;
     Ok(())
@@ -145,6 +185,7 @@ pub(crate) fn list(
         q = q.limit(p.limit).offset(p.offset);
     }
     let groups: Vec<Group> = q
+        .select(GROUP_COLUMNS)
         .load::<GroupRow>(conn)
         .map_err(db)?
         .into_iter()
@@ -271,7 +312,7 @@ pub(crate) fn insert_membership(
     group_id: i32,
     manager: bool,
 ) -> Result<Membership> {
-    diesel::insert_into(pgm::table)
+    let m = diesel::insert_into(pgm::table)
         .values((
             pgm::user_id.eq(user_id),
             pgm::group_id.eq(group_id),
@@ -279,7 +320,9 @@ pub(crate) fn insert_membership(
         ))
         .get_result::<MembershipRow>(conn)
         .map(membership)
-        .map_err(db)
+        .map_err(db)?;
+    touch(conn, &[group_id])?;
+    Ok(m)
 }
 
 pub(crate) fn set_manager(conn: &mut AnyConnection, id: i32, manager: bool) -> Result<()> {
@@ -291,6 +334,12 @@ pub(crate) fn set_manager(conn: &mut AnyConnection, id: i32, manager: bool) -> R
 }
 
 pub(crate) fn delete_membership(conn: &mut AnyConnection, id: i32) -> Result<bool> {
+    let groups: Vec<i32> = pgm::table
+        .find(id)
+        .select(pgm::group_id)
+        .load(conn)
+        .map_err(db)?;
+    touch(conn, &groups)?;
     let n = diesel::delete(pgm::table.find(id))
         .execute(conn)
         .map_err(db)?;
@@ -298,6 +347,7 @@ pub(crate) fn delete_membership(conn: &mut AnyConnection, id: i32) -> Result<boo
 }
 
 pub(crate) fn delete_group_memberships(conn: &mut AnyConnection, group_id: i32) -> Result<usize> {
+    touch(conn, &[group_id])?;
     diesel::delete(pgm::table.filter(pgm::group_id.eq(group_id)))
         .execute(conn)
         .map_err(db)

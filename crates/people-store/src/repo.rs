@@ -4,6 +4,9 @@
 use people_domain::api_key::{ApiKey, ApiKeyChange, KeyHolder, KeyScope, NewApiKey};
 use people_domain::clock::Timestamp;
 use people_domain::group::{Group, GroupMember, GroupRole, GroupWithCount, Membership};
+use people_domain::scim::filter::{GroupAttr, GroupFilter, UserAttr};
+use people_domain::scim::group::{GroupRecord, ScimMember};
+use people_domain::scim::list::Sort;
 use people_domain::session::{CallerRecord, LoginRecord, NewLogin, NewSession};
 use people_domain::store::{
     NewEmail, NewMembership, Page, QueuedEmail, Repo, SavedAttempts, ThrottleKey, UserQuery,
@@ -76,9 +79,40 @@ impl Repo for DbRepo<'_> {
     fn scim_users(
         &mut self,
         filter: Option<&people_domain::scim::filter::UserFilter>,
+        sort: Option<Sort<UserAttr>>,
         page: people_domain::store::Page,
     ) -> Result<(Vec<User>, i64)> {
-        crate::scim::users(self.conn, filter, page)
+        crate::scim::users(self.conn, filter, sort, page)
+    }
+    fn user_by_scim_user_name(&mut self, user_name: &str) -> Result<Option<User>> {
+        user::by_scim_user_name(self.conn, user_name)
+    }
+    fn users_by_entity_ids(&mut self, entity_ids: &[String]) -> Result<Vec<User>> {
+        user::by_entity_ids(self.conn, entity_ids)
+    }
+    fn scim_groups(
+        &mut self,
+        filter: Option<&GroupFilter>,
+        sort: Option<Sort<GroupAttr>>,
+        page: people_domain::store::Page,
+    ) -> Result<(Vec<GroupRecord>, i64)> {
+        crate::scim::groups(self.conn, filter, sort, page)
+    }
+    fn scim_group_by_entity_id(&mut self, entity_id: &str) -> Result<Option<GroupRecord>> {
+        crate::scim::group_by_entity_id(self.conn, entity_id)
+    }
+    fn set_group_external_id(
+        &mut self,
+        id: GroupId,
+        external_id: Option<&str>,
+        at: people_domain::clock::Timestamp,
+    ) -> Result<()> {
+        id.key().map_or(Ok(()), |id| {
+            crate::scim::set_group_external_id(self.conn, id, external_id, at)
+        })
+    }
+    fn scim_group_members(&mut self, groups: &[GroupId]) -> Result<Vec<ScimMember>> {
+        crate::scim::group_members(self.conn, &crate::key::keys(groups))
     }
     fn backfill_entity_ids(&mut self) -> Result<usize> {
         Ok(user::backfill_entity_ids(self.conn)? + group::backfill_entity_ids(self.conn)?)

@@ -36,6 +36,10 @@ diesel::table! {
         external_id -> Nullable<Text>,
         /// people's own: when SCIM deleted the user.
         scim_deleted_at -> Nullable<Timestamp>,
+        /// people's own: SCIM `userName` where it differs from the email (unique ignoring case).
+        scim_user_name -> Nullable<Text>,
+        /// people's own: SCIM `displayName` as sent.
+        display_name -> Nullable<Text>,
     }
 }
 
@@ -45,6 +49,12 @@ diesel::table! {
         id -> Integer,
         name -> Text,
         entity_id -> Nullable<Text>,
+        /// people's own: SCIM `externalId`.
+        external_id -> Nullable<Text>,
+        /// people's own: SCIM `meta.created`.
+        created_at -> Timestamp,
+        /// people's own: SCIM `meta.lastModified` (renames and membership changes).
+        updated_at -> Timestamp,
     }
 }
 

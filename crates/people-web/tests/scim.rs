@@ -429,7 +429,8 @@ web_tests! {
                 "groups", "meta"])
         );
         assert_eq!(u["schemas"], json!([USER_URN]));
-        assert_eq!(u["userName"], json!("okta.user@example.com"));
+        assert_eq!(u["userName"], json!("Okta.User@example.com"), "stored as sent");
+        assert_eq!(u["emails"][0]["value"], json!("okta.user@example.com"));
         assert_eq!(u["externalId"], json!("00u1abcd"));
         assert_eq!(u["name"], json!({"givenName": "Okta", "familyName": "User"}));
         assert_eq!(u["displayName"], json!("Okta User"));
@@ -654,7 +655,7 @@ web_tests! {
         let r = patch(&t, &token, &id, json!([{"op": "Add", "path": "name.givenName", "value": "Ann"}])).await;
         assert_eq!(r.status, 200, "{}", r.text());
         assert_eq!(r.json()["name"], json!({"givenName": "Ann", "familyName": "User"}));
-        assert_eq!(r.json()["displayName"], json!("Ann User"));
+        assert_eq!(r.json()["displayName"], json!("Okta User"), "the displayName sent is kept");
 
         let r = patch(&t, &token, &id,
             json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "new@example.com"}])).await;
@@ -702,7 +703,8 @@ web_tests! {
         assert_eq!(r.status, 200, "{}", r.text());
         let u = r.json();
         assert_eq!(u["id"], json!(id));
-        assert_eq!(u["userName"], json!("put@example.com"), "its own userName, in another case");
+        assert_eq!(u["userName"], json!("Put@Example.com"), "its own userName, as sent");
+        assert_eq!(u["emails"][0]["value"], json!("put@example.com"));
         assert_eq!(u["name"], json!({"givenName": "Pia", "familyName": "Ut"}));
         assert_eq!(u["displayName"], json!("Pia Ut"));
         assert_eq!((&u["externalId"], &u["active"]), (&json!("00u2put"), &json!(false)));

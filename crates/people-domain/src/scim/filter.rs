@@ -1,5 +1,5 @@
-//! SCIM filters on users (RFC 7644 §3.4.2.2), parsed from the query string into a typed condition that the
-//! store compiles into SQL (nothing is filtered in memory).
+//! SCIM filters (RFC 7644 §3.4.2.2) on users and groups, parsed from the query string into a typed condition
+//! that the store compiles into SQL (nothing is filtered in memory).
 
 use std::str::FromStr;
 
@@ -72,78 +72,165 @@ pub enum Literal {
     Null,
 }
 
-/// A filter over users.
+/// A group attribute a filter can name, with the column behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupAttr {
+    /// `id`: `permissions_group.entity_id` (case-exact).
+    Id,
+    /// `externalId`: `permissions_group.external_id` (case-exact).
+    ExternalId,
+    /// `displayName`: `name` (not case-exact).
+    DisplayName,
+    /// `members.value` (and `members`, `members[value …]`): a member's user `entity_id` (case-exact); the
+    /// group matches when one of its members does.
+    Member,
+    /// `meta.created`: `created_at`.
+    Created,
+    /// `meta.lastModified`: `updated_at`.
+    LastModified,
+}
+
+/// A filter over the resources whose attributes are `A`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UserFilter {
+pub enum ScimFilter<A> {
     /// `attr op value`.
-    Compare(UserAttr, Op, Literal),
+    Compare(A, Op, Literal),
     /// `attr pr`: has a non-empty value.
-    Present(UserAttr),
+    Present(A),
     /// All of these.
-    And(Vec<UserFilter>),
+    And(Vec<ScimFilter<A>>),
     /// Any of these.
-    Or(Vec<UserFilter>),
+    Or(Vec<ScimFilter<A>>),
     /// Not this.
-    Not(Box<UserFilter>),
+    Not(Box<ScimFilter<A>>),
+}
+
+/// A filter over users.
+pub type UserFilter = ScimFilter<UserAttr>;
+/// A filter over groups.
+pub type GroupFilter = ScimFilter<GroupAttr>;
+
+/// The attributes of a resource type people lists: read from a `filter` and from `sortBy`.
+pub trait SortAttr: Sized {
+    /// The attribute `raw` names, as `sortBy` names one (the same paths as in filters, case-insensitive, the
+    /// core schema's URN allowed); anything else, or a multi-valued attribute, is `invalidValue`.
+    fn sort_attr(raw: &str) -> Result<Self, ScimError>;
+    /// Parses a filter on this resource type (`invalidFilter` when it is not one).
+    fn filter(raw: &str) -> Result<ScimFilter<Self>, ScimError>;
+}
+
+fn sort_attr<A: Attrs + PartialEq>(raw: &str, multi: &[A]) -> Result<A, ScimError> {
+    let refuse = || {
+        ScimError::new(
+            ScimType::InvalidValue,
+            format!(
+                "sortBy {raw:?} is not an attribute people sorts on ({})",
+                A::SUPPORTED
+            ),
+        )
+    };
+    // An attribute path alone is read by the filter grammar as the operand of `pr`.
+    let raw_path = raw.trim();
+    if raw_path.is_empty() || !raw_path.bytes().all(is_name_byte) {
+        return Err(refuse());
+    }
+    let path = match Filter::from_str(&format!("{raw_path} pr")) {
+        Ok(Filter::Attr(AttrExp::Present(path))) => path,
+        _ => return Err(refuse()),
+    };
+    match resolve::<A>(&path) {
+        Ok((Target::Attr(a), _)) if !multi.contains(&a) => Ok(a),
+        _ => Err(refuse()),
+    }
+}
+
+impl SortAttr for UserAttr {
+    fn sort_attr(raw: &str) -> Result<Self, ScimError> {
+        sort_attr(raw, &[])
+    }
+
+    fn filter(raw: &str) -> Result<ScimFilter<Self>, ScimError> {
+        parse_filter(raw)
+    }
+}
+
+impl SortAttr for GroupAttr {
+    fn sort_attr(raw: &str) -> Result<Self, ScimError> {
+        sort_attr(raw, &[GroupAttr::Member])
+    }
+
+    fn filter(raw: &str) -> Result<ScimFilter<Self>, ScimError> {
+        parse_filter(raw)
+    }
 }
 
 impl UserFilter {
-    /// The filter every user matches (an empty `And`).
-    pub fn always() -> Self {
-        UserFilter::And(Vec::new())
-    }
-
-    /// The filter no user matches (an empty `Or`).
-    pub fn never() -> Self {
-        UserFilter::Or(Vec::new())
-    }
-
     /// Parses a SCIM filter on users; see [`parse_user_filter`].
     pub fn parse(raw: &str) -> Result<Self, ScimError> {
         parse_user_filter(raw)
     }
+}
+
+impl GroupFilter {
+    /// Parses a SCIM filter on groups: `id`, `externalId`, `displayName`, `members.value` (also as
+    /// `members[value …]`), `meta.created`, `meta.lastModified`.
+    pub fn parse(raw: &str) -> Result<Self, ScimError> {
+        parse_filter(raw)
+    }
+}
+
+impl<A> ScimFilter<A> {
+    /// The filter every user matches (an empty `And`).
+    pub fn always() -> Self {
+        ScimFilter::And(Vec::new())
+    }
+
+    /// The filter no user matches (an empty `Or`).
+    pub fn never() -> Self {
+        ScimFilter::Or(Vec::new())
+    }
 
     /// All of `items`: nested `And`s flattened, `always` operands dropped, `never` if any operand is.
-    fn all(items: Vec<UserFilter>) -> Self {
+    fn all(items: Vec<Self>) -> Self {
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             match item {
-                UserFilter::And(inner) => out.extend(inner),
-                UserFilter::Or(ref inner) if inner.is_empty() => return UserFilter::never(),
+                ScimFilter::And(inner) => out.extend(inner),
+                ScimFilter::Or(ref inner) if inner.is_empty() => return ScimFilter::never(),
                 other => out.push(other),
             }
         }
         if out.len() == 1 {
-            out.pop().unwrap_or_else(UserFilter::always)
+            out.pop().unwrap_or_else(ScimFilter::always)
         } else {
-            UserFilter::And(out)
+            ScimFilter::And(out)
         }
     }
 
     /// Any of `items`: nested `Or`s flattened, `never` operands dropped, `always` if any operand is.
-    fn any(items: Vec<UserFilter>) -> Self {
+    fn any(items: Vec<Self>) -> Self {
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             match item {
-                UserFilter::Or(inner) => out.extend(inner),
-                UserFilter::And(ref inner) if inner.is_empty() => return UserFilter::always(),
+                ScimFilter::Or(inner) => out.extend(inner),
+                ScimFilter::And(ref inner) if inner.is_empty() => return ScimFilter::always(),
                 other => out.push(other),
             }
         }
         if out.len() == 1 {
-            out.pop().unwrap_or_else(UserFilter::never)
+            out.pop().unwrap_or_else(ScimFilter::never)
         } else {
-            UserFilter::Or(out)
+            ScimFilter::Or(out)
         }
     }
 
     /// Not `f`: constants flipped, a double negation removed.
-    fn negate(f: UserFilter) -> Self {
+    fn negate(f: Self) -> Self {
         match f {
-            UserFilter::And(ref items) if items.is_empty() => UserFilter::never(),
-            UserFilter::Or(ref items) if items.is_empty() => UserFilter::always(),
-            UserFilter::Not(inner) => *inner,
-            other => UserFilter::Not(Box::new(other)),
+            ScimFilter::And(ref items) if items.is_empty() => ScimFilter::never(),
+            ScimFilter::Or(ref items) if items.is_empty() => ScimFilter::always(),
+            ScimFilter::Not(inner) => *inner,
+            other => ScimFilter::Not(Box::new(other)),
         }
     }
 }
@@ -153,6 +240,14 @@ impl FromStr for UserFilter {
 
     fn from_str(raw: &str) -> Result<Self, ScimError> {
         parse_user_filter(raw)
+    }
+}
+
+impl FromStr for GroupFilter {
+    type Err = ScimError;
+
+    fn from_str(raw: &str) -> Result<Self, ScimError> {
+        parse_filter(raw)
     }
 }
 
@@ -175,6 +270,8 @@ pub const MAX_FILTER_BYTES: usize = 4096;
 
 /// The core User schema's URN, which may prefix an attribute (`urn:…:User:userName`).
 const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+/// The core Group schema's URN.
+const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
 /// What every user's one email looks like in SCIM: `type` "work", `primary` true.
 const EMAIL_TYPE: &str = "work";
@@ -184,6 +281,11 @@ const EMAIL_TYPE: &str = "work";
 /// `emails` (`emails[type eq "work" and value co "@x"]`) and `name` are understood. Bad syntax, an attribute
 /// people cannot filter on, or a value of the wrong type is `invalidFilter` naming what is wrong.
 pub fn parse_user_filter(raw: &str) -> Result<UserFilter, ScimError> {
+    parse_filter(raw)
+}
+
+/// Parses a filter on the resource whose attributes are `A`.
+fn parse_filter<A: Attrs>(raw: &str) -> Result<ScimFilter<A>, ScimError> {
     if raw.len() > MAX_FILTER_BYTES {
         return Err(invalid(format!(
             "the filter is longer than {MAX_FILTER_BYTES} bytes"
@@ -197,7 +299,7 @@ pub fn parse_user_filter(raw: &str) -> Result<UserFilter, ScimError> {
     let (text, inserted) = space_after_not(trimmed);
     let parsed =
         Filter::from_str(&text).map_err(|e| syntax_error(raw, &e, text.len(), lead, &inserted))?;
-    map_filter(&parsed)
+    map_filter::<A>(&parsed)
 }
 
 fn invalid(detail: impl Into<String>) -> ScimError {
@@ -308,138 +410,13 @@ const OPERATORS: [&str; 13] = [
 
 /// Where an attribute path points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Target {
-    /// A user attribute with a column behind it.
-    Attr(UserAttr),
+enum Target<A> {
+    /// An attribute with a column behind it.
+    Attr(A),
     /// `emails.type`: always "work".
     EmailType,
     /// `emails.primary`: always true.
     EmailPrimary,
-}
-
-/// The attributes people filters on, for messages.
-const SUPPORTED: &str = "id, externalId, userName, name.givenName, name.familyName, displayName, \
-     emails (value, type, primary), active, meta.created, meta.lastModified";
-
-fn check_urn(path: &AttrPath) -> Result<(), ScimError> {
-    match &path.uri {
-        Some(uri) if !uri.eq_ignore_ascii_case(USER_URN) => Err(invalid(format!(
-            "\"{path}\" cannot be filtered on: only attributes of {USER_URN} can"
-        ))),
-        _ => Ok(()),
-    }
-}
-
-fn unsupported(path: &dyn std::fmt::Display) -> ScimError {
-    invalid(format!(
-        "\"{path}\" cannot be filtered on (filterable: {SUPPORTED})"
-    ))
-}
-
-/// A top-level attribute path (`userName`, `name.givenName`, `urn:…:User:emails.value`).
-fn resolve(path: &AttrPath) -> Result<(Target, String), ScimError> {
-    check_urn(path)?;
-    let name = path.name.to_ascii_lowercase();
-    let sub = path.sub_attr.as_deref().map(str::to_ascii_lowercase);
-    let target = match (name.as_str(), sub.as_deref()) {
-        ("id", None) => Target::Attr(UserAttr::Id),
-        ("externalid", None) => Target::Attr(UserAttr::ExternalId),
-        ("username", None) => Target::Attr(UserAttr::UserName),
-        ("displayname", None) => Target::Attr(UserAttr::DisplayName),
-        ("active", None) => Target::Attr(UserAttr::Active),
-        ("name", Some(sub)) => name_sub(sub).ok_or_else(|| unsupported(path))?,
-        ("emails", None) => Target::Attr(UserAttr::Email),
-        ("emails", Some(sub)) => email_sub(sub).ok_or_else(|| unsupported(path))?,
-        ("meta", Some("created")) => Target::Attr(UserAttr::Created),
-        ("meta", Some("lastmodified")) => Target::Attr(UserAttr::LastModified),
-        _ => return Err(unsupported(path)),
-    };
-    Ok((target, path.to_string()))
-}
-
-fn name_sub(sub: &str) -> Option<Target> {
-    match sub {
-        "givenname" => Some(Target::Attr(UserAttr::GivenName)),
-        "familyname" => Some(Target::Attr(UserAttr::FamilyName)),
-        _ => None,
-    }
-}
-
-fn email_sub(sub: &str) -> Option<Target> {
-    match sub {
-        "value" => Some(Target::Attr(UserAttr::Email)),
-        "type" => Some(Target::EmailType),
-        "primary" => Some(Target::EmailPrimary),
-        _ => None,
-    }
-}
-
-/// An attribute inside a value filter: a sub-attribute of `parent` (`emails[value …]`, `name[givenName …]`).
-fn resolve_sub(parent: &AttrPath, path: &AttrPath) -> Result<(Target, String), ScimError> {
-    check_urn(parent)?;
-    let whole = || format!("{parent}[{path}]");
-    if parent.sub_attr.is_some() || path.uri.is_some() || path.sub_attr.is_some() {
-        return Err(unsupported(&whole()));
-    }
-    let sub = path.name.to_ascii_lowercase();
-    let target = match parent.name.to_ascii_lowercase().as_str() {
-        "emails" => email_sub(&sub),
-        "name" => name_sub(&sub),
-        _ => None,
-    };
-    let target = target.ok_or_else(|| unsupported(&whole()))?;
-    Ok((target, format!("{parent}.{path}")))
-}
-
-fn map_filter(f: &Filter) -> Result<UserFilter, ScimError> {
-    Ok(match f {
-        Filter::Attr(e) => map_exp(e, &resolve)?,
-        Filter::ValuePath(ValuePath { attr, filter }) => {
-            map_val_filter(filter, &|p: &AttrPath| resolve_sub(attr, p))?
-        }
-        Filter::Not(inner) => UserFilter::negate(map_filter(inner)?),
-        Filter::And(items) => {
-            UserFilter::all(items.iter().map(map_filter).collect::<Result<_, _>>()?)
-        }
-        Filter::Or(items) => {
-            UserFilter::any(items.iter().map(map_filter).collect::<Result<_, _>>()?)
-        }
-    })
-}
-
-/// Resolves an attribute path to its target and the name to use in messages.
-type Resolver<'a> = dyn Fn(&AttrPath) -> Result<(Target, String), ScimError> + 'a;
-
-fn map_val_filter(f: &ValFilter, resolve: &Resolver<'_>) -> Result<UserFilter, ScimError> {
-    Ok(match f {
-        ValFilter::Attr(e) => map_exp(e, resolve)?,
-        ValFilter::Not(inner) => UserFilter::negate(map_val_filter(inner, resolve)?),
-        ValFilter::And(items) => UserFilter::all(
-            items
-                .iter()
-                .map(|i| map_val_filter(i, resolve))
-                .collect::<Result<_, _>>()?,
-        ),
-        ValFilter::Or(items) => UserFilter::any(
-            items
-                .iter()
-                .map(|i| map_val_filter(i, resolve))
-                .collect::<Result<_, _>>()?,
-        ),
-    })
-}
-
-fn map_exp(e: &AttrExp, resolve: &Resolver<'_>) -> Result<UserFilter, ScimError> {
-    match e {
-        AttrExp::Present(path) => Ok(match resolve(path)?.0 {
-            Target::Attr(attr) => UserFilter::Present(attr),
-            Target::EmailType | Target::EmailPrimary => UserFilter::always(),
-        }),
-        AttrExp::Comparison(path, op, value) => {
-            let (target, name) = resolve(path)?;
-            compare(target, &name, op, value)
-        }
-    }
 }
 
 /// The kind of value an attribute holds.
@@ -450,11 +427,188 @@ enum Kind {
     Time,
 }
 
-fn kind(attr: UserAttr) -> Kind {
-    match attr {
-        UserAttr::Active => Kind::Bool,
-        UserAttr::Created | UserAttr::LastModified => Kind::Time,
-        _ => Kind::Text,
+/// A resource's filterable attributes: how paths name them and what values they hold.
+trait Attrs: Copy + Sized {
+    /// The resource's core schema, which may prefix an attribute.
+    const URN: &'static str;
+    /// The attributes people filters on, for messages.
+    const SUPPORTED: &'static str;
+    /// A top-level path's attribute (`name` lower-cased, `sub` lower-cased).
+    fn top(name: &str, sub: Option<&str>) -> Option<Target<Self>>;
+    /// The attribute `sub` (lower-cased) inside a value filter on `parent` (lower-cased).
+    fn inside(parent: &str, sub: &str) -> Option<Target<Self>>;
+    /// The two date-time attributes (created, last modified) are `Time`; see [`Kind`].
+    fn kind(self) -> Kind;
+}
+
+impl Attrs for UserAttr {
+    const URN: &'static str = USER_URN;
+    const SUPPORTED: &'static str = "id, externalId, userName, name.givenName, name.familyName, \
+         displayName, emails (value, type, primary), active, meta.created, meta.lastModified";
+
+    fn top(name: &str, sub: Option<&str>) -> Option<Target<Self>> {
+        Some(match (name, sub) {
+            ("id", None) => Target::Attr(UserAttr::Id),
+            ("externalid", None) => Target::Attr(UserAttr::ExternalId),
+            ("username", None) => Target::Attr(UserAttr::UserName),
+            ("displayname", None) => Target::Attr(UserAttr::DisplayName),
+            ("active", None) => Target::Attr(UserAttr::Active),
+            ("name", Some(sub)) => return Self::inside("name", sub),
+            ("emails", None) => Target::Attr(UserAttr::Email),
+            ("emails", Some(sub)) => return Self::inside("emails", sub),
+            ("meta", Some("created")) => Target::Attr(UserAttr::Created),
+            ("meta", Some("lastmodified")) => Target::Attr(UserAttr::LastModified),
+            _ => return None,
+        })
+    }
+
+    fn inside(parent: &str, sub: &str) -> Option<Target<Self>> {
+        Some(match (parent, sub) {
+            ("name", "givenname") => Target::Attr(UserAttr::GivenName),
+            ("name", "familyname") => Target::Attr(UserAttr::FamilyName),
+            ("emails", "value") => Target::Attr(UserAttr::Email),
+            ("emails", "type") => Target::EmailType,
+            ("emails", "primary") => Target::EmailPrimary,
+            _ => return None,
+        })
+    }
+
+    fn kind(self) -> Kind {
+        match self {
+            UserAttr::Active => Kind::Bool,
+            UserAttr::Created | UserAttr::LastModified => Kind::Time,
+            _ => Kind::Text,
+        }
+    }
+}
+
+impl Attrs for GroupAttr {
+    const URN: &'static str = GROUP_URN;
+    const SUPPORTED: &'static str =
+        "id, externalId, displayName, members.value, meta.created, meta.lastModified";
+
+    fn top(name: &str, sub: Option<&str>) -> Option<Target<Self>> {
+        Some(match (name, sub) {
+            ("id", None) => Target::Attr(GroupAttr::Id),
+            ("externalid", None) => Target::Attr(GroupAttr::ExternalId),
+            ("displayname", None) => Target::Attr(GroupAttr::DisplayName),
+            ("members", None) | ("members", Some("value")) => Target::Attr(GroupAttr::Member),
+            ("meta", Some("created")) => Target::Attr(GroupAttr::Created),
+            ("meta", Some("lastmodified")) => Target::Attr(GroupAttr::LastModified),
+            _ => return None,
+        })
+    }
+
+    fn inside(parent: &str, sub: &str) -> Option<Target<Self>> {
+        match (parent, sub) {
+            ("members", "value") => Some(Target::Attr(GroupAttr::Member)),
+            _ => None,
+        }
+    }
+
+    fn kind(self) -> Kind {
+        match self {
+            GroupAttr::Created | GroupAttr::LastModified => Kind::Time,
+            _ => Kind::Text,
+        }
+    }
+}
+
+fn check_urn<A: Attrs>(path: &AttrPath) -> Result<(), ScimError> {
+    match &path.uri {
+        Some(uri) if !uri.eq_ignore_ascii_case(A::URN) => Err(invalid(format!(
+            "\"{path}\" cannot be filtered on: only attributes of {} can",
+            A::URN
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn unsupported<A: Attrs>(path: &dyn std::fmt::Display) -> ScimError {
+    invalid(format!(
+        "\"{path}\" cannot be filtered on (filterable: {})",
+        A::SUPPORTED
+    ))
+}
+
+/// A top-level attribute path (`userName`, `name.givenName`, `urn:…:User:emails.value`).
+fn resolve<A: Attrs>(path: &AttrPath) -> Result<(Target<A>, String), ScimError> {
+    check_urn::<A>(path)?;
+    let name = path.name.to_ascii_lowercase();
+    let sub = path.sub_attr.as_deref().map(str::to_ascii_lowercase);
+    let target = A::top(&name, sub.as_deref()).ok_or_else(|| unsupported::<A>(path))?;
+    Ok((target, path.to_string()))
+}
+
+/// An attribute inside a value filter: a sub-attribute of `parent` (`emails[value …]`, `name[givenName …]`).
+fn resolve_sub<A: Attrs>(
+    parent: &AttrPath,
+    path: &AttrPath,
+) -> Result<(Target<A>, String), ScimError> {
+    check_urn::<A>(parent)?;
+    let whole = || format!("{parent}[{path}]");
+    if parent.sub_attr.is_some() || path.uri.is_some() || path.sub_attr.is_some() {
+        return Err(unsupported::<A>(&whole()));
+    }
+    let target = A::inside(
+        &parent.name.to_ascii_lowercase(),
+        &path.name.to_ascii_lowercase(),
+    )
+    .ok_or_else(|| unsupported::<A>(&whole()))?;
+    Ok((target, format!("{parent}.{path}")))
+}
+
+fn map_filter<A: Attrs>(f: &Filter) -> Result<ScimFilter<A>, ScimError> {
+    Ok(match f {
+        Filter::Attr(e) => map_exp(e, &resolve::<A>)?,
+        Filter::ValuePath(ValuePath { attr, filter }) => {
+            map_val_filter(filter, &|p: &AttrPath| resolve_sub::<A>(attr, p))?
+        }
+        Filter::Not(inner) => ScimFilter::negate(map_filter(inner)?),
+        Filter::And(items) => {
+            ScimFilter::all(items.iter().map(map_filter).collect::<Result<_, _>>()?)
+        }
+        Filter::Or(items) => {
+            ScimFilter::any(items.iter().map(map_filter).collect::<Result<_, _>>()?)
+        }
+    })
+}
+
+/// Resolves an attribute path to its target and the name to use in messages.
+type Resolver<'a, A> = dyn Fn(&AttrPath) -> Result<(Target<A>, String), ScimError> + 'a;
+
+fn map_val_filter<A: Attrs>(
+    f: &ValFilter,
+    resolve: &Resolver<'_, A>,
+) -> Result<ScimFilter<A>, ScimError> {
+    Ok(match f {
+        ValFilter::Attr(e) => map_exp(e, resolve)?,
+        ValFilter::Not(inner) => ScimFilter::negate(map_val_filter(inner, resolve)?),
+        ValFilter::And(items) => ScimFilter::all(
+            items
+                .iter()
+                .map(|i| map_val_filter(i, resolve))
+                .collect::<Result<_, _>>()?,
+        ),
+        ValFilter::Or(items) => ScimFilter::any(
+            items
+                .iter()
+                .map(|i| map_val_filter(i, resolve))
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
+fn map_exp<A: Attrs>(e: &AttrExp, resolve: &Resolver<'_, A>) -> Result<ScimFilter<A>, ScimError> {
+    match e {
+        AttrExp::Present(path) => Ok(match resolve(path)?.0 {
+            Target::Attr(attr) => ScimFilter::Present(attr),
+            Target::EmailType | Target::EmailPrimary => ScimFilter::always(),
+        }),
+        AttrExp::Comparison(path, op, value) => {
+            let (target, name) = resolve(path)?;
+            compare(target, &name, op, value)
+        }
     }
 }
 
@@ -495,12 +649,12 @@ fn value_kind(value: &CompValue) -> &'static str {
     }
 }
 
-fn compare(
-    target: Target,
+fn compare<A: Attrs>(
+    target: Target<A>,
     path: &str,
     op: &CompareOp,
     value: &CompValue,
-) -> Result<UserFilter, ScimError> {
+) -> Result<ScimFilter<A>, ScimError> {
     let op = op_of(op);
     let wrong_value = |wants: &str| {
         invalid(format!(
@@ -517,11 +671,11 @@ fn compare(
     // `eq null` is "not present", `ne null` "present", for every attribute.
     if *value == CompValue::Null {
         let present = match target {
-            Target::Attr(attr) => UserFilter::Present(attr),
-            Target::EmailType | Target::EmailPrimary => UserFilter::always(),
+            Target::Attr(attr) => ScimFilter::Present(attr),
+            Target::EmailType | Target::EmailPrimary => ScimFilter::always(),
         };
         return match op {
-            Op::Eq => Ok(UserFilter::negate(present)),
+            Op::Eq => Ok(ScimFilter::negate(present)),
             Op::Ne => Ok(present),
             _ => Err(invalid(format!(
                 "\"{path} {} null\": null is compared only with eq or ne",
@@ -554,12 +708,12 @@ fn compare(
                 _ => Err(wrong_op("a boolean")),
             }
         }
-        Target::Attr(attr) => match kind(attr) {
+        Target::Attr(attr) => match attr.kind() {
             Kind::Text => {
                 let CompValue::Str(s) = value else {
                     return Err(wrong_value("a string"));
                 };
-                Ok(UserFilter::Compare(attr, op, Literal::Text(s.clone())))
+                Ok(ScimFilter::Compare(attr, op, Literal::Text(s.clone())))
             }
             Kind::Bool => {
                 let b = match value {
@@ -568,7 +722,7 @@ fn compare(
                     _ => return Err(wrong_value("true or false")),
                 };
                 match op {
-                    Op::Eq | Op::Ne => Ok(UserFilter::Compare(attr, op, Literal::Bool(b))),
+                    Op::Eq | Op::Ne => Ok(ScimFilter::Compare(attr, op, Literal::Bool(b))),
                     _ => Err(wrong_op("a boolean")),
                 }
             }
@@ -592,11 +746,11 @@ fn compare(
     }
 }
 
-fn constant(b: bool) -> UserFilter {
+fn constant<A>(b: bool) -> ScimFilter<A> {
     if b {
-        UserFilter::always()
+        ScimFilter::always()
     } else {
-        UserFilter::never()
+        ScimFilter::never()
     }
 }
 
@@ -618,14 +772,14 @@ fn text_matches(op: Op, value: &str, literal: &str) -> bool {
 /// A time comparison. Stored times have microsecond precision, so a literal with a finer fraction is
 /// rewritten exactly in terms of the microsecond below it (`f`): `> t` and `>= t` are `> f`, `< t` and
 /// `<= t` are `<= f`, and `eq t` is `> f and < f + 1µs` (no stored time).
-fn compare_time(attr: UserAttr, op: Op, t: Timestamp) -> UserFilter {
+fn compare_time<A: Copy>(attr: A, op: Op, t: Timestamp) -> ScimFilter<A> {
     let floor = truncate_micros(t);
     if floor == t {
-        return UserFilter::Compare(attr, op, Literal::Time(t));
+        return ScimFilter::Compare(attr, op, Literal::Time(t));
     }
-    let at = |op: Op, t: Timestamp| UserFilter::Compare(attr, op, Literal::Time(t));
+    let at = |op: Op, t: Timestamp| ScimFilter::Compare(attr, op, Literal::Time(t));
     let between = || {
-        UserFilter::all(vec![
+        ScimFilter::all(vec![
             at(Op::Gt, floor),
             at(Op::Lt, floor + Duration::microseconds(1)),
         ])
@@ -633,7 +787,7 @@ fn compare_time(attr: UserAttr, op: Op, t: Timestamp) -> UserFilter {
     match op {
         Op::Gt | Op::Ge => at(Op::Gt, floor),
         Op::Lt | Op::Le => at(Op::Le, floor),
-        Op::Ne => UserFilter::negate(between()),
+        Op::Ne => ScimFilter::negate(between()),
         _ => between(),
     }
 }

@@ -5,6 +5,8 @@
 
 pub mod error;
 pub mod filter;
+pub mod group;
+pub mod list;
 pub mod token;
 pub mod user;
 

@@ -10,7 +10,8 @@ use crate::error::{DomainError, Result};
 use crate::group::{Group, ADMINISTRATORS_ID, ALL_USERS_ID};
 use crate::id::{GroupId, UserId};
 use crate::scim::error::{ScimError, ScimType};
-use crate::scim::filter::UserFilter;
+use crate::scim::filter::{UserAttr, UserFilter};
+pub use crate::scim::list::{ListQuery, MAX_RESULTS, SEARCH_SCHEMA};
 use crate::service::People;
 use crate::store::{Page, Repo};
 use crate::user::{insert_with_memberships, NewUser, SsoSource, User, UserType};
@@ -18,64 +19,17 @@ use crate::validate;
 
 /// The core User schema's URN.
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-/// Most resources one list answer holds (`count` above it is capped, as ServiceProviderConfig declares).
-pub const MAX_RESULTS: i64 = 200;
 /// Longest `externalId` (`core_user.external_id` is a varchar(254)).
-const EXTERNAL_ID_LIMIT: usize = 254;
+pub(crate) const EXTERNAL_ID_LIMIT: usize = 254;
+/// Longest `displayName` (a varchar(254), for users and groups alike).
+pub(crate) const DISPLAY_NAME_LIMIT: usize = 254;
 
-/// `GET /Users`: filter, 1-based `startIndex` and `count`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserListQuery {
-    /// Only users matching this.
-    pub filter: Option<UserFilter>,
-    /// 1-based index of the first result (below 1 is 1, as RFC 7644 §3.4.2.4 says).
-    pub start_index: i64,
-    /// Results per page, 0 to [`MAX_RESULTS`] (0: only `totalResults`).
-    pub count: i64,
-}
-
-fn integer_param(name: &str, raw: &str) -> std::result::Result<i64, ScimError> {
-    raw.trim().parse::<i64>().map_err(|_| {
-        ScimError::new(
-            ScimType::InvalidValue,
-            format!("{name} must be an integer, not {raw:?}"),
-        )
-    })
-}
-
-impl UserListQuery {
-    /// Reads `filter`, `startIndex` and `count` (parameter names ignoring case).
-    pub fn parse(pairs: &[(String, String)]) -> std::result::Result<Self, ScimError> {
-        let get = |name: &str| {
-            pairs
-                .iter()
-                .rev()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str())
-        };
-        let filter = match get("filter") {
-            Some(raw) if !raw.trim().is_empty() => Some(UserFilter::parse(raw)?),
-            _ => None,
-        };
-        let start_index = match get("startIndex") {
-            Some(raw) => integer_param("startIndex", raw)?.max(1),
-            None => 1,
-        };
-        let count = match get("count") {
-            Some(raw) => integer_param("count", raw)?.clamp(0, MAX_RESULTS),
-            None => MAX_RESULTS,
-        };
-        Ok(UserListQuery {
-            filter,
-            start_index,
-            count,
-        })
-    }
-}
+/// `GET /Users`: the list's parameters.
+pub type UserListQuery = ListQuery<UserAttr>;
 
 /// Whether a body without `schemas` is accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Missing {
+pub(crate) enum Missing {
     /// It is (the message's type is clear from the endpoint).
     Forgiven,
     /// It is `invalidSyntax`.
@@ -83,7 +37,7 @@ enum Missing {
 }
 
 /// A body's `schemas` must be an array naming `urn` (any case); `invalidSyntax` otherwise.
-fn require_schema(
+pub(crate) fn require_schema(
     body: &Map<String, Value>,
     urn: &str,
     missing: Missing,
@@ -103,29 +57,6 @@ fn require_schema(
             ScimType::InvalidSyntax,
             format!("schemas must be an array holding {urn}"),
         ))
-    }
-}
-
-/// The `SearchRequest` message's URN (`POST /Users/.search`).
-pub const SEARCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
-
-impl UserListQuery {
-    /// Reads a `SearchRequest` body (RFC 7644 §3.4.3): `filter`, `startIndex` and `count` as for `GET`
-    /// (numbers or their text); `attributes`, `sortBy` and the rest are accepted and not applied.
-    pub fn from_search(body: &Map<String, Value>) -> std::result::Result<Self, ScimError> {
-        require_schema(body, SEARCH_SCHEMA, Missing::Forgiven)?;
-        let mut pairs = Vec::new();
-        for name in ["filter", "startIndex", "count"] {
-            match attr(body, name) {
-                None => {}
-                Some(Value::String(s)) => pairs.push((name.to_string(), s.clone())),
-                Some(Value::Number(n)) if name != "filter" => {
-                    pairs.push((name.to_string(), n.to_string()))
-                }
-                Some(_) => return Err(invalid(format!("{name} has the wrong type"))),
-            }
-        }
-        UserListQuery::parse(&pairs)
     }
 }
 
@@ -152,8 +83,12 @@ pub struct ScimUserPage {
 /// `POST /Users`: the attributes people keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewScimUser {
-    /// The email: `userName` (people's userName is the email address).
+    /// The email: `userName` when it is an address, else the primary (or first) `emails` value.
     pub email: String,
+    /// `userName` as sent, where it differs from `email` (kept in `scim_user_name`).
+    pub user_name: Option<String>,
+    /// `displayName`, when sent.
+    pub display_name: Option<String>,
     /// `name.givenName`.
     pub given_name: Option<String>,
     /// `name.familyName`.
@@ -166,19 +101,19 @@ pub struct NewScimUser {
     pub locale: Option<String>,
 }
 
-fn invalid(detail: impl Into<String>) -> ScimError {
+pub(crate) fn invalid(detail: impl Into<String>) -> ScimError {
     ScimError::new(ScimType::InvalidValue, detail)
 }
 
 /// A case-insensitive lookup of `key` in a SCIM object (attribute names are case-insensitive).
-fn attr<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+pub(crate) fn attr<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     obj.iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(key))
         .map(|(_, v)| v)
         .filter(|v| !v.is_null())
 }
 
-fn optional_text(
+pub(crate) fn optional_text(
     obj: &Map<String, Value>,
     key: &str,
     limit: usize,
@@ -218,6 +153,9 @@ impl NewScimUser {
             Some(Value::String(_)) | None => return Err(invalid("userName is required")),
             Some(_) => return Err(invalid("userName must be a string")),
         };
+        if user_name.chars().count() > validate::limit::EMAIL || user_name.contains('\0') {
+            return Err(invalid("userName must be at most 254 characters"));
+        }
         let email = if validate::is_email(&user_name.to_lowercase()) {
             user_name.to_lowercase()
         } else {
@@ -226,8 +164,9 @@ impl NewScimUser {
             })?
         };
         if email.chars().count() > validate::limit::EMAIL {
-            return Err(invalid("userName must be at most 254 characters"));
+            return Err(invalid("the email address must be at most 254 characters"));
         }
+        let display_name = optional_text(body, "displayName", DISPLAY_NAME_LIMIT)?;
         let (given_name, family_name) = match attr(body, "name") {
             None => (None, None),
             Some(Value::Object(name)) => (
@@ -249,7 +188,9 @@ impl NewScimUser {
                 })?),
             };
         Ok(NewScimUser {
+            user_name: (user_name != email).then_some(user_name),
             email,
+            display_name,
             given_name,
             family_name,
             active,
@@ -277,6 +218,32 @@ fn primary_email(body: &Map<String, Value>) -> std::result::Result<Option<String
         .and_then(Value::as_str)
         .map(|s| s.trim().to_lowercase())
         .filter(|s| validate::is_email(s)))
+}
+
+/// 409 `uniqueness`: another user has this userName.
+fn taken(user_name: &str) -> DomainError {
+    ScimError::new(
+        ScimType::Uniqueness,
+        format!("userName {user_name} is already taken"),
+    )
+    .into()
+}
+
+impl NewScimUser {
+    /// The userName as the client sent it.
+    fn shown_user_name(&self) -> &str {
+        self.user_name.as_deref().unwrap_or(&self.email)
+    }
+}
+
+/// Sets SCIM's `userName` on `user`: an address becomes the email (and the userName is kept apart only
+/// when written differently, e.g. in capitals); anything else is kept as the userName beside the email.
+fn set_user_name(user: &mut User, user_name: &str) {
+    let lower = user_name.to_lowercase();
+    if validate::is_email(&lower) {
+        user.change_email(&lower);
+    }
+    user.scim_user_name = (user_name != user.email).then(|| user_name.to_string());
 }
 
 /// Whether SCIM may see `user`.
@@ -335,7 +302,7 @@ impl People {
             offset: query.start_index - 1,
         };
         self.store.read(|repo| {
-            let (users, total) = repo.scim_users(query.filter.as_ref(), page)?;
+            let (users, total) = repo.scim_users(query.filter.as_ref(), query.sort, page)?;
             let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
             let mut groups = if ids.is_empty() {
                 HashMap::new()
@@ -374,6 +341,16 @@ impl People {
     pub fn scim_create_user(&self, new: NewScimUser) -> Result<ScimUser> {
         let now = self.clock.now();
         let created = self.store.write(|repo| {
+            if let Some(name) = &new.user_name {
+                if let Some(holder) = repo.user_by_scim_user_name(name)? {
+                    let revivable = holder.scim_deleted_at.is_some()
+                        && holder.is_personal()
+                        && holder.email == new.email;
+                    if !revivable {
+                        return Err(taken(name));
+                    }
+                }
+            }
             let user = match repo.user_by_email(&new.email)? {
                 Some(mut existing)
                     if existing.scim_deleted_at.is_some() && existing.is_personal() =>
@@ -383,6 +360,8 @@ impl People {
                     existing.first_name = new.given_name.clone();
                     existing.last_name = new.family_name.clone();
                     existing.external_id = new.external_id.clone();
+                    existing.scim_user_name = new.user_name.clone();
+                    existing.display_name = new.display_name.clone();
                     existing.locale = new.locale.clone();
                     existing.sso_source = Some(SsoSource::Scim);
                     existing.is_active = new.active;
@@ -390,13 +369,7 @@ impl People {
                     repo.update_user(&existing)?;
                     existing
                 }
-                Some(_) => {
-                    return Err(ScimError::new(
-                        ScimType::Uniqueness,
-                        format!("userName {} is already taken", new.email),
-                    )
-                    .into())
-                }
+                Some(_) => return Err(taken(new.shown_user_name())),
                 None => {
                     let inserted = insert_with_memberships(
                         repo,
@@ -416,19 +389,25 @@ impl People {
                         },
                     )
                     .map_err(|e| match e {
-                        DomainError::Rule { field, .. } if field == "email" => ScimError::new(
-                            ScimType::Uniqueness,
-                            format!("userName {} is already taken", new.email),
-                        )
-                        .into(),
+                        DomainError::Rule { field, .. } if field == "email" => {
+                            taken(new.shown_user_name())
+                        }
                         other => other,
                     })?;
-                    if new.active {
+                    if new.active && new.user_name.is_none() && new.display_name.is_none() {
                         inserted
                     } else {
                         let mut u = inserted;
-                        u.is_active = false;
-                        repo.update_user(&u)?;
+                        u.is_active = new.active;
+                        u.scim_user_name = new.user_name.clone();
+                        u.display_name = new.display_name.clone();
+                        repo.update_user(&u).map_err(|e| {
+                            if e.is_unique_violation() {
+                                taken(new.shown_user_name())
+                            } else {
+                                e
+                            }
+                        })?;
                         u
                     }
                 }
@@ -466,7 +445,11 @@ enum Target {
     FamilyName,
     ExternalId,
     Locale,
-    /// `userName`, `emails.value` or `emails[type eq "work"].value`: the email address.
+    /// `userName`.
+    UserName,
+    /// `displayName`.
+    DisplayName,
+    /// `emails.value` or `emails[type eq "work"].value`: the email address.
     Email,
     /// Attributes people accepts and does not keep (`displayName`, `title`, extensions, …).
     Ignored,
@@ -498,12 +481,15 @@ fn target_of(path: &str) -> std::result::Result<Target, ScimError> {
         "name.familyname" => Target::FamilyName,
         "externalid" => Target::ExternalId,
         "locale" => Target::Locale,
-        "username" | "emails.value" => Target::Email,
+        "username" => Target::UserName,
+        "displayname" => Target::DisplayName,
+        "emails.value" => Target::Email,
         value_path if value_path.starts_with("emails[") && value_path.ends_with("].value") => {
             return email_value_path(&bare[..bare.len() - ".value".len()]);
         }
-        "displayname" | "title" | "nickname" | "preferredlanguage" | "timezone" | "usertype"
-        | "profileurl" => Target::Ignored,
+        "title" | "nickname" | "preferredlanguage" | "timezone" | "usertype" | "profileurl" => {
+            Target::Ignored
+        }
         other if other.starts_with("urn:") => Target::Ignored,
         _ => {
             return Err(ScimError::new(
@@ -674,12 +660,25 @@ fn apply(user: &mut User, op: &PatchOperation) -> std::result::Result<(), ScimEr
                 })?),
             }
         }
+        Target::UserName => {
+            let name = text(value, "userName", validate::limit::EMAIL)?
+                .map(|n| n.trim().to_string())
+                .ok_or_else(|| {
+                    ScimError::new(ScimType::Mutability, "userName cannot be removed")
+                })?;
+            set_user_name(user, &name);
+        }
+        Target::DisplayName => user.display_name = text(value, "displayName", DISPLAY_NAME_LIMIT)?,
         Target::Email => {
-            let email = text(value, "userName", validate::limit::EMAIL)?
+            let email = text(value, "emails.value", validate::limit::EMAIL)?
                 .map(|e| e.trim().to_lowercase())
                 .filter(|e| validate::is_email(e))
-                .ok_or_else(|| invalid("userName must be an email address"))?;
+                .ok_or_else(|| invalid("emails.value must be an email address"))?;
+            let follows = user.scim_user_name.is_none();
             user.change_email(&email);
+            if !follows && user.scim_user_name.as_deref() == Some(user.email.as_str()) {
+                user.scim_user_name = None;
+            }
         }
         Target::Ignored => {}
     }
@@ -709,25 +708,27 @@ fn guard_deactivation(repo: &mut dyn Repo, before: &User, after: &User) -> Resul
 /// Writes `after` over `before`: the email's uniqueness as 409, the last-admin rule as 400, sessions ended on
 /// deactivation.
 fn save(repo: &mut dyn Repo, before: &User, after: &User) -> Result<()> {
+    let shown = after.scim_user_name.as_deref().unwrap_or(&after.email);
+    if let Some(name) = &after.scim_user_name {
+        if before.scim_user_name.as_deref().map(str::to_lowercase) != Some(name.to_lowercase()) {
+            if let Some(other) = repo.user_by_scim_user_name(name)? {
+                if other.id != after.id {
+                    return Err(taken(name));
+                }
+            }
+        }
+    }
     if after.email != before.email {
         if let Some(other) = repo.user_by_email(&after.email)? {
             if other.id != after.id {
-                return Err(ScimError::new(
-                    ScimType::Uniqueness,
-                    format!("userName {} is already taken", after.email),
-                )
-                .into());
+                return Err(taken(shown));
             }
         }
     }
     guard_deactivation(repo, before, after)?;
     repo.update_user(after).map_err(|e| {
         if e.is_unique_violation() {
-            ScimError::new(
-                ScimType::Uniqueness,
-                format!("userName {} is already taken", after.email),
-            )
-            .into()
+            taken(shown)
         } else {
             e
         }
@@ -758,6 +759,8 @@ impl People {
             let before = self.scim_lock(repo, id)?;
             let mut after = before.clone();
             after.change_email(&new.email);
+            after.scim_user_name = new.user_name.clone();
+            after.display_name = new.display_name.clone();
             after.first_name = new.given_name.clone();
             after.last_name = new.family_name.clone();
             after.external_id = new.external_id.clone();
@@ -1130,8 +1133,12 @@ mod tests {
                 ScimType::InvalidPath,
             ),
             (
-                json!([{"op": "replace", "path": "userName", "value": "not-an-address"}]),
+                json!([{"op": "replace", "path": "emails.value", "value": "not-an-address"}]),
                 ScimType::InvalidValue,
+            ),
+            (
+                json!([{"op": "remove", "path": "userName"}]),
+                ScimType::Mutability,
             ),
         ] {
             assert_eq!(
@@ -1158,6 +1165,42 @@ mod tests {
         );
         assert_eq!(scim_status(r), (409, Some(ScimType::Uniqueness)));
         assert_eq!(scim_status(patch(&f, "nope", json!([]))).0, 404);
+        // A userName that is not an address is kept beside the email, and is unique ignoring case.
+        let u = patch(
+            &f,
+            &id,
+            json!([{"op": "replace", "path": "userName", "value": "Ann.Lee"}]),
+        )
+        .unwrap();
+        assert_eq!(
+            (u.user.scim_user_name.as_deref(), u.user.email.as_str()),
+            (Some("Ann.Lee"), "new@example.com")
+        );
+        let bob = f
+            .people
+            .scim_list_users(
+                UserListQuery::parse(&pairs(&[("filter", "userName eq \"bob@example.com\"")]))
+                    .unwrap(),
+            )
+            .unwrap();
+        let bob_id = bob.users[0].user.entity_id.clone().unwrap();
+        let r = patch(
+            &f,
+            &bob_id,
+            json!([{"op": "replace", "path": "userName", "value": "ann.lee"}]),
+        );
+        assert_eq!(scim_status(r), (409, Some(ScimType::Uniqueness)));
+        // Back to an address: the email follows and the separate userName goes.
+        let u = patch(
+            &f,
+            &id,
+            json!([{"op": "replace", "path": "userName", "value": "ann@example.com"}]),
+        )
+        .unwrap();
+        assert_eq!(
+            (u.user.scim_user_name.as_deref(), u.user.email.as_str()),
+            (None, "ann@example.com")
+        );
     }
 
     #[test]

@@ -509,6 +509,8 @@ fn users_keep_every_column(subject: &dyn Subject) {
         entity_id: new.entity_id,
         external_id: new.external_id,
         scim_deleted_at: None,
+        scim_user_name: None,
+        display_name: None,
     };
     assert!(u.id.get() > 0);
     assert_eq!(u, expected);
@@ -565,6 +567,8 @@ fn updates_write_every_column_but_id_date_joined_and_type(subject: &dyn Subject)
         entity_id: Some("b2_0000000000000000-x".into()),
         external_id: Some("00u2b".into()),
         scim_deleted_at: Some(later + Duration::microseconds(654_321)),
+        scim_user_name: Some("Ann.Lee".into()),
+        display_name: Some("Ann L.".into()),
         ..u.clone()
     };
     s.write(|r| r.update_user(&changed)).unwrap();
@@ -582,6 +586,8 @@ fn updates_write_every_column_but_id_date_joined_and_type(subject: &dyn Subject)
         entity_id: None,
         external_id: None,
         scim_deleted_at: None,
+        scim_user_name: None,
+        display_name: None,
         ..expected
     };
     s.write(|r| r.update_user(&cleared)).unwrap();
@@ -1170,7 +1176,9 @@ fn scim_list(
     page: Page,
 ) -> (Vec<&'static str>, i64) {
     let filter = filter.map(|f| crate::scim::filter::parse_user_filter(f).unwrap());
-    let (users, total) = s.read(|r| r.scim_users(filter.as_ref(), page)).unwrap();
+    let (users, total) = s
+        .read(|r| r.scim_users(filter.as_ref(), None, page))
+        .unwrap();
     let labels = users
         .iter()
         .map(|u| {
@@ -1229,7 +1237,7 @@ fn scim_users_are_the_visible_people_by_id_paged(subject: &dyn Subject) {
         .unwrap()
         .unwrap();
     let back = change(s, &gone, |u| u.scim_deleted_at = None);
-    let (users, total) = s.read(|r| r.scim_users(None, ALL)).unwrap();
+    let (users, total) = s.read(|r| r.scim_users(None, None, ALL)).unwrap();
     assert_eq!(total, 6);
     assert_eq!(users[0], back);
 }

@@ -109,12 +109,16 @@ pub fn render<'a>(user: &'a User, groups: &'a [Group], base: &str) -> UserJson<'
         schemas: [USER_URN],
         id,
         external_id: user.external_id.as_deref(),
-        user_name: &user.email,
+        user_name: user.scim_user_name.as_deref().unwrap_or(&user.email),
         name: (given.is_some() || family.is_some()).then_some(NameJson {
             given_name: given,
             family_name: family,
         }),
-        display_name: derived_display_name(given, family),
+        display_name: user
+            .display_name
+            .clone()
+            .filter(|d| !d.is_empty())
+            .or_else(|| derived_display_name(given, family)),
         emails: [EmailJson {
             value: &user.email,
             kind: "work",
