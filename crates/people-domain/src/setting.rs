@@ -31,6 +31,17 @@ pub enum Kind {
     ReadOnlyBool,
     /// `true` or `false` (a JSON boolean, or the same word as a string).
     Bool,
+    /// A value people computes from other settings (`scim-base-url` from `site-url`): never stored, not
+    /// taken from the environment, and so read-only.
+    Derived,
+}
+
+impl Kind {
+    /// Whether the settings API refuses every change to a setting of this kind (and the environment gives
+    /// it nothing).
+    pub fn is_read_only(self) -> bool {
+        matches!(self, Kind::ReadOnlyBool | Kind::Derived)
+    }
 }
 
 /// One setting people owns.
@@ -126,6 +137,15 @@ pub const SETTINGS: &[SettingDef] = &[
         kind: Kind::Bool,
         default: Some("false"),
     },
+    SettingDef {
+        key: "scim-base-url",
+        env_name: "MB_SCIM_BASE_URL",
+        description:
+            "The URL identity providers use for SCIM provisioning: the site URL followed by \
+            /api/ee/scim/v2. It follows site-url and cannot be set.",
+        kind: Kind::Derived,
+        default: None,
+    },
 ];
 
 /// The definition of `key`, if people owns such a setting.
@@ -165,7 +185,7 @@ impl EnvDefaults {
         let mut map = HashMap::new();
         for d in SETTINGS {
             if let Some(raw) = lookup(d.env_name) {
-                if d.kind == Kind::ReadOnlyBool {
+                if d.kind.is_read_only() {
                     continue;
                 }
                 let value =
@@ -204,7 +224,7 @@ fn bad_value(def: &SettingDef) -> DomainError {
         Kind::Email => "a valid email address".to_string(),
         Kind::Choice(c) => format!("one of {}", c.join(", ")),
         Kind::NonNegativeInt => "an integer greater than or equal to zero".to_string(),
-        Kind::ReadOnlyBool => "unchanged".to_string(),
+        Kind::ReadOnlyBool | Kind::Derived => "unchanged".to_string(),
         Kind::Bool => "true or false".to_string(),
     };
     DomainError::Disallowed(format!(
@@ -216,7 +236,7 @@ fn bad_value(def: &SettingDef) -> DomainError {
 /// Checks a value sent for `def` and returns the text to store (`None` = reset to the default). A read-only
 /// setting or a bad value is refused with a message naming the setting.
 pub fn normalize(def: &SettingDef, value: &Value) -> Result<Option<String>> {
-    if def.kind == Kind::ReadOnlyBool {
+    if def.kind.is_read_only() {
         return Err(DomainError::Disallowed(format!(
             "Setting {} is read-only.",
             def.key
@@ -252,7 +272,7 @@ pub fn normalize(def: &SettingDef, value: &Value) -> Result<Option<String>> {
                 .flatten()
                 .map(|i| i.to_string())
         }
-        Kind::ReadOnlyBool => None,
+        Kind::ReadOnlyBool | Kind::Derived => None,
         Kind::Bool => match text.trim().to_ascii_lowercase().as_str() {
             "true" => Some("true".to_string()),
             "false" => Some("false".to_string()),
@@ -434,11 +454,12 @@ impl PutSetting {
 pub struct SettingInfo {
     /// Key.
     pub key: &'static str,
-    /// The value stored through the API (`null` when the default applies).
+    /// The value stored through the API (`null` when the default applies, and always for a derived setting).
     pub value: Value,
     /// What it is for.
     pub description: &'static str,
-    /// The value that applies without a stored one (environment, else built in).
+    /// The value that applies without a stored one (environment, else built in; for a derived setting, the
+    /// value computed now).
     pub default: Value,
     /// The environment variable that sets the default.
     pub env_name: &'static str,
@@ -450,24 +471,46 @@ impl crate::People {
         caller.require_superuser()?;
         let stored: HashMap<String, String> =
             self.store.read(|r| r.settings())?.into_iter().collect();
-        Ok(SETTINGS
+        SETTINGS
             .iter()
-            .map(|d| SettingInfo {
-                key: d.key,
-                value: render(d, stored.get(d.key).map(String::as_str)),
-                description: d.description,
-                default: render(d, self.config.settings.default_of(d).as_deref()),
-                env_name: d.env_name,
+            .map(|d| {
+                let (value, default) = if d.kind == Kind::Derived {
+                    (Value::Null, render(d, self.derived_value(d)?.as_deref()))
+                } else {
+                    (
+                        render(d, stored.get(d.key).map(String::as_str)),
+                        render(d, self.config.settings.default_of(d).as_deref()),
+                    )
+                };
+                Ok(SettingInfo {
+                    key: d.key,
+                    value,
+                    description: d.description,
+                    default,
+                    env_name: d.env_name,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// `GET /api/setting/:key`: the value that applies (superusers only; unknown key 404).
     pub fn get_setting(&self, caller: &crate::session::Caller, key: &str) -> Result<Value> {
         caller.require_superuser()?;
         let d = def(key).ok_or(DomainError::NotFound)?;
-        let value = self.store.read(|r| self.setting_value(r, d.key))?;
+        let value = if d.kind == Kind::Derived {
+            self.derived_value(d)?
+        } else {
+            self.store.read(|r| self.setting_value(r, d.key))?
+        };
         Ok(render(d, value.as_deref()))
+    }
+
+    /// The value of a [`Kind::Derived`] setting, computed from the settings it follows as they are now.
+    fn derived_value(&self, d: &SettingDef) -> Result<Option<String>> {
+        Ok(match d.key {
+            "scim-base-url" => Some(self.scim_base_url()?),
+            _ => None,
+        })
     }
 
     /// `PUT /api/setting/:key` with `{"value": …}`: stores a checked value; `null` returns to the default.
@@ -556,6 +599,14 @@ mod tests {
             }
         }
         assert!(normalize(d("enable-password-login"), &json!(false)).is_err());
+        for v in [json!("https://x.io/api/ee/scim/v2"), Value::Null] {
+            match normalize(d("scim-base-url"), &v) {
+                Err(DomainError::Disallowed(m)) => {
+                    assert_eq!(m, "Setting scim-base-url is read-only.")
+                }
+                other => panic!("{v}: {other:?}"),
+            }
+        }
     }
 
     #[test]
@@ -581,5 +632,57 @@ mod tests {
         let bad =
             EnvDefaults::from_lookup(|k| (k == "MB_USER_VISIBILITY").then(|| "x".to_string()));
         assert!(bad.unwrap_err().to_string().contains("MB_USER_VISIBILITY"));
+    }
+
+    #[test]
+    fn the_scim_base_url_follows_the_site_url_and_cannot_be_set() {
+        let f = crate::testing::Fixture::new();
+        let admin = f.caller(f.admin("admin@x.com").id);
+        let base = |f: &crate::testing::Fixture| f.people.get_setting(&admin, "scim-base-url");
+        assert_eq!(
+            base(&f).unwrap(),
+            json!("http://localhost:3000/api/ee/scim/v2")
+        );
+        let url = PutSetting::parse(
+            json!({"value": "https://people.example/"})
+                .as_object()
+                .unwrap(),
+        );
+        f.people.put_setting(&admin, "site-url", url).unwrap();
+        assert_eq!(
+            base(&f).unwrap(),
+            json!("https://people.example/api/ee/scim/v2")
+        );
+        let listed = f.people.list_settings(&admin).unwrap();
+        let entry = listed.iter().find(|s| s.key == "scim-base-url").unwrap();
+        assert_eq!(
+            (&entry.value, &entry.default),
+            (
+                &Value::Null,
+                &json!("https://people.example/api/ee/scim/v2")
+            )
+        );
+        let put = PutSetting::parse(json!({"value": "https://x.io"}).as_object().unwrap());
+        assert_eq!(
+            f.people.put_setting(&admin, "scim-base-url", put),
+            Err(DomainError::Disallowed(
+                "Setting scim-base-url is read-only.".into()
+            ))
+        );
+        assert_eq!(f.store.setting("scim-base-url"), None, "nothing stored");
+    }
+
+    #[test]
+    fn read_only_settings_take_nothing_from_the_environment() {
+        let env = EnvDefaults::from_lookup(|k| match k {
+            "MB_SCIM_BASE_URL" => Some("https://elsewhere.example".to_string()),
+            "MB_ENABLE_PASSWORD_LOGIN" => Some("false".to_string()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(env.get("scim-base-url"), None);
+        assert_eq!(env.get("enable-password-login"), None);
+        assert!(Kind::Derived.is_read_only() && Kind::ReadOnlyBool.is_read_only());
+        assert!(!Kind::Bool.is_read_only() && !Kind::Url.is_read_only());
     }
 }

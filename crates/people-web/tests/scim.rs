@@ -333,8 +333,9 @@ web_tests! {
         assert_eq!(c["patch"], json!({"supported": true}));
         assert_eq!(c["bulk"], json!({"supported": false, "maxOperations": 0, "maxPayloadSize": 0}));
         assert_eq!(c["filter"], json!({"supported": true, "maxResults": 200}));
-        for f in ["changePassword", "sort", "etag"] {
-            assert_eq!(c[f], json!({"supported": false}), "{f}");
+        assert_eq!(c["changePassword"], json!({"supported": false}));
+        for f in ["sort", "etag"] {
+            assert_eq!(c[f], json!({"supported": true}), "{f}");
         }
         let schemes = c["authenticationSchemes"].as_array().unwrap();
         assert_eq!(schemes.len(), 1);
@@ -349,7 +350,7 @@ web_tests! {
         let r = get(&t, "/ResourceTypes", &token).await;
         let list = r.json();
         assert_eq!(list["schemas"], json!([LIST_URN]));
-        assert_eq!((&list["totalResults"], &list["itemsPerPage"], &list["startIndex"]), (&json!(1), &json!(1), &json!(1)));
+        assert_eq!((&list["totalResults"], &list["itemsPerPage"], &list["startIndex"]), (&json!(2), &json!(2), &json!(1)));
         let user_type = &list["Resources"][0];
         assert_eq!(
             (&user_type["id"], &user_type["endpoint"], &user_type["schema"]),
@@ -357,12 +358,13 @@ web_tests! {
         );
         assert_eq!(get(&t, "/ResourceTypes/User", &token).await.json(), *user_type);
         assert_eq!(user_type["meta"]["location"], json!(format!("{BASE}/ResourceTypes/User")));
-        // Groups are not served yet, so not declared.
-        assert_eq!(get(&t, "/ResourceTypes/Group", &token).await.status, 404);
+        let group_type = get(&t, "/ResourceTypes/Group", &token).await.json();
+        assert_eq!((&group_type["id"], &group_type["endpoint"]), (&json!("Group"), &json!("/Groups")));
+        assert_eq!(get(&t, "/ResourceTypes/Nope", &token).await.status, 404);
 
         let list = get(&t, "/Schemas", &token).await.json();
         assert_eq!(list["schemas"], json!([LIST_URN]));
-        assert_eq!(list["totalResults"], json!(1));
+        assert_eq!(list["totalResults"], json!(2));
         let schema = &list["Resources"][0];
         assert_eq!(get(&t, &format!("/Schemas/{USER_URN}"), &token).await.json(), *schema);
         assert_eq!(schema["id"], json!(USER_URN));
@@ -382,7 +384,7 @@ web_tests! {
         let email_subs: BTreeSet<String> = attr("emails")["subAttributes"].as_array().unwrap().iter()
             .map(|a| a["name"].as_str().unwrap().to_string()).collect();
         assert_eq!(email_subs, set(&["value", "type", "primary"]));
-        assert_eq!(get(&t, "/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group", &token).await.status, 404);
+        assert_eq!(get(&t, "/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group", &token).await.json()["name"], json!("Group"));
         assert_eq!(get(&t, "/Schemas/nonsense", &token).await.status, 404);
 
         // RFC 7644 §4: a filter on discovery is refused; other methods are not allowed.
@@ -557,7 +559,7 @@ web_tests! {
         let r = scim(&t, Method::POST, "/Users", Some(&token), Some(huge)).await;
         assert_eq!(r.status, 413);
         // Paths and methods that do not exist.
-        assert_eq!(get(&t, "/Groups", &token).await.status, 404);
+        assert_eq!(get(&t, "/Groupz", &token).await.status, 404);
         assert_eq!(get(&t, "/nothing/at/all", &token).await.status, 404);
         assert_eq!(get(&t, "", &token).await.status, 404);
         let r = scim(&t, Method::DELETE, "/Users", Some(&token), None).await;

@@ -77,6 +77,15 @@ impl ScimError {
         }
     }
 
+    /// A 412: `If-Match` names another version than the resource's.
+    pub fn precondition_failed(detail: impl Into<String>) -> Self {
+        ScimError {
+            status: 412,
+            scim_type: None,
+            detail: detail.into(),
+        }
+    }
+
     /// A 404 for a resource SCIM cannot see.
     pub fn not_found(detail: impl Into<String>) -> Self {
         ScimError {

@@ -9,5 +9,6 @@ pub mod group;
 pub mod list;
 pub mod token;
 pub mod user;
+pub mod version;
 
 pub use error::{ScimError, ScimType};

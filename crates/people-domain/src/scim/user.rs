@@ -12,6 +12,7 @@ use crate::id::{GroupId, UserId};
 use crate::scim::error::{ScimError, ScimType};
 use crate::scim::filter::{UserAttr, UserFilter};
 pub use crate::scim::list::{ListQuery, MAX_RESULTS, SEARCH_SCHEMA};
+use crate::scim::version::Precondition;
 use crate::service::People;
 use crate::store::{Page, Repo};
 use crate::user::{insert_with_memberships, NewUser, SsoSource, User, UserType};
@@ -67,6 +68,13 @@ pub struct ScimUser {
     pub user: User,
     /// Their groups other than All Users and Administrators.
     pub groups: Vec<Group>,
+}
+
+impl ScimUser {
+    /// The weak ETag of what SCIM shows of the user.
+    pub fn version(&self) -> String {
+        crate::scim::version::of_user(self)
+    }
 }
 
 /// One page of a user list.
@@ -437,6 +445,25 @@ pub enum PatchKind {
     Remove,
 }
 
+impl PatchKind {
+    /// An operation's `op`, in any case; anything else is `invalidSyntax`.
+    pub fn parse(op: Option<&Value>) -> std::result::Result<Self, ScimError> {
+        match op
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("add") => Ok(PatchKind::Add),
+            Some("replace") => Ok(PatchKind::Replace),
+            Some("remove") => Ok(PatchKind::Remove),
+            other => Err(ScimError::new(
+                ScimType::InvalidSyntax,
+                format!("op must be add, replace or remove, not {other:?}"),
+            )),
+        }
+    }
+}
+
 /// A user attribute a PATCH may name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
@@ -580,21 +607,7 @@ impl ScimPatch {
                     "each operation must be an object",
                 ));
             };
-            let kind = match attr(op, "op")
-                .and_then(Value::as_str)
-                .map(str::to_ascii_lowercase)
-                .as_deref()
-            {
-                Some("add") => PatchKind::Add,
-                Some("replace") => PatchKind::Replace,
-                Some("remove") => PatchKind::Remove,
-                other => {
-                    return Err(ScimError::new(
-                        ScimType::InvalidSyntax,
-                        format!("op must be add, replace or remove, not {other:?}"),
-                    ))
-                }
-            };
+            let kind = PatchKind::parse(attr(op, "op"))?;
             let value = attr(op, "value").cloned().unwrap_or(Value::Null);
             match attr(op, "path").and_then(Value::as_str) {
                 Some(path) => operations.push(PatchOperation {
@@ -740,23 +753,39 @@ fn save(repo: &mut dyn Repo, before: &User, after: &User) -> Result<()> {
 }
 
 impl People {
-    /// The user SCIM may see with entity id `id`, locked for the rest of the transaction.
-    fn scim_lock(&self, repo: &mut dyn Repo, id: &str) -> Result<User> {
+    /// The user SCIM may see with entity id `id`, locked for the rest of the transaction and checked
+    /// against `precondition` (`If-Match`).
+    fn scim_lock(
+        &self,
+        repo: &mut dyn Repo,
+        id: &str,
+        precondition: &Precondition,
+    ) -> Result<User> {
         let user = repo
             .user_by_entity_id(id)?
             .filter(visible)
             .ok_or_else(|| user_not_found(id))?;
-        repo.lock_user(user.id)?
+        let user = repo
+            .lock_user(user.id)?
             .filter(visible)
-            .ok_or_else(|| user_not_found(id))
+            .ok_or_else(|| user_not_found(id))?;
+        if *precondition != Precondition::Any {
+            precondition.check(&with_groups(repo, user.clone())?.version())?;
+        }
+        Ok(user)
     }
 
     /// `PUT /Users/:id`: replaces the attributes people keeps (an omitted one is cleared; `active` defaults to
     /// true), in one transaction.
-    pub fn scim_replace_user(&self, id: &str, new: NewScimUser) -> Result<ScimUser> {
+    pub fn scim_replace_user(
+        &self,
+        id: &str,
+        new: NewScimUser,
+        precondition: &Precondition,
+    ) -> Result<ScimUser> {
         let now = self.clock.now();
         self.store.write(|repo| {
-            let before = self.scim_lock(repo, id)?;
+            let before = self.scim_lock(repo, id, precondition)?;
             let mut after = before.clone();
             after.change_email(&new.email);
             after.scim_user_name = new.user_name.clone();
@@ -773,10 +802,15 @@ impl People {
     }
 
     /// `PATCH /Users/:id`: applies every operation in order, in one transaction; any refusal changes nothing.
-    pub fn scim_patch_user(&self, id: &str, patch: ScimPatch) -> Result<ScimUser> {
+    pub fn scim_patch_user(
+        &self,
+        id: &str,
+        patch: ScimPatch,
+        precondition: &Precondition,
+    ) -> Result<ScimUser> {
         let now = self.clock.now();
         self.store.write(|repo| {
-            let before = self.scim_lock(repo, id)?;
+            let before = self.scim_lock(repo, id, precondition)?;
             let mut after = before.clone();
             for op in &patch.operations {
                 apply(&mut after, op)?;
@@ -791,10 +825,10 @@ impl People {
 
     /// `DELETE /Users/:id`: deprovisions — the person is deactivated (sessions end) and SCIM answers 404 for
     /// them from then on; people keeps the row for its history. A `POST` of the same userName revives it.
-    pub fn scim_delete_user(&self, id: &str) -> Result<()> {
+    pub fn scim_delete_user(&self, id: &str, precondition: &Precondition) -> Result<()> {
         let now = self.clock.now();
         self.store.write(|repo| {
-            let before = self.scim_lock(repo, id)?;
+            let before = self.scim_lock(repo, id, precondition)?;
             let mut after = before.clone();
             after.is_active = false;
             after.scim_deleted_at = Some(now);
@@ -1035,7 +1069,7 @@ mod tests {
     }
     fn patch(f: &Fixture, id: &str, ops: Value) -> Result<ScimUser> {
         let patch = ScimPatch::parse(&body(json!({"schemas": [PATCH_SCHEMA], "Operations": ops})))?;
-        f.people.scim_patch_user(id, patch)
+        f.people.scim_patch_user(id, patch, &Precondition::Any)
     }
 
     fn scim_status(r: Result<impl std::fmt::Debug>) -> (u16, Option<ScimType>) {
@@ -1215,14 +1249,16 @@ mod tests {
         );
         assert_eq!(scim_status(r), (400, Some(ScimType::Mutability)));
         assert_eq!(
-            scim_status(f.people.scim_delete_user(&id)),
+            scim_status(f.people.scim_delete_user(&id, &Precondition::Any)),
             (400, Some(ScimType::Mutability))
         );
         let mut replace = okta_user("admin@x.com");
         replace.insert("active".into(), json!(false));
-        let r = f
-            .people
-            .scim_replace_user(&id, NewScimUser::parse(&replace).unwrap());
+        let r = f.people.scim_replace_user(
+            &id,
+            NewScimUser::parse(&replace).unwrap(),
+            &Precondition::Any,
+        );
         assert_eq!(scim_status(r), (400, Some(ScimType::Mutability)));
         assert!(f.store.user(admin.id).unwrap().is_active);
     }
@@ -1239,7 +1275,7 @@ mod tests {
         let bare = body(json!({"schemas": [USER_SCHEMA], "userName": "ann@example.com"}));
         let u = f
             .people
-            .scim_replace_user(&id, NewScimUser::parse(&bare).unwrap())
+            .scim_replace_user(&id, NewScimUser::parse(&bare).unwrap(), &Precondition::Any)
             .unwrap();
         assert_eq!(
             (
@@ -1251,7 +1287,7 @@ mod tests {
             (None, None, None, true)
         );
         let session = f.session(ann.user.id);
-        f.people.scim_delete_user(&id).unwrap();
+        f.people.scim_delete_user(&id, &Precondition::Any).unwrap();
         assert!(f.people.authenticate(Some(&session)).is_err());
         let stored = f.store.user(ann.user.id).unwrap();
         assert!(
@@ -1259,7 +1295,10 @@ mod tests {
             "the row stays"
         );
         assert_eq!(scim_status(f.people.scim_get_user(&id)).0, 404);
-        assert_eq!(scim_status(f.people.scim_delete_user(&id)).0, 404);
+        assert_eq!(
+            scim_status(f.people.scim_delete_user(&id, &Precondition::Any)).0,
+            404
+        );
         let back = f
             .people
             .scim_create_user(NewScimUser::parse(&okta_user("ann@example.com")).unwrap())

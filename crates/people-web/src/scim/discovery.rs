@@ -1,7 +1,7 @@
 //! SCIM discovery (RFC 7644 §4; RFC 7643 §5–7): `/ServiceProviderConfig`, `/ResourceTypes` and `/Schemas`.
 //! Static documents that declare what people's SCIM service does today, and nothing more: an IdP reads
-//! them to decide what to send (PATCH, but no bulk, no sorting, no ETags yet), so an overstatement here would
-//! turn into failed provisioning runs. When a feature lands, its flag here changes with it.
+//! them to decide what to send (PATCH, sorting, ETags; no bulk, no password change), so an overstatement here
+//! would turn into failed provisioning runs. When a feature lands, its flag here changes with it.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
@@ -10,6 +10,7 @@ use super::error::ScimFailure;
 use super::request::query_pairs;
 use super::{base_url, list_response, ok, run_scim, USER_URN};
 use crate::Api;
+use people_domain::scim::group::GROUP_SCHEMA as GROUP_URN;
 
 /// URN of the ServiceProviderConfig resource.
 pub const SERVICE_PROVIDER_CONFIG_URN: &str =
@@ -45,8 +46,8 @@ pub fn service_provider_config(base: &str) -> Value {
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": MAX_RESULTS},
         "changePassword": {"supported": false},
-        "sort": {"supported": false},
-        "etag": {"supported": false},
+        "sort": {"supported": true},
+        "etag": {"supported": true},
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "OAuth Bearer Token",
@@ -63,22 +64,36 @@ pub fn service_provider_config(base: &str) -> Value {
     })
 }
 
-/// The resource types people serves (RFC 7643 §6). Only User: the Group resource type is declared once
-/// `/Groups` exists (it is not served yet, and declaring it would send IdPs to a 404).
+/// The resource types people serves (RFC 7643 §6).
 pub fn resource_types(base: &str) -> Vec<Value> {
-    vec![json!({
-        "schemas": [RESOURCE_TYPE_URN],
-        "id": "User",
-        "name": "User",
-        "endpoint": "/Users",
-        "description": "A person in the directory",
-        "schema": USER_URN,
-        "schemaExtensions": [],
-        "meta": {
-            "resourceType": "ResourceType",
-            "location": format!("{base}/ResourceTypes/User")
-        }
-    })]
+    vec![
+        json!({
+            "schemas": [RESOURCE_TYPE_URN],
+            "id": "User",
+            "name": "User",
+            "endpoint": "/Users",
+            "description": "A person in the directory",
+            "schema": USER_URN,
+            "schemaExtensions": [],
+            "meta": {
+                "resourceType": "ResourceType",
+                "location": format!("{base}/ResourceTypes/User")
+            }
+        }),
+        json!({
+            "schemas": [RESOURCE_TYPE_URN],
+            "id": "Group",
+            "name": "Group",
+            "endpoint": "/Groups",
+            "description": "A group of people (All Users and Administrators are not shown)",
+            "schema": GROUP_URN,
+            "schemaExtensions": [],
+            "meta": {
+                "resourceType": "ResourceType",
+                "location": format!("{base}/ResourceTypes/Group")
+            }
+        }),
+    ]
 }
 
 /// One attribute definition (RFC 7643 §7) of a string attribute.
@@ -117,7 +132,7 @@ pub fn user_schema(base: &str) -> Value {
         "attributes": [
             string_attr("id", "Unique, stable identifier of the user, assigned by people.", true, ro, "always", "server", false),
             string_attr("externalId", "The identity provider's own identifier of the user.", true, rw, "default", "none", false),
-            string_attr("userName", "The user's email address; unique, compared ignoring case.", false, rw, "default", "server", true),
+            string_attr("userName", "The user's login name, unique ignoring case; when it is an email address it is also the user's email.", false, rw, "default", "server", true),
             {
                 "name": "name",
                 "type": "complex",
@@ -132,7 +147,7 @@ pub fn user_schema(base: &str) -> Value {
                     string_attr("familyName", "Family name.", false, rw, "default", "none", false)
                 ]
             },
-            string_attr("displayName", "\"<givenName> <familyName>\", derived from the names.", false, ro, "default", "none", false),
+            string_attr("displayName", "The name to show; \"<givenName> <familyName>\" when none was given.", false, rw, "default", "none", false),
             {
                 "name": "emails",
                 "type": "complex",
@@ -210,9 +225,67 @@ pub fn user_schema(base: &str) -> Value {
     })
 }
 
+/// The core Group schema (RFC 7643 §4.2, §8.7.1) as people serves it.
+pub fn group_schema(base: &str) -> Value {
+    let rw = "readWrite";
+    json!({
+        "schemas": [SCHEMA_URN],
+        "id": GROUP_URN,
+        "name": "Group",
+        "description": "Group",
+        "attributes": [
+            string_attr("id", "Unique, stable identifier of the group, assigned by people.", true, "readOnly", "always", "server", false),
+            string_attr("externalId", "The identity provider's own identifier of the group.", true, rw, "default", "none", false),
+            string_attr("displayName", "The group's name; unique, compared ignoring case.", false, rw, "default", "server", true),
+            {
+                "name": "members",
+                "type": "complex",
+                "multiValued": true,
+                "description": "The group's members (users).",
+                "required": false,
+                "mutability": rw,
+                "returned": "default",
+                "uniqueness": "none",
+                "subAttributes": [
+                    string_attr("value", "The member's user id.", true, "immutable", "default", "none", false),
+                    {
+                        "name": "$ref",
+                        "type": "reference",
+                        "referenceTypes": ["User"],
+                        "multiValued": false,
+                        "description": "The member's URI.",
+                        "required": false,
+                        "caseExact": true,
+                        "mutability": "immutable",
+                        "returned": "default",
+                        "uniqueness": "none"
+                    },
+                    string_attr("display", "The member's email address.", false, "readOnly", "default", "none", false),
+                    {
+                        "name": "type",
+                        "type": "string",
+                        "multiValued": false,
+                        "description": "Always User.",
+                        "required": false,
+                        "caseExact": false,
+                        "canonicalValues": ["User"],
+                        "mutability": "immutable",
+                        "returned": "default",
+                        "uniqueness": "none"
+                    }
+                ]
+            }
+        ],
+        "meta": {
+            "resourceType": "Schema",
+            "location": format!("{base}/Schemas/{GROUP_URN}")
+        }
+    })
+}
+
 /// Every schema people serves, in `/Schemas` order.
 pub fn schemas(base: &str) -> Vec<Value> {
-    vec![user_schema(base)]
+    vec![user_schema(base), group_schema(base)]
 }
 
 /// `GET /v2/ServiceProviderConfig`.
@@ -338,8 +411,11 @@ mod tests {
     fn the_config_declares_only_what_exists() {
         let c = service_provider_config("https://x/api/ee/scim/v2");
         assert_eq!(c["patch"], json!({"supported": true}));
-        for feature in ["bulk", "changePassword", "sort", "etag"] {
+        for feature in ["bulk", "changePassword"] {
             assert_eq!(c[feature]["supported"], false, "{feature}");
+        }
+        for feature in ["sort", "etag"] {
+            assert_eq!(c[feature]["supported"], true, "{feature}");
         }
         assert_eq!(c["filter"], json!({"supported": true, "maxResults": 200}));
         assert_eq!(c["authenticationSchemes"][0]["type"], "oauthbearertoken");

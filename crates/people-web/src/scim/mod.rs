@@ -10,6 +10,8 @@
 
 pub(crate) mod discovery;
 pub mod error;
+pub(crate) mod group;
+pub mod project;
 pub mod request;
 pub(crate) mod token;
 pub(crate) mod user;
@@ -20,8 +22,11 @@ use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{from_fn, Next, NormalizePath, TrailingSlash};
 use actix_web::{web, HttpRequest, HttpResponse, Resource, ResponseError, Route, Scope};
+use people_domain::scim::list::attribute_list;
+use people_domain::scim::version::Precondition;
 use people_domain::{DomainError, People};
 use serde::Serialize;
+use serde_json::Value;
 
 use self::error::ScimFailure;
 use crate::Api;
@@ -79,6 +84,106 @@ pub fn list_response<T: Serialize>(
         start_index,
         items_per_page: resources.len(),
         resources,
+    }
+}
+
+/// `If-Match` of a write.
+pub(crate) fn precondition(req: &HttpRequest) -> Precondition {
+    let raw = req
+        .headers()
+        .get(header::IF_MATCH)
+        .map(|v| v.to_str().unwrap_or("\u{0}"));
+    Precondition::from_if_match(raw)
+}
+
+/// Whether `If-None-Match` of a read names `version` (or is `*`): the client's copy is current.
+pub(crate) fn not_modified(req: &HttpRequest, version: &str) -> bool {
+    let Some(raw) = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    Precondition::from_if_match(Some(raw))
+        .check(version)
+        .is_ok()
+}
+
+/// 304 for a current copy, with its ETag.
+pub(crate) fn not_modified_response(version: &str) -> HttpResponse {
+    let mut r = HttpResponse::NotModified().finish();
+    if let Ok(v) = HeaderValue::from_str(version) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
+}
+
+/// One resource: `status`, its `ETag`, and its `Location` on a 201.
+pub(crate) fn resource(
+    status: StatusCode,
+    json: &Value,
+    version: &str,
+    location: Option<&str>,
+) -> HttpResponse {
+    let mut r = scim_json(status, json);
+    if let Ok(v) = HeaderValue::from_str(version) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    if let Some(Ok(v)) = location.map(HeaderValue::from_str) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// `attributes` / `excludedAttributes` of a request that returns one resource.
+pub(crate) struct Shape {
+    attributes: Vec<String>,
+    excluded: Vec<String>,
+}
+
+impl Shape {
+    /// Reads the two parameters from the query string.
+    pub(crate) fn of(req: &HttpRequest) -> Result<Self, ScimFailure> {
+        let pairs = request::query_pairs(req)?;
+        let get = |name: &str| {
+            pairs
+                .iter()
+                .rev()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| attribute_list(v))
+                .unwrap_or_default()
+        };
+        Ok(Shape {
+            attributes: get("attributes"),
+            excluded: get("excludedAttributes"),
+        })
+    }
+
+    /// `resource` rendered and cut to shape.
+    pub(crate) fn apply<T: Serialize>(
+        &self,
+        resource: &T,
+        urn: &str,
+    ) -> Result<Value, ScimFailure> {
+        shaped(resource, &self.attributes, &self.excluded, urn)
+    }
+}
+
+/// `resource` as JSON, with only `attributes` (when any) and without `excluded`.
+pub(crate) fn shaped<T: Serialize>(
+    resource: &T,
+    attributes: &[String],
+    excluded: &[String],
+    urn: &str,
+) -> Result<Value, ScimFailure> {
+    match serde_json::to_value(resource) {
+        Ok(Value::Object(mut m)) => {
+            project::project(&mut m, attributes, excluded, urn);
+            Ok(Value::Object(m))
+        }
+        Ok(other) => Ok(other),
+        Err(e) => Err(ScimFailure::internal(&format!("cannot render JSON: {e}"))),
     }
 }
 
@@ -160,6 +265,30 @@ pub fn v2_scope() -> Scope<
                 .route(web::patch().to(user::patch))
                 .route(web::delete().to(user::delete))
                 .default_service(web::to(user_default)),
+        )
+        .service(
+            web::resource("/Groups")
+                .route(web::get().to(group::list))
+                .route(web::post().to(group::create))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/Groups/.search")
+                .route(web::post().to(group::search))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/Groups/{id}")
+                .route(web::get().to(group::get))
+                .route(web::put().to(group::replace))
+                .route(web::patch().to(group::patch))
+                .route(web::delete().to(group::delete))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/.search")
+                .route(web::post().to(group::search_all))
+                .default_service(web::to(method_not_allowed)),
         )
         .default_service(web::to(no_endpoint))
 }

@@ -1,7 +1,6 @@
 //! `/v2/Users`: people as SCIM User resources (RFC 7643 §4.1), listed with filters and paging, read by id,
 //! created, replaced (`PUT`), patched (`PATCH`) and deprovisioned (`DELETE`).
 
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use people_domain::group::Group;
@@ -10,10 +9,11 @@ use people_domain::scim::user::{NewScimUser, ScimPatch, ScimUser, UserListQuery}
 use people_domain::user::User;
 use people_domain::{DomainError, People};
 use serde::Serialize;
+use serde_json::Value;
 
 use super::error::ScimFailure;
 use super::request::{query_pairs, ScimBody};
-use super::{base_url, list_response, ok, run_scim, scim_json, USER_URN};
+use super::{base_url, list_response, ok, run_scim, shaped, USER_URN};
 use crate::render::Ts;
 use crate::Api;
 
@@ -100,8 +100,8 @@ fn entity_id(id: &Option<String>) -> &str {
     id.as_deref().unwrap_or_default()
 }
 
-/// `user` with `groups` as a User resource under `base` (`…/api/ee/scim/v2`).
-pub fn render<'a>(user: &'a User, groups: &'a [Group], base: &str) -> UserJson<'a> {
+/// `user` with `groups` as a User resource under `base` (`…/api/ee/scim/v2`), at `version`.
+fn render<'a>(user: &'a User, groups: &'a [Group], base: &str, version: String) -> UserJson<'a> {
     let id = entity_id(&user.entity_id);
     let given = user.first_name.as_deref();
     let family = user.last_name.as_deref();
@@ -142,13 +142,23 @@ pub fn render<'a>(user: &'a User, groups: &'a [Group], base: &str) -> UserJson<'
             created: Ts(user.date_joined),
             last_modified: Ts(user.updated_at),
             location: format!("{base}/Users/{id}"),
-            version: format!("W/\"{}\"", user.updated_at.timestamp_millis()),
+            version,
         },
     }
 }
 
+/// `u` as JSON under `base`, cut to `attributes` / `excluded`.
+pub(crate) fn render_value(
+    u: &ScimUser,
+    base: &str,
+    attributes: &[String],
+    excluded: &[String],
+) -> Result<Value, ScimFailure> {
+    shaped(&render_one(u, base), attributes, excluded, USER_URN)
+}
+
 fn render_one<'a>(u: &'a ScimUser, base: &str) -> UserJson<'a> {
-    render(&u.user, &u.groups, base)
+    render(&u.user, &u.groups, base, u.version())
 }
 
 /// `GET /v2/Users`: `filter`, `startIndex`, `count` (capped at the declared maxResults).
@@ -167,10 +177,21 @@ fn list_page(
     query: UserListQuery,
 ) -> Result<HttpResponse, ScimFailure> {
     let (page, base) = run_scim(api, |p| {
-        let page = p.scim_list_users(query)?;
+        let page = p.scim_list_users(query.clone())?;
         Ok((page, base_url(p, req, api)?))
     })?;
-    let resources: Vec<_> = page.users.iter().map(|u| render_one(u, &base)).collect();
+    let resources: Vec<Value> = page
+        .users
+        .iter()
+        .map(|u| {
+            shaped(
+                &render_one(u, &base),
+                &query.attributes,
+                &query.excluded_attributes,
+                USER_URN,
+            )
+        })
+        .collect::<Result<_, _>>()?;
     Ok(ok(&list_response(&resources, page.total, page.start_index)))
 }
 
@@ -190,7 +211,18 @@ pub(crate) async fn get(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ScimFailure> {
-    one_user(&api, &req, &id, |p| p.scim_get_user(&id))
+    let shape = super::Shape::of(&req)?;
+    let (user, base) = run_scim(&api, |p| {
+        let user = p.scim_get_user(&id)?;
+        Ok((user, base_url(p, &req, &api)?))
+    })
+    .map_err(|e| for_user(e, &id))?;
+    let version = user.version();
+    if super::not_modified(&req, &version) {
+        return Ok(super::not_modified_response(&version));
+    }
+    let json = shape.apply(&render_one(&user, &base), USER_URN)?;
+    Ok(super::resource(StatusCode::OK, &json, &version, None))
 }
 
 /// Runs `f` on the user named `id` and answers 200 with the user it returns; a 404 names `id`.
@@ -205,7 +237,13 @@ fn one_user(
         Ok((user, base_url(p, req, api)?))
     })
     .map_err(|e| for_user(e, id))?;
-    Ok(ok(&render_one(&user, &base)))
+    let json = super::Shape::of(req)?.apply(&render_one(&user, &base), USER_URN)?;
+    Ok(super::resource(
+        StatusCode::OK,
+        &json,
+        &user.version(),
+        None,
+    ))
 }
 
 /// `e`, with a 404 naming the user `id` asked for.
@@ -227,12 +265,15 @@ pub(crate) async fn create(
         let user = p.scim_create_user(new)?;
         Ok((user, base_url(p, &req, &api)?))
     })?;
-    let json = render_one(&user, &base);
-    let mut r = scim_json(StatusCode::CREATED, &json);
-    if let Ok(v) = HeaderValue::from_str(&json.meta.location) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(r)
+    let rendered = render_one(&user, &base);
+    let location = rendered.meta.location.clone();
+    let json = super::Shape::of(&req)?.apply(&rendered, USER_URN)?;
+    Ok(super::resource(
+        StatusCode::CREATED,
+        &json,
+        &user.version(),
+        Some(&location),
+    ))
 }
 
 /// `PUT /v2/Users/{id}`: the body is a whole User resource (as for `POST`) that replaces the mutable
@@ -244,7 +285,8 @@ pub(crate) async fn replace(
     body: ScimBody,
 ) -> Result<HttpResponse, ScimFailure> {
     let new = NewScimUser::parse(&body.0)?;
-    one_user(&api, &req, &id, |p| p.scim_replace_user(&id, new))
+    let pre = super::precondition(&req);
+    one_user(&api, &req, &id, |p| p.scim_replace_user(&id, new, &pre))
 }
 
 /// `PATCH /v2/Users/{id}`: a PatchOp message; 200 with the user (RFC 7644 §3.5.2 allows 204, but Okta and
@@ -256,16 +298,19 @@ pub(crate) async fn patch(
     body: ScimBody,
 ) -> Result<HttpResponse, ScimFailure> {
     let patch = ScimPatch::parse(&body.0)?;
-    one_user(&api, &req, &id, |p| p.scim_patch_user(&id, patch))
+    let pre = super::precondition(&req);
+    one_user(&api, &req, &id, |p| p.scim_patch_user(&id, patch, &pre))
 }
 
 /// `DELETE /v2/Users/{id}`: deprovisions the person (deactivated, sessions ended, hidden from SCIM; the row
 /// is kept); 204 with no body.
 pub(crate) async fn delete(
     api: web::Data<Api>,
+    req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ScimFailure> {
-    run_scim(&api, |p| p.scim_delete_user(&id)).map_err(|e| for_user(e, &id))?;
+    let pre = super::precondition(&req);
+    run_scim(&api, |p| p.scim_delete_user(&id, &pre)).map_err(|e| for_user(e, &id))?;
     Ok(HttpResponse::NoContent().finish())
 }
 
