@@ -18,6 +18,7 @@ const ROUTES = [
   ['/admin/people/groups/:id', () => import('./pages/group.js'), SIGNED_IN],
   ['/admin/settings', () => import('./pages/settings.js'), SIGNED_IN],
   ['/admin/settings/authentication/api-keys', () => import('./pages/api-keys.js'), SIGNED_IN],
+  ['/admin/settings/authentication/scim', () => import('./pages/scim.js'), SIGNED_IN],
   ['/admin/settings/:section', () => import('./pages/settings.js'), SIGNED_IN],
   ['/account/profile', () => import('./pages/account.js'), SIGNED_IN],
   ['/account/password', () => import('./pages/account.js'), SIGNED_IN],

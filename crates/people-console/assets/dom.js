@@ -58,3 +58,12 @@ export function when(iso) {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
 }
+
+/**
+ * A masked key as the API gives it: the stored part (`mb_` and 4 characters) and, hidden from screen readers
+ * and cut short on screen, the stars that stand for the rest.
+ */
+export function maskedKey(masked) {
+  const shown = masked.replace(/\*+$/, '');
+  return h('code', { class: 'masked-key' }, shown, h('span', { 'aria-hidden': 'true' }, masked.slice(shown.length)));
+}

@@ -5,7 +5,7 @@
 
 import { api } from '../api.js';
 import { confirmDialog, copyable, openDialog } from '../dialog.js';
-import { h, replace, when } from '../dom.js';
+import { h, maskedKey, replace, when } from '../dom.js';
 import { field, form, select } from '../forms.js';
 import { subnav } from './settings.js';
 
@@ -78,15 +78,6 @@ function keyRow(key, page, labels) {
       h('button', { type: 'button', class: 'small', 'aria-label': `Edit ${key.name}`, onClick: () => editDialog(page, key) }, 'Edit'),
       h('button', { type: 'button', class: 'small', 'aria-label': `Regenerate ${key.name}`, onClick: () => regenerate(page, key) }, 'Regenerate'),
       h('button', { type: 'button', class: 'small danger', 'aria-label': `Delete ${key.name}`, onClick: () => remove(page, key) }, 'Delete')));
-}
-
-/**
- * The stored part of a key (`mb_` and 4 characters) and, hidden from screen readers and cut short on screen,
- * the stars that stand for the rest.
- */
-function maskedKey(masked) {
-  const shown = masked.replace(/\*+$/, '');
-  return h('code', { class: 'masked-key' }, shown, h('span', { 'aria-hidden': 'true' }, masked.slice(shown.length)));
 }
 
 /** The name and group fields of the create and edit forms (named as the API names them, for its errors). */

@@ -156,11 +156,22 @@ export default async function people(ctx) {
       h('td', {},
         h('span', { class: 'name' }, name),
         user.is_superuser ? h('span', { class: 'badge manager' }, 'Admin') : null,
-        user.sso_source ? h('span', { class: 'badge' }, user.sso_source) : null,
+        ssoBadge(user.sso_source),
         h('span', { class: 'sub' }, user.email)),
       h('td', {}, badges.length ? badges : h('span', { class: 'sub' }, '—')),
       h('td', { class: 'optional' }, filters.status === 'deactivated' ? when(user.updated_at) : (user.last_login ? when(user.last_login) : 'Never')),
       admin ? h('td', { class: 'row-actions' }, actions(user, name)) : null);
+  }
+
+  /** Where the person comes from when not from this console: SCIM (an identity provider) or another sign-in. */
+  function ssoBadge(source) {
+    if (!source) return null;
+    if (source === 'scim') {
+      return h('span', { class: 'badge scim', title: 'Managed by SCIM' },
+        h('span', { 'aria-hidden': 'true' }, 'SCIM'),
+        h('span', { class: 'visually-hidden' }, 'Managed by SCIM'));
+    }
+    return h('span', { class: 'badge' }, source);
   }
 
   function actions(user, name) {

@@ -1,7 +1,7 @@
 // Instance settings (/admin/settings and /admin/settings/:section): every setting GET /api/setting lists, one
 // labelled input each with its description, its default and the environment variable that sets the default,
 // saved one at a time (PUT /api/setting/:key {value}); the API's message for a bad value is shown by the field.
-// Sections are a sub-navigation so that API keys, SCIM and authentication pages can join later.
+// Sections are a sub-navigation, which the API keys and SCIM provisioning pages share.
 
 import { ApiError, api } from '../api.js';
 import { h, replace } from '../dom.js';
@@ -15,6 +15,12 @@ import { checkbox, field, form, select } from '../forms.js';
 const SECTIONS = [
   { slug: 'general', label: 'General', heading: 'General settings', keys: null },
   { slug: 'api-keys', label: 'API keys', href: '/admin/settings/authentication/api-keys', keys: [] },
+  {
+    slug: 'scim',
+    label: 'SCIM provisioning',
+    href: '/admin/settings/authentication/scim',
+    keys: ['scim-enabled', 'scim-base-url'],
+  },
 ];
 
 /** Friendlier labels than the keys; a setting not listed here is labelled from its key. */
@@ -29,6 +35,7 @@ const LABELS = {
   'enable-password-login': 'Password sign-in',
   'application-name': 'Application name',
   'scim-enabled': 'SCIM provisioning',
+  'scim-base-url': 'SCIM endpoint URL',
 };
 
 // What GET /api/setting does not say (each entry's only fields are key, value, description, default and
@@ -40,7 +47,7 @@ const CHOICES = {
   'scim-enabled': [['true', 'On'], ['false', 'Off']],
 };
 const NUMBERS = new Set(['reset-token-ttl-hours']);
-const READ_ONLY = new Set(['enable-password-login']);
+const READ_ONLY = new Set(['enable-password-login', 'scim-base-url']);
 
 export default async function settings(ctx) {
   const slug = ctx.params.section || SECTIONS[0].slug;
