@@ -16,7 +16,7 @@ use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use people_domain::password::{Complexity, PasswordPolicy, DEFAULT_BCRYPT_COST};
 use people_domain::session::Secret;
-use people_domain::setting::{EnvDefaultError, EnvDefaults, Kind, SettingDef, SETTINGS};
+use people_domain::setting::{EnvDefaultError, EnvDefaults, SettingDef, SETTINGS};
 use people_domain::DEFAULT_MAX_SESSION_AGE_MINUTES;
 use people_mailer::{SmtpSecurity, SmtpSettings};
 use people_store::{PoolOptions, Target};
@@ -291,7 +291,7 @@ pub const SHOWN_SETTINGS: &[&str] = &["site-url", "site-name"];
 
 /// The settings that take a default from the environment (a read-only one takes none).
 fn configurable_settings() -> impl Iterator<Item = &'static SettingDef> {
-    SETTINGS.iter().filter(|d| d.kind != Kind::ReadOnlyBool)
+    SETTINGS.iter().filter(|d| !d.kind.is_read_only())
 }
 
 impl SettingDefaults {

@@ -286,7 +286,7 @@ web_tests! {
         let names: Vec<&str> = list.as_array().unwrap().iter().map(|x| x["key"].as_str().unwrap()).collect();
         assert_eq!(names, vec!["site-name", "site-url", "site-locale", "admin-email", "user-visibility",
             "reset-token-ttl-hours", "session-cookie-samesite", "enable-password-login", "application-name",
-            "scim-enabled"]);
+            "scim-enabled", "scim-base-url"]);
         assert_eq!(keys(&list[0]), set(&["key", "value", "description", "default", "env_name"]));
         assert_eq!(list[0]["value"], json!("Acme"), "stored by setup");
         assert_eq!(list[5]["default"], json!(48));
