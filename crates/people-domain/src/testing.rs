@@ -477,6 +477,14 @@ impl State {
         if self.entity_id_taken(u.entity_id.as_deref(), Some(u.id)) {
             return Err(unique("idx_core_user_entity_id"));
         }
+        if let Some(name) = u.scim_user_name.as_deref().map(lower) {
+            let taken = self.users.values().any(|o| {
+                o.user.id != u.id && o.user.scim_user_name.as_deref().map(lower) == Some(name.clone())
+            });
+            if taken {
+                return Err(unique("idx_core_user_scim_user_name"));
+            }
+        }
         let stored = self.users.get_mut(&u.id).expect("checked above");
         // Every column of `UserChanges`: all but id, date_joined and type.
         let date_joined = stored.user.date_joined;

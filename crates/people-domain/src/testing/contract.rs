@@ -90,6 +90,8 @@ macro_rules! __repo_contract_checks {
             user_lists_page_and_count_every_match,
             scim_users_are_the_visible_people_by_id_paged,
             scim_filters_select_the_same_people_everywhere,
+            scim_user_names_are_found_ignoring_case,
+            scim_groups_and_members_are_the_same_everywhere,
             group_lists_of_users_rank_superusers_then_managers,
             users_sharing_a_group_other_than_all_users,
             group_names_and_entity_ids_are_unique,
@@ -1099,6 +1101,246 @@ fn users_sharing_a_group_other_than_all_users(subject: &dyn Subject) {
     assert_eq!(sharing(&amy), (vec![amy.id, bob.id], 2));
     assert_eq!(sharing(&bob), (vec![amy.id, bob.id, zed.id], 3));
     assert_eq!(sharing(&nul), (vec![], 0));
+}
+
+// ----- SCIM user names and groups -----
+
+/// A userName of its own (`scim_user_name`) is found ignoring case, matches `userName` filters instead of
+/// the email, and is unique ignoring case.
+fn scim_user_names_are_found_ignoring_case(subject: &dyn Subject) {
+    let s = subject.store();
+    let ann = scim_person(s, "ann", ("ann@example.com", Some("Ann"), None), None, t0());
+    let ann = change(s, &ann, |u| {
+        u.scim_user_name = Some("Ann.Lee".into());
+        u.display_name = Some("Dr. Ann".into());
+    });
+    let bob = scim_person(s, "bob", ("bob@example.com", None, None), None, t0());
+    let found = s.read(|r| r.user_by_scim_user_name("ANN.LEE")).unwrap();
+    assert_eq!(found.as_ref(), Some(&ann));
+    assert_eq!(
+        s.read(|r| r.user_by_scim_user_name("ann@example.com"))
+            .unwrap(),
+        None
+    );
+    let ids = |filter: &str| -> Vec<UserId> {
+        let f = crate::scim::filter::parse_user_filter(filter).unwrap();
+        s.read(|r| r.scim_users(Some(&f), None, ALL))
+            .unwrap()
+            .0
+            .iter()
+            .map(|u| u.id)
+            .collect()
+    };
+    assert_eq!(ids(r#"userName eq "ann.lee""#), vec![ann.id]);
+    assert_eq!(
+        ids(r#"userName eq "ann@example.com""#),
+        Vec::<UserId>::new()
+    );
+    assert_eq!(ids(r#"userName eq "BOB@example.com""#), vec![bob.id]);
+    assert_eq!(ids(r#"userName sw "ann""#), vec![ann.id]);
+    assert_eq!(ids(r#"emails.value eq "ann@example.com""#), vec![ann.id]);
+    assert_eq!(ids(r#"displayName eq "dr. ann""#), vec![ann.id]);
+    assert_eq!(ids(r#"userName ne "ann.lee""#), vec![bob.id]);
+    let taken = s
+        .write(|r| {
+            let mut b = bob.clone();
+            b.scim_user_name = Some("ann.LEE".into());
+            r.update_user(&b)
+        })
+        .unwrap_err();
+    assert!(taken.is_unique_violation(), "{taken:?}");
+    // Sorted by userName: "Ann.Lee" before "bob@…", both ways.
+    let sorted = |order: crate::scim::list::SortOrder| -> Vec<UserId> {
+        let sort = crate::scim::list::Sort {
+            attr: crate::scim::filter::UserAttr::UserName,
+            order,
+        };
+        s.read(|r| r.scim_users(None, Some(sort), ALL))
+            .unwrap()
+            .0
+            .iter()
+            .map(|u| u.id)
+            .collect()
+    };
+    assert_eq!(
+        sorted(crate::scim::list::SortOrder::Ascending),
+        vec![ann.id, bob.id]
+    );
+    assert_eq!(
+        sorted(crate::scim::list::SortOrder::Descending),
+        vec![bob.id, ann.id]
+    );
+    let found = s
+        .read(|r| r.users_by_entity_ids(&[bob.entity_id.clone().unwrap(), "nobody".into()]))
+        .unwrap();
+    assert_eq!(found, vec![bob]);
+}
+
+/// SCIM's groups: every group but the magic ones, filtered the same on every back end (`displayName`
+/// ignoring case, `externalId` and `members.value` exactly, a member being a person SCIM sees), sorted and
+/// paged; their SCIM members by entity id; `externalId` kept and membership changes dated.
+fn scim_groups_and_members_are_the_same_everywhere(subject: &dyn Subject) {
+    let s = subject.store();
+    let ann = scim_person(s, "ann", ("ann@example.com", None, None), None, t0());
+    let bob = scim_person(s, "bob", ("bob@example.com", None, None), None, t0());
+    let gone = scim_person(s, "del", ("del@example.com", None, None), None, t0());
+    change(s, &gone, |u| u.scim_deleted_at = Some(t0()));
+    let sales = group(s, "Sales");
+    let emea = group(s, "Sales EMEA");
+    let ops = group(s, "Ops");
+    let join = |u: &User, g: &Group| {
+        s.write(|r| {
+            r.insert_membership(&NewMembership {
+                user_id: u.id,
+                group_id: g.id,
+                role: GroupRole::Member,
+            })
+        })
+        .unwrap()
+    };
+    join(&ann, &sales);
+    join(&ann, &emea);
+    join(&bob, &emea);
+    join(&gone, &ops);
+    join(
+        &ann,
+        &Group {
+            id: crate::group::ADMINISTRATORS_ID,
+            name: String::new(),
+            entity_id: None,
+        },
+    );
+    let before = s
+        .read(|r| r.scim_group_by_entity_id(ops.entity_id.as_deref().unwrap()))
+        .unwrap()
+        .unwrap();
+    s.write(|r| r.set_group_external_id(ops.id, Some("00gOps"), t0() + Duration::days(1)))
+        .unwrap();
+    let after = s
+        .read(|r| r.scim_group_by_entity_id(ops.entity_id.as_deref().unwrap()))
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.external_id.as_deref(), Some("00gOps"));
+    assert_eq!(after.group, before.group);
+    assert_ne!(after.updated_at, before.updated_at);
+    let names = |filter: Option<&str>,
+                 sort: Option<crate::scim::list::Sort<crate::scim::filter::GroupAttr>>,
+                 page: Page| {
+        let f = filter.map(|f| crate::scim::filter::GroupFilter::parse(f).unwrap());
+        let (groups, total) = s.read(|r| r.scim_groups(f.as_ref(), sort, page)).unwrap();
+        (
+            groups.into_iter().map(|g| g.group.name).collect::<Vec<_>>(),
+            total,
+        )
+    };
+    let all = |filter: &str| names(Some(filter), None, ALL).0;
+    assert_eq!(
+        names(None, None, ALL),
+        (
+            vec!["Sales".to_string(), "Sales EMEA".into(), "Ops".into()],
+            3
+        )
+    );
+    assert_eq!(
+        names(
+            None,
+            None,
+            Page {
+                limit: 1,
+                offset: 1
+            }
+        ),
+        (vec!["Sales EMEA".to_string()], 3)
+    );
+    assert_eq!(
+        names(
+            None,
+            None,
+            Page {
+                limit: 0,
+                offset: 0
+            }
+        ),
+        (vec![], 3)
+    );
+    assert_eq!(all(r#"displayName eq "SALES""#), vec!["Sales"]);
+    assert_eq!(all(r#"displayName sw "sales ""#), vec!["Sales EMEA"]);
+    assert_eq!(all(r#"externalId eq "00gOps""#), vec!["Ops"]);
+    assert_eq!(all(r#"externalId eq "00gops""#), Vec::<String>::new());
+    let bob_id = bob.entity_id.clone().unwrap();
+    assert_eq!(
+        all(&format!(r#"members.value eq "{bob_id}""#)),
+        vec!["Sales EMEA"]
+    );
+    assert_eq!(
+        all(&format!(r#"members[value eq "{bob_id}"]"#)),
+        vec!["Sales EMEA"]
+    );
+    assert_eq!(
+        all(r#"members.value sw "ann""#),
+        vec!["Sales", "Sales EMEA"]
+    );
+    // The deleted person is no member SCIM sees: Ops has none.
+    assert_eq!(all("members pr"), vec!["Sales", "Sales EMEA"]);
+    assert_eq!(all("not (members pr)"), vec!["Ops"]);
+    assert_eq!(
+        all(r#"members.value eq "deldel000000000000000""#),
+        Vec::<String>::new()
+    );
+    assert_eq!(all(r#"id eq "nope""#), Vec::<String>::new());
+    let sales_id = sales.entity_id.clone().unwrap();
+    assert_eq!(all(&format!(r#"id eq "{sales_id}""#)), vec!["Sales"]);
+    let by_name = |order| {
+        Some(crate::scim::list::Sort {
+            attr: crate::scim::filter::GroupAttr::DisplayName,
+            order,
+        })
+    };
+    assert_eq!(
+        names(None, by_name(crate::scim::list::SortOrder::Descending), ALL).0,
+        vec!["Sales EMEA", "Sales", "Ops"]
+    );
+    assert_eq!(
+        names(None, by_name(crate::scim::list::SortOrder::Ascending), ALL).0,
+        vec!["Ops", "Sales", "Sales EMEA"]
+    );
+    // Members SCIM sees, by group then entity id; the magic groups have none here.
+    let members = s
+        .read(|r| {
+            r.scim_group_members(&[sales.id, emea.id, ops.id, crate::group::ADMINISTRATORS_ID])
+        })
+        .unwrap();
+    let seen: Vec<(GroupId, String, String)> = members
+        .into_iter()
+        .map(|m| (m.group_id, m.entity_id, m.display))
+        .collect();
+    let ann_id = ann.entity_id.clone().unwrap();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                crate::group::ADMINISTRATORS_ID,
+                ann_id.clone(),
+                "ann@example.com".to_string()
+            ),
+            (sales.id, ann_id.clone(), "ann@example.com".to_string()),
+            (emea.id, ann_id, "ann@example.com".to_string()),
+            (emea.id, bob_id, "bob@example.com".to_string()),
+        ]
+    );
+    // A membership change moves the group's lastModified; the magic groups are never looked up by SCIM.
+    let emea_before = s
+        .read(|r| r.scim_group_by_entity_id(emea.entity_id.as_deref().unwrap()))
+        .unwrap()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let m = s.read(|r| r.all_memberships(Some(&[emea.id]))).unwrap();
+    s.write(|r| r.delete_membership(m[0].id)).unwrap();
+    let emea_after = s
+        .read(|r| r.scim_group_by_entity_id(emea.entity_id.as_deref().unwrap()))
+        .unwrap()
+        .unwrap();
+    assert!(emea_after.updated_at > emea_before.updated_at);
 }
 
 // ----- SCIM user lists -----
