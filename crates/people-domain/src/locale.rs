@@ -38,6 +38,14 @@ pub fn normalize(input: &str) -> Option<String> {
     }
 }
 
+/// Every available locale, normalised (`en`, `en_US`), in the table's order.
+pub fn known() -> impl Iterator<Item = &'static str> {
+    TABLE
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
 /// The normalised form of `input` when it names an available locale (`en`, `en_US`, `es_MX`), else `None`.
 pub fn parse(input: &str) -> Option<String> {
     normalize(input).filter(|n| available().contains(n.as_str()))

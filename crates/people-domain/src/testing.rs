@@ -277,11 +277,11 @@ fn scim_text(attr: UserAttr, u: &User) -> Option<String> {
         UserAttr::Email => Some(u.email.clone()),
         UserAttr::GivenName => u.first_name.clone(),
         UserAttr::FamilyName => u.last_name.clone(),
-        UserAttr::DisplayName => u
-            .display_name
-            .clone()
-            .filter(|d| !d.is_empty())
-            .or_else(|| derived_display_name(u.first_name.as_deref(), u.last_name.as_deref())),
+        UserAttr::DisplayName => match u.display_name.as_deref() {
+            Some("") => None,
+            Some(d) => Some(d.to_string()),
+            None => derived_display_name(u.first_name.as_deref(), u.last_name.as_deref()),
+        },
         UserAttr::Active | UserAttr::Created | UserAttr::LastModified => None,
     }
 }
@@ -479,7 +479,8 @@ impl State {
         }
         if let Some(name) = u.scim_user_name.as_deref().map(lower) {
             let taken = self.users.values().any(|o| {
-                o.user.id != u.id && o.user.scim_user_name.as_deref().map(lower) == Some(name.clone())
+                o.user.id != u.id
+                    && o.user.scim_user_name.as_deref().map(lower) == Some(name.clone())
             });
             if taken {
                 return Err(unique("idx_core_user_scim_user_name"));

@@ -249,7 +249,8 @@ fn text_column(attr: UserAttr) -> &'static str {
         // people's derivation (`derived_display_name`): the non-empty names joined by a space.
         // As sent, else people's derivation (`derived_display_name`): the non-empty names joined by a space.
         UserAttr::DisplayName => {
-            "coalesce(nullif(display_name, ''), CASE WHEN coalesce(first_name, '') = '' THEN nullif(last_name, '') \
+            "(CASE WHEN display_name IS NOT NULL THEN nullif(display_name, '') \
+             WHEN coalesce(first_name, '') = '' THEN nullif(last_name, '') \
              WHEN coalesce(last_name, '') = '' THEN first_name \
              ELSE first_name || ' ' || last_name END)"
         }

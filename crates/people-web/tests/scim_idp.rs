@@ -399,7 +399,7 @@ web_tests! {
 
     // Entra, "Create User" exactly as the tutorial shows it: a userName that is not an email address
     // ("Test_User_<guid>") and the address in emails[type eq "work"]; Entra then finds the user again with
-    // `userName eq "<that userName>"`. The contract keeps userName as given (API-KEYS-SCIM.md A.2).
+    // `userName eq "<that userName>"`. people keeps userName as given (docs/scim.md).
     // https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups
     async fn entra_user_name_that_is_not_an_address_is_kept(t) {
         let (_, token) = ready(&t).await;
@@ -482,7 +482,7 @@ web_tests! {
         // A path-less "Replace" of active with Entra's string, in an object.
         let r = patch(&t, &path, &token, json!([{"op": "Replace", "value": {"active": "False"}}])).await;
         assert_eq!((r.status, r.json()["active"].clone()), (200, json!(false)));
-        // The contract keeps a displayName the provider sends (API-KEYS-SCIM.md A.2, "Details settled").
+        // people keeps a displayName the provider sends (docs/scim.md).
         assert_eq!(u["displayName"], json!("Bjfe"), "{u}");
     }
 
@@ -644,7 +644,7 @@ web_tests! {
     }
 
     // Okta apps made with the App Integration Wizard update groups with PUT ("Update specific Group
-    // membership": "sent through a PUT request"); the contract makes PUT a replacement, members included.
+    // membership": "sent through a PUT request"); people makes PUT a replacement, members included.
     // https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20
     async fn okta_puts_a_group(t) {
         let (_, token) = ready(&t).await;
@@ -666,11 +666,10 @@ web_tests! {
         assert!(members(&t, &token, &gid).await.is_empty(), "PUT replaces: no members left");
     }
 
-    // A PUT is a replacement (API-KEYS-SCIM.md A.2: "PUT replaces (omitted mutable attributes are cleared)"),
-    // so a Group PUT without `members` leaves none (RFC 7644 §3.5.1 lets a server keep them; the contract
+    // A PUT is a replacement (docs/scim.md: omitted mutable attributes are cleared),
+    // so a Group PUT without `members` leaves none (RFC 7644 §3.5.1 lets a server keep them; people
     // chose to clear). Okta's wizard-made apps update groups with PUT.
     // https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20
-    #[ignore = "server keeps the members on a Group PUT without members; reported"]
     async fn a_group_put_without_members_clears_them(t) {
         let (_, token) = ready(&t).await;
         let a = provision(&t, &token, "keep@okta.local").await;
@@ -686,7 +685,6 @@ web_tests! {
 
     // meta.created and meta.lastModified of a group (RFC 7643 §3.1) come from one clock: a group is never
     // modified before it was created, whatever the request (Entra's create carries an externalId).
-    #[ignore = "group created_at is the store's wall clock, lastModified after an externalId write the domain clock; reported"]
     async fn a_group_is_never_modified_before_it_was_created(t) {
         let (_, token) = ready(&t).await;
         let r = post(&t, "/Groups", &token, json!({"schemas": [GROUP_URN], "displayName": "Clock", "externalId": "x"})).await;
@@ -748,7 +746,7 @@ web_tests! {
         // The flagged form.
         let g = patch_group(&t, &token, &gid, json!([{"op": "remove", "path": format!("members[value eq \"{d}\"]")}])).await;
         assert!(member_values(&g).is_empty());
-        // A remove on members with neither value nor filter removes them all (the contract's rule).
+        // A remove on members with neither value nor filter removes them all (people's rule, docs/scim.md).
         patch_group(&t, &token, &gid, json!([{"op": "Add", "path": "members", "value": [{"value": a}, {"value": b}]}])).await;
         let g = patch_group(&t, &token, &gid, json!([{"op": "Remove", "path": "members"}])).await;
         assert!(member_values(&g).is_empty());
@@ -761,7 +759,7 @@ web_tests! {
         assert_eq!(patch(&t, &format!("/Groups/{gid}"), &token, json!([{"op": "Add", "path": "members", "value": [{"value": a}]}])).await.status, 404);
     }
 
-    // The magic groups stay out of reach of a provider's group requests (API-KEYS-SCIM.md A.2: SCIM can
+    // The magic groups stay out of reach of a provider's group requests (docs/scim.md: SCIM can
     // never grant or remove admin rights), whatever id it tries.
     async fn administrators_cannot_be_reached_through_groups(t) {
         let (_, token) = ready(&t).await;

@@ -1,4 +1,4 @@
--- API keys (spec API-KEYS-SCIM.md Part B §1.1, Part A.1): Metabase's api_key table of 0.50 (nullable
+-- API keys (docs/api-keys.md): Metabase's api_key table of 0.50 (nullable
 -- user_id, scope), with its foreign-key and index names (the unique constraints as PostgreSQL names them).
 -- Each key acts as a core_user row of type 'api-key'; the SCIM token (scope 'scim') has no user.
 --

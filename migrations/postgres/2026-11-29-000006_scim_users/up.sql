@@ -1,4 +1,4 @@
--- SCIM users (spec API-KEYS-SCIM.md Part A.2, Part B Part 2 §3): the stable public id SCIM knows a user by,
+-- SCIM users (docs/scim.md; Metabase 0.50 added entity_id): the stable public id SCIM knows a user by,
 -- the identity provider's own id, and the mark of a user SCIM deleted.
 --
 -- entity_id: Metabase's column (0.50), 21 characters of the NanoID alphabet, random. people assigns one on

@@ -1,4 +1,4 @@
--- See the PostgreSQL twin: Metabase's api_key table (spec API-KEYS-SCIM.md Part B §1.1, Part A.1), with
+-- See the PostgreSQL twin: Metabase's api_key table (docs/api-keys.md), with
 -- `key` holding the lower-case hex SHA-256 of the whole key under a unique index.
 CREATE TABLE api_key (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,

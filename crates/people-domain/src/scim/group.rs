@@ -442,8 +442,10 @@ impl People {
             let group = repo
                 .insert_group(&new.display_name, &new_entity_id())
                 .map_err(|e| unique_name(e, &new.display_name))?;
-            repo.set_group_external_id(group.id, new.external_id.as_deref(), now)?;
             let record = visible_group(repo, group.entity_id.as_deref().unwrap_or_default())?;
+            // Never before the store dated the group (its clock and this one may differ).
+            let at = now.max(record.updated_at);
+            repo.set_group_external_id(group.id, new.external_id.as_deref(), at)?;
             let add = users_for(repo, new.members.as_deref().unwrap_or_default())?;
             apply_members(repo, &record, &add, &[])?;
             let record = visible_group(repo, group.entity_id.as_deref().unwrap_or_default())?;
@@ -486,7 +488,7 @@ impl People {
             .map_err(|e| unique_name(e, name))
     }
 
-    /// `PUT /Groups/:id`: name, externalId and (when `members` is given) exactly these members.
+    /// `PUT /Groups/:id`: name, externalId and exactly these members (none when `members` is absent).
     pub fn scim_replace_group(
         &self,
         id: &str,
@@ -497,17 +499,17 @@ impl People {
         self.store.write(|repo| {
             let current = self.scim_lock_group(repo, id, precondition)?;
             self.scim_rename(repo, &current.record, &new.display_name)?;
-            repo.set_group_external_id(current.record.group.id, new.external_id.as_deref(), now)?;
-            if let Some(members) = &new.members {
-                let wanted = users_for(repo, members)?;
-                let remove: Vec<_> = current
-                    .members
-                    .iter()
-                    .map(|m| m.user_id)
-                    .filter(|u| !wanted.contains(u))
-                    .collect();
-                apply_members(repo, &current.record, &wanted, &remove)?;
-            }
+            let at = now.max(current.record.updated_at);
+            repo.set_group_external_id(current.record.group.id, new.external_id.as_deref(), at)?;
+            // A replacement: members left out are no longer members.
+            let wanted = users_for(repo, new.members.as_deref().unwrap_or_default())?;
+            let remove: Vec<_> = current
+                .members
+                .iter()
+                .map(|m| m.user_id)
+                .filter(|u| !wanted.contains(u))
+                .collect();
+            apply_members(repo, &current.record, &wanted, &remove)?;
             let record = visible_group(repo, id)?;
             one_with_members(repo, record)
         })
@@ -531,7 +533,8 @@ impl People {
                         self.scim_rename(repo, &current.record, name)?;
                     }
                     GroupChange::ExternalId(e) => {
-                        repo.set_group_external_id(current.record.group.id, e.as_deref(), now)?;
+                        let at = now.max(current.record.updated_at);
+                        repo.set_group_external_id(current.record.group.id, e.as_deref(), at)?;
                     }
                     GroupChange::AddMembers(ids) | GroupChange::SetMembers(ids) => {
                         let wanted = users_for(repo, ids)?;

@@ -478,6 +478,10 @@ enum Target {
     DisplayName,
     /// `emails.value` or `emails[type eq "work"].value`: the email address.
     Email,
+    /// `name`, the complex attribute: the sub-attributes in the value object.
+    Name,
+    /// `emails`, the multi-valued attribute: the primary (or first) value of the array.
+    Emails,
     /// Attributes people accepts and does not keep (`displayName`, `title`, extensions, …).
     Ignored,
 }
@@ -511,6 +515,8 @@ fn target_of(path: &str) -> std::result::Result<Target, ScimError> {
         "username" => Target::UserName,
         "displayname" => Target::DisplayName,
         "emails.value" => Target::Email,
+        "name" => Target::Name,
+        "emails" => Target::Emails,
         value_path if value_path.starts_with("emails[") && value_path.ends_with("].value") => {
             return email_value_path(&bare[..bare.len() - ".value".len()]);
         }
@@ -681,7 +687,49 @@ fn apply(user: &mut User, op: &PatchOperation) -> std::result::Result<(), ScimEr
                 })?;
             set_user_name(user, &name);
         }
-        Target::DisplayName => user.display_name = text(value, "displayName", DISPLAY_NAME_LIMIT)?,
+        // Removed (or emptied), displayName is absent; derived from the names only when never given.
+        Target::DisplayName => {
+            user.display_name =
+                Some(text(value, "displayName", DISPLAY_NAME_LIMIT)?.unwrap_or_default())
+        }
+        Target::Name if op.kind == PatchKind::Remove => {
+            user.first_name = None;
+            user.last_name = None;
+        }
+        Target::Name => {
+            let Value::Object(parts) = value else {
+                return Err(invalid("name must be an object"));
+            };
+            // RFC 7644 §3.5.2.1/3: the sub-attributes given replace theirs; the others stay.
+            for (part, v) in parts {
+                match target_of(&format!("name.{part}")) {
+                    Ok(Target::GivenName) => {
+                        user.first_name = text(v, "name.givenName", validate::limit::NAME)?
+                    }
+                    Ok(Target::FamilyName) => {
+                        user.last_name = text(v, "name.familyName", validate::limit::NAME)?
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Target::Emails if op.kind == PatchKind::Remove => {
+            return Err(ScimError::new(
+                ScimType::Mutability,
+                "emails cannot be removed: people keeps one address per user",
+            ));
+        }
+        Target::Emails => {
+            let mut holder = Map::new();
+            holder.insert("emails".into(), value.clone());
+            let email = primary_email(&holder)?
+                .ok_or_else(|| invalid("emails must hold an email address"))?;
+            let follows = user.scim_user_name.is_none();
+            user.change_email(&email);
+            if !follows && user.scim_user_name.as_deref() == Some(user.email.as_str()) {
+                user.scim_user_name = None;
+            }
+        }
         Target::Email => {
             let email = text(value, "emails.value", validate::limit::EMAIL)?
                 .map(|e| e.trim().to_lowercase())

@@ -119,6 +119,27 @@ fn string_attr(
     })
 }
 
+/// `locale`: the locales people knows, as BCP 47 tags, are its canonical values (any other is refused).
+fn locale_attr() -> Value {
+    let mut tags: Vec<String> = people_domain::locale::known()
+        .map(super::user::bcp47)
+        .filter(|tag| people_domain::locale::parse(tag).is_some())
+        .collect();
+    tags.sort();
+    tags.dedup();
+    let mut a = string_attr(
+        "locale",
+        "Preferred language for the user interface (BCP 47, such as en-US); one of the canonical values.",
+        false,
+        "readWrite",
+        "default",
+        "none",
+        false,
+    );
+    a["canonicalValues"] = json!(tags);
+    a
+}
+
 /// The core User schema (RFC 7643 §4.1, §8.7.1) restricted to the attributes people stores and returns,
 /// with their real characteristics. Other attributes an IdP sends are accepted and ignored.
 pub fn user_schema(base: &str) -> Value {
@@ -152,13 +173,13 @@ pub fn user_schema(base: &str) -> Value {
                 "name": "emails",
                 "type": "complex",
                 "multiValued": true,
-                "description": "The user's one email address (type work, primary); on input the primary or first value is used when userName is not an email address.",
-                "required": false,
+                "description": "The user's one email address (type work, primary). Required: when userName is not an email address, the primary (or first) value is the user's email.",
+                "required": true,
                 "mutability": rw,
                 "returned": "default",
                 "uniqueness": "none",
                 "subAttributes": [
-                    string_attr("value", "Email address.", false, rw, "default", "none", false),
+                    string_attr("value", "Email address.", false, rw, "default", "none", true),
                     {
                         "name": "type",
                         "type": "string",
@@ -175,9 +196,9 @@ pub fn user_schema(base: &str) -> Value {
                         "name": "primary",
                         "type": "boolean",
                         "multiValued": false,
-                        "description": "Always true.",
+                        "description": "Always true: people keeps one address.",
                         "required": false,
-                        "mutability": rw,
+                        "mutability": "readOnly",
                         "returned": "default"
                     }
                 ]
@@ -186,12 +207,12 @@ pub fn user_schema(base: &str) -> Value {
                 "name": "active",
                 "type": "boolean",
                 "multiValued": false,
-                "description": "False once the user is deactivated: they can no longer sign in.",
-                "required": false,
+                "description": "False once the user is deactivated: they can no longer sign in. True when a new user is created without it.",
+                "required": true,
                 "mutability": rw,
                 "returned": "default"
             },
-            string_attr("locale", "Preferred language for the user interface (BCP 47, such as en-US); one people knows.", false, rw, "default", "none", false),
+            locale_attr(),
             {
                 "name": "groups",
                 "type": "complex",

@@ -114,11 +114,12 @@ fn render<'a>(user: &'a User, groups: &'a [Group], base: &str, version: String) 
             given_name: given,
             family_name: family,
         }),
-        display_name: user
-            .display_name
-            .clone()
-            .filter(|d| !d.is_empty())
-            .or_else(|| derived_display_name(given, family)),
+        // An empty stored displayName is one the client removed: absent, not derived.
+        display_name: match user.display_name.as_deref() {
+            Some("") => None,
+            Some(d) => Some(d.to_string()),
+            None => derived_display_name(given, family),
+        },
         emails: [EmailJson {
             value: &user.email,
             kind: "work",
