@@ -24,6 +24,7 @@ use people_web::client::DEFAULT_TRUSTED_PROXIES;
 use people_web::{TrustedProxies, WebConfig};
 
 use crate::hashing::DEFAULT_QUEUE_SECONDS;
+use crate::logging::LogFormat;
 
 /// The database when neither `MB_DB_CONNECTION_URI` nor `DATABASE_URL` names one.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:people.db";
@@ -226,6 +227,9 @@ pub struct Options {
     #[arg(long, global = true, env = "PEOPLE_TRUSTED_PROXIES",
         default_value = DEFAULT_TRUSTED_PROXIES)]
     pub trusted_proxies: TrustedProxies,
+    /// Log format: text, or json for one JSON object per line
+    #[arg(long, global = true, env = "MB_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// Defaults of the settings (`MB_SITE_URL`, `MB_SITE_NAME`, …).
     #[command(flatten)]
     pub settings: SettingDefaults,

@@ -1,12 +1,7 @@
 //! `people`: serve Metabase's user API, apply migrations, or create an administrator.
 
+use people_server::logging::{self, LogFormat};
 use people_server::{server, Cli, CliError, StartError};
-
-fn init_logging() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .format_timestamp_millis()
-        .init();
-}
 
 fn main() {
     let cli = match Cli::from_process() {
@@ -14,19 +9,29 @@ fn main() {
         Err(CliError::Usage(e)) => e.exit(),
         Err(CliError::Config(e)) => fail(&StartError::Config(e)),
     };
-    init_logging();
+    let format = cli.options.log_format;
+    logging::init(format);
     if let Err(e) = server::run(cli) {
+        if format == LogFormat::Json {
+            // Every line on stderr stays JSON.
+            log::error!(target: "people", "{}", one_line(&e));
+            std::process::exit(e.exit_code());
+        }
         fail(&e);
     }
 }
 
-/// Prints `e` as one line (even when a driver's message spans several) and exits with its code.
-fn fail(e: &StartError) -> ! {
-    let line = e
-        .to_string()
+/// `e` as one line, even when a driver's message spans several.
+fn one_line(e: &StartError) -> String {
+    e.to_string()
         .split_whitespace()
         .collect::<Vec<_>>()
-        .join(" ");
+        .join(" ")
+}
+
+/// Prints `e` as one line (even when a driver's message spans several) and exits with its code.
+fn fail(e: &StartError) -> ! {
+    let line = one_line(e);
     eprintln!("people: {line}");
     std::process::exit(e.exit_code());
 }

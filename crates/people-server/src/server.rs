@@ -258,6 +258,10 @@ impl Server {
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(people_web::security_headers))
+                // Outermost: everything inside logs under the request's id.
+                .wrap(actix_web::middleware::from_fn(
+                    people_web::request_id::request_ids,
+                ))
                 .configure(api.mount())
                 .configure(people_console::configure)
         })

@@ -29,6 +29,7 @@ mod health;
 pub mod openapi;
 mod query;
 pub mod render;
+pub mod request_id;
 pub mod scim;
 mod session;
 mod setting;
@@ -337,7 +338,9 @@ where
     F: FnOnce(&People) -> Result<T, DomainError> + Send + 'static,
 {
     let people = Arc::clone(&api.people);
-    web::block(move || f(&people))
+    // The blocking thread logs under the request's id too.
+    let id = request_id::current();
+    web::block(move || request_id::in_thread(id, || f(&people)))
         .await
         .map_err(|_| ApiError::internal("a blocking task was cancelled"))?
         .map_err(ApiError::from)
