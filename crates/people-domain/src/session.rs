@@ -319,6 +319,21 @@ pub const BAD_PASSWORD: &str = "did not match stored password";
 /// Login failure for a correct password on a deactivated account.
 pub const DISABLED: &str = "Your account is disabled.";
 
+/// Counts a sign-in attempt under `people_logins_total` by its outcome: `succeeded`, `failed` (wrong
+/// password, unknown or disabled account), `throttled` (refused before any check), `busy` or `error`. A
+/// facade call like a log line: without a recorder installed it does nothing.
+fn count_login(outcome: &'static str) {
+    metrics::counter!("people_logins_total", "outcome" => outcome).increment(1);
+}
+
+/// The outcome of a sign-in that ended neither in a session nor in a refusal of its credentials.
+fn outcome_of(e: &DomainError) -> &'static str {
+    match e {
+        DomainError::Busy { .. } => "busy",
+        _ => "error",
+    }
+}
+
 fn login_failed(field: &str, message: &str) -> DomainError {
     DomainError::LoginFailed {
         field: field.to_string(),
@@ -367,6 +382,7 @@ impl People {
         persistence: Persistence,
     ) -> Result<SessionGrant> {
         let token = start_session(repo, user_id, self.clock.now(), client, history)?;
+        metrics::counter!("people_sessions_created_total").increment(1);
         let same_site = self
             .setting_value(repo, "session-cookie-samesite")?
             .map(|v| SameSite::from_setting(&v))
@@ -390,7 +406,11 @@ impl People {
             return Ok(None);
         };
         let oldest = self.clock.now() - self.config.max_session_age;
-        if rec.session_created_at <= oldest || !rec.user.is_active {
+        if rec.session_created_at <= oldest {
+            metrics::counter!("people_sessions_expired_total").increment(1);
+            return Ok(None);
+        }
+        if !rec.user.is_active {
             return Ok(None);
         }
         Ok(Some(Caller {
@@ -412,7 +432,17 @@ impl People {
             return Ok(Some(caller));
         }
         match api_key {
-            Some(key) => self.try_authenticate_key(key),
+            Some(key) => {
+                let caller = self.try_authenticate_key(key)?;
+                let outcome = if caller.is_some() {
+                    "authenticated"
+                } else {
+                    "refused"
+                };
+                metrics::counter!("people_api_key_requests_total", "outcome" => outcome)
+                    .increment(1);
+                Ok(caller)
+            }
             None => Ok(None),
         }
     }
@@ -445,8 +475,18 @@ impl People {
             (&th.login_ip, client.ip.as_str()),
             (&th.login_username, username.as_str()),
         ];
-        let at = self.admit(&pairs)?;
+        let at = self.admit(&pairs).inspect_err(|e| {
+            count_login(match e {
+                DomainError::LoginFailed { .. } => "throttled",
+                other => outcome_of(other),
+            })
+        })?;
         let result = self.check_password_and_start(&username, password, client, persistence);
+        count_login(match &result {
+            Ok(_) => "succeeded",
+            Err(DomainError::LoginFailed { .. }) => "failed",
+            Err(other) => outcome_of(other),
+        });
         // A wrong password counts; a right one, or an attempt never judged (the hashing queue was full, the
         // database failed), does not.
         let how = match &result {

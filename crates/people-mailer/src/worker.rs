@@ -144,6 +144,7 @@ impl OutboxWorker {
                     );
                     let at = self.clock.now();
                     self.store.write(|r| r.mark_email_sent(email.id, at))?;
+                    metrics::counter!("people_outbox_sent_total").increment(1);
                     pass.sent += 1;
                 }
                 Err(error) => {
@@ -159,6 +160,7 @@ impl OutboxWorker {
                     let next = self.clock.now() + chrono(delay);
                     self.store
                         .write(|r| r.mark_email_failed(email.id, &reason, next))?;
+                    metrics::counter!("people_outbox_failed_total").increment(1);
                     pass.failed += 1;
                 }
             }
@@ -172,6 +174,9 @@ impl OutboxWorker {
         let stop = Arc::new(AtomicBool::new(false));
         let wakeup = self.signal();
         let flag = Arc::clone(&stop);
+        // Shown at zero from the start, so that rates and alerts have a series before the first email.
+        metrics::counter!("people_outbox_sent_total").increment(0);
+        metrics::counter!("people_outbox_failed_total").increment(0);
         let thread = std::thread::Builder::new()
             .name("people-outbox".into())
             .spawn(move || {

@@ -54,6 +54,26 @@ struct Queue {
     closed: bool,
 }
 
+impl Queue {
+    /// Sets the gauges of waiting and running hashes (called under the lock, so they agree with the queue).
+    fn record_depth(&self) {
+        metrics::gauge!("people_password_hashes_queued").set(self.waiting.len() as f64);
+        metrics::gauge!("people_password_hashes_running")
+            .set(self.running.iter().flatten().count() as f64);
+    }
+}
+
+/// Runs `job` and records how long it waited (`people_password_hash_wait_seconds`, from being queued to
+/// starting) and how long the hash took (`people_password_hash_duration_seconds`).
+fn timed(job: &Job, bcrypt: &Bcrypt) {
+    let started = Instant::now();
+    metrics::histogram!("people_password_hash_wait_seconds")
+        .record(started.duration_since(job.queued).as_secs_f64());
+    (job.work)(bcrypt);
+    metrics::histogram!("people_password_hash_duration_seconds")
+        .record(started.elapsed().as_secs_f64());
+}
+
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // A job never runs under the lock, so a poisoned lock still guards a consistent queue.
@@ -147,6 +167,7 @@ impl HashPool {
                 return Err(DomainError::Internal("the hashing pool is gone".into()));
             }
             if q.waiting.len() >= self.capacity {
+                metrics::counter!("people_password_hashes_refused_total").increment(1);
                 let wait = self
                     .per_job
                     .saturating_mul(u32::try_from(q.waiting.len()).unwrap_or(u32::MAX));
@@ -155,6 +176,7 @@ impl HashPool {
                 });
             }
             q.waiting.push_back(job);
+            q.record_depth();
         }
         self.shared.ready.notify_one();
         result
@@ -186,6 +208,7 @@ fn hashing_thread(shared: &Shared, index: usize, bcrypt: &Bcrypt) {
             loop {
                 if let Some(job) = q.waiting.pop_front() {
                     q.running[index] = Some((Instant::now(), Arc::clone(&job)));
+                    q.record_depth();
                     break job;
                 }
                 if q.closed {
@@ -194,8 +217,11 @@ fn hashing_thread(shared: &Shared, index: usize, bcrypt: &Bcrypt) {
                 q = shared.ready.wait(q).unwrap_or_else(|p| p.into_inner());
             }
         };
-        (job.work)(bcrypt);
-        shared.lock().running[index] = None;
+        timed(&job, bcrypt);
+        let mut q = shared.lock();
+        q.running[index] = None;
+        q.record_depth();
+        drop(q);
         shared.done.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -220,7 +246,7 @@ fn guard_thread(shared: &Shared, bcrypt: &Bcrypt, stall: Duration, stop: &mpsc::
         match starved {
             Some(job) => {
                 log::debug!("hashing threads made no progress for {stall:?}: the guard hashes");
-                (job.work)(bcrypt);
+                timed(&job, bcrypt);
             }
             None => match stop.recv_timeout(stall / 4) {
                 Err(RecvTimeoutError::Timeout) => {}
@@ -237,7 +263,9 @@ fn stalled_job(q: &mut Queue, stall: Duration) -> Option<Arc<Job>> {
         .front()
         .is_some_and(|j| j.queued.elapsed() >= stall)
     {
-        return q.waiting.pop_front();
+        let job = q.waiting.pop_front();
+        q.record_depth();
+        return job;
     }
     q.running
         .iter()

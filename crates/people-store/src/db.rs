@@ -230,6 +230,45 @@ pub struct Db {
     breaker: Arc<Breaker>,
     /// Seals outbox bodies at rest, when `MB_ENCRYPTION_SECRET_KEY` is set.
     cipher: Option<Arc<Cipher>>,
+    metrics: PoolMetrics,
+}
+
+/// The pool's instruments, looked up once when the pool is made (a metrics recorder installed later is not
+/// seen): every request checks a connection out, so the hot path does no registry look-up.
+#[derive(Clone)]
+struct PoolMetrics {
+    /// Time to obtain a connection, waiting or not (`people_db_pool_checkout_seconds`).
+    checkout: metrics::Histogram,
+    /// Checkouts that found no idle connection and had to wait (`people_db_pool_waits_total`).
+    waits: metrics::Counter,
+    /// Checkouts that got no connection (`people_db_pool_checkout_failures_total`).
+    failures: metrics::Counter,
+}
+
+impl PoolMetrics {
+    fn new() -> Self {
+        let failures = metrics::counter!("people_db_pool_checkout_failures_total");
+        let waits = metrics::counter!("people_db_pool_waits_total");
+        // Shown at zero from the start, so that rates and alerts have a series before the first event.
+        failures.increment(0);
+        waits.increment(0);
+        PoolMetrics {
+            checkout: metrics::histogram!("people_db_pool_checkout_seconds"),
+            waits,
+            failures,
+        }
+    }
+}
+
+/// What waits in the outbox, for monitoring: read when metrics are scraped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxStats {
+    /// Emails not yet sent and still to be sent.
+    pub unsent: i64,
+    /// Those of them whose last delivery attempt failed.
+    pub retrying: i64,
+    /// When the oldest of them was queued.
+    pub oldest_unsent: Option<people_domain::clock::Timestamp>,
 }
 
 /// After the database could not be reached, requests fail at once instead of each waiting the whole
@@ -341,6 +380,7 @@ impl Db {
             counter,
             breaker: Arc::new(Breaker::default()),
             cipher: None,
+            metrics: PoolMetrics::new(),
         };
         db.pool.get().map_err(StoreError::Pool)?;
         drop(first);
@@ -401,18 +441,43 @@ impl Db {
         (s.connections, s.idle_connections)
     }
 
+    /// Most connections the pool holds.
+    pub fn pool_max_size(&self) -> u32 {
+        self.pool.max_size()
+    }
+
+    /// Counts of the unsent email in the outbox (three small queries; for monitoring, not for requests).
+    pub fn outbox_stats(&self) -> Result<OutboxStats> {
+        let mut pooled = self.conn()?;
+        crate::outbox::stats(&mut pooled.inner)
+    }
+
     fn conn(&self) -> Result<r2d2::PooledConnection<Manager>> {
         if !self.breaker.admit() {
+            self.metrics.failures.increment(1);
             return Err(DomainError::Store(StoreFailure::Unavailable(
                 "the database did not answer a moment ago".into(),
             )));
         }
-        match self.pool.get() {
+        let started = std::time::Instant::now();
+        // An idle connection at once, or else a wait (counted) for one to come back.
+        let got = match self.pool.try_get() {
+            Some(c) => Ok(c),
+            None => {
+                self.metrics.waits.increment(1);
+                self.pool.get()
+            }
+        };
+        match got {
             Ok(c) => {
+                self.metrics
+                    .checkout
+                    .record(started.elapsed().as_secs_f64());
                 self.breaker.succeeded();
                 Ok(c)
             }
             Err(e) => {
+                self.metrics.failures.increment(1);
                 self.breaker.failed();
                 Err(StoreError::Pool(e).into())
             }

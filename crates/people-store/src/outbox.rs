@@ -253,3 +253,22 @@ pub(crate) fn mark_failed(
         .map_err(db)?;
     Ok(())
 }
+
+/// Unsent emails, those of them that failed at least once, and when the oldest was queued.
+pub(crate) fn stats(conn: &mut AnyConnection) -> Result<crate::db::OutboxStats> {
+    let unsent: i64 = unsent!().count().get_result(conn).map_err(db)?;
+    let retrying: i64 = unsent!()
+        .filter(outbox::last_error.is_not_null())
+        .count()
+        .get_result(conn)
+        .map_err(db)?;
+    let oldest: Option<NaiveDateTime> = unsent!()
+        .select(diesel::dsl::min(outbox::created_at))
+        .first(conn)
+        .map_err(db)?;
+    Ok(crate::db::OutboxStats {
+        unsent,
+        retrying,
+        oldest_unsent: oldest.map(utc),
+    })
+}
