@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use people_domain::password::{Bcrypt, PasswordHash, PasswordHasher};
 use people_domain::{DomainError, Result};
+use people_web::request_id::{self, RequestId};
 
 /// One hash to compute. It may run twice (by a starved hashing thread and by the guard): the work is a
 /// `Fn` and its caller keeps the first answer.
@@ -34,6 +35,8 @@ struct Job {
     queued: Instant,
     /// Set once the guard has taken it, so that the guard never runs it twice.
     guarded: AtomicBool,
+    /// The request it hashes for: what the pool logs about the job carries its id.
+    request: Option<RequestId>,
 }
 
 /// What the hashing threads, the guard and the callers share.
@@ -69,7 +72,7 @@ fn timed(job: &Job, bcrypt: &Bcrypt) {
     let started = Instant::now();
     metrics::histogram!("people_password_hash_wait_seconds")
         .record(started.duration_since(job.queued).as_secs_f64());
-    (job.work)(bcrypt);
+    request_id::in_thread(job.request.clone(), || (job.work)(bcrypt));
     metrics::histogram!("people_password_hash_duration_seconds")
         .record(started.elapsed().as_secs_f64());
 }
@@ -160,6 +163,7 @@ impl HashPool {
             }),
             queued: Instant::now(),
             guarded: AtomicBool::new(false),
+            request: request_id::current(),
         });
         {
             let mut q = self.shared.lock();
@@ -245,7 +249,9 @@ fn guard_thread(shared: &Shared, bcrypt: &Bcrypt, stall: Duration, stop: &mpsc::
         };
         match starved {
             Some(job) => {
-                log::debug!("hashing threads made no progress for {stall:?}: the guard hashes");
+                request_id::in_thread(job.request.clone(), || {
+                    log::debug!("hashing threads made no progress for {stall:?}: the guard hashes");
+                });
                 timed(&job, bcrypt);
             }
             None => match stop.recv_timeout(stall / 4) {
@@ -396,7 +402,18 @@ mod tests {
             }),
             queued,
             guarded: AtomicBool::new(false),
+            request: None,
         })
+    }
+
+    #[test]
+    fn a_hash_runs_under_the_request_id_of_its_caller() {
+        let pool = HashPool::start(4, 1).unwrap();
+        let id = RequestId::generate();
+        let seen = request_id::in_thread(Some(id.clone()), || pool.run(|_| request_id::current()))
+            .unwrap();
+        assert_eq!(seen, Some(id));
+        assert_eq!(pool.run(|_| request_id::current()).unwrap(), None);
     }
 
     #[test]
