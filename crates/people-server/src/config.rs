@@ -230,6 +230,10 @@ pub struct Options {
     /// Log format: text, or json for one JSON object per line
     #[arg(long, global = true, env = "MB_LOG_FORMAT", default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Port of the Prometheus metrics listener (`GET /metrics`, on the listen address); unset: no metrics
+    #[arg(long, global = true, env = "MB_PROMETHEUS_SERVER_PORT",
+        value_parser = number(0..=u16::MAX, "a port number 0-65535"))]
+    pub prometheus_server_port: Option<u16>,
     /// Defaults of the settings (`MB_SITE_URL`, `MB_SITE_NAME`, …).
     #[command(flatten)]
     pub settings: SettingDefaults,
@@ -505,6 +509,8 @@ pub struct ServerConfig {
     pub encryption_key: Option<Secret>,
     /// How much hashing may wait for a thread before sign-ins are refused as busy.
     pub hash_queue: Duration,
+    /// `MB_PROMETHEUS_SERVER_PORT`: where metrics are served; `None`: no metrics are recorded.
+    pub metrics_port: Option<u16>,
 }
 
 impl Options {
@@ -586,6 +592,7 @@ impl Options {
             smtp,
             encryption_key,
             hash_queue: Duration::from_secs(self.hash_queue_seconds),
+            metrics_port: self.prometheus_server_port,
         })
     }
 }

@@ -8,6 +8,7 @@
 //! - [`hashing`]: [`hashing::HashPool`], bcrypt on a bounded pool of low-priority threads; a
 //!   `PasswordHasher` for any program that embeds the use cases.
 //! - [`background`]: the worker for password-reset asks, expired throttle keys and dead outbox links.
+//! - [`metrics`]: Prometheus metrics on their own listener (`MB_PROMETHEUS_SERVER_PORT`).
 //! - [`logging`]: the log format (text or JSON), each line tagged with its request's id.
 
 #![warn(missing_docs)]
@@ -16,6 +17,7 @@ pub mod background;
 pub mod config;
 pub mod hashing;
 pub mod logging;
+pub mod metrics;
 pub mod server;
 
 /// The guide to using people's crates from another Rust service (docs/library.md). Its Rust examples are

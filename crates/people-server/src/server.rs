@@ -90,6 +90,17 @@ pub enum StartError {
     /// The server stopped with an I/O error.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    /// The metrics listener cannot be bound.
+    #[error("MB_PROMETHEUS_SERVER_PORT: cannot listen on {addr}: {source}")]
+    MetricsListen {
+        /// host:port
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The metrics recorder cannot be installed (another one is, in an embedding program).
+    #[error("metrics: {0}")]
+    Metrics(String),
 }
 
 impl StartError {
@@ -99,7 +110,8 @@ impl StartError {
             StartError::Config(_)
             | StartError::Usage(_)
             | StartError::Database { .. }
-            | StartError::Listen { .. } => 2,
+            | StartError::Listen { .. }
+            | StartError::MetricsListen { .. } => 2,
             StartError::Hasher(_)
             | StartError::Smtp(_)
             | StartError::SetupToken(_)
@@ -110,6 +122,7 @@ impl StartError {
             | StartError::ApiKeySpec(_)
             | StartError::EphemeralApiKey { .. }
             | StartError::TestServerThread
+            | StartError::Metrics(_)
             | StartError::Io(_) => 1,
         }
     }
@@ -204,16 +217,34 @@ pub struct Server {
     /// Wakes the background worker (reset asks, housekeeping).
     work: Arc<Wakeup>,
     workers: usize,
+    /// The metrics listener, when `MB_PROMETHEUS_SERVER_PORT` is set.
+    metrics: Option<crate::metrics::Exporter>,
 }
 
 impl Server {
     /// Opens the database and binds the listen address.
     pub fn prepare(config: &ServerConfig) -> Result<Server, StartError> {
+        // Before the pool is made: its instruments are looked up once, at that moment.
+        let recorder = match config.metrics_port {
+            Some(_) => Some(crate::metrics::install().map_err(StartError::Metrics)?),
+            None => None,
+        };
         let (db, applied) = open_database(config)?;
         for m in &applied {
             log::info!("applied migration {m}");
         }
         let backend = people_domain::store::Store::backend(&db);
+        let metrics = match (recorder, config.metrics_port) {
+            (Some(handle), Some(port)) => Some(
+                crate::metrics::Exporter::bind(&config.host, port, handle, db.clone()).map_err(
+                    |source| StartError::MetricsListen {
+                        addr: format!("{}:{port}", config.host),
+                        source,
+                    },
+                )?,
+            ),
+            _ => None,
+        };
         let worker = outbox_worker(config, &db, WorkerConfig::default())?;
         let work = Arc::new(Wakeup::default());
         let mut people = build_people(config, db)?.with_work_signal(work.clone());
@@ -234,6 +265,7 @@ impl Server {
             worker,
             work,
             workers: config.workers,
+            metrics,
         })
     }
 
@@ -255,8 +287,13 @@ impl Server {
         let worker: Option<WorkerHandle> = self.worker.map(OutboxWorker::spawn).transpose()?;
         let background = Background::spawn(Arc::clone(&self.api.people), self.work)?;
         let api = self.api;
+        let tracked = self.metrics.is_some();
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::Condition::new(
+                    tracked,
+                    actix_web::middleware::from_fn(crate::metrics::track),
+                ))
                 .wrap(actix_web::middleware::from_fn(people_web::security_headers))
                 // Outermost: everything inside logs under the request's id.
                 .wrap(actix_web::middleware::from_fn(
@@ -272,6 +309,18 @@ impl Server {
         .client_request_timeout(std::time::Duration::from_secs(15))
         .shutdown_timeout(30)
         .run();
+        let metrics = match self.metrics {
+            Some(exporter) => {
+                let at = exporter.local_addr()?;
+                crate::metrics::record_build_info(self.backend);
+                let metrics = exporter.start()?;
+                let handle = metrics.handle();
+                actix_web::rt::spawn(metrics);
+                log::info!("metrics on http://{at}/metrics");
+                Some(handle)
+            }
+            None => None,
+        };
         log::info!(
             "people {} listening on http://{addr} (database: {}, SMTP {})",
             env!("CARGO_PKG_VERSION"),
@@ -286,6 +335,7 @@ impl Server {
             server,
             worker,
             background,
+            metrics,
         })
     }
 
@@ -300,11 +350,16 @@ struct Running {
     server: actix_web::dev::Server,
     worker: Option<WorkerHandle>,
     background: Background,
+    /// The metrics listener, stopped after the API's server.
+    metrics: Option<actix_web::dev::ServerHandle>,
 }
 
 impl Running {
     async fn finish(self) -> Result<(), StartError> {
         self.server.await?;
+        if let Some(metrics) = self.metrics {
+            metrics.stop(true).await;
+        }
         self.background.stop();
         if let Some(w) = self.worker {
             w.stop();

@@ -25,5 +25,5 @@ mod user;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use db::{AnyConnection, Db, PoolOptions, StatementCounter, Target};
+pub use db::{AnyConnection, Db, OutboxStats, PoolOptions, StatementCounter, Target};
 pub use error::StoreError;
