@@ -11,6 +11,7 @@ pub mod background;
 pub mod clock;
 pub mod error;
 pub mod group;
+pub mod housekeeping;
 pub mod id;
 pub mod locale;
 pub mod mail;

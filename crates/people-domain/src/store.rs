@@ -360,6 +360,29 @@ pub trait Repo {
         error: &str,
         next_attempt_at: Timestamp,
     ) -> Result<()>;
+
+    // ----- housekeeping -----
+    /// Takes the lease `name` for `holder` until `until` when it is free (it expired at or before `now`);
+    /// true when this call took it. Of concurrent callers at most one gets true.
+    fn claim_lease(
+        &mut self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool>;
+    /// Moves the end of the lease `name` to `until` when `holder` still holds it; false when another holder
+    /// has claimed it since. Inside a write transaction, the work done with it is fenced: it commits only
+    /// while the lease is `holder`'s.
+    fn renew_lease(&mut self, name: &str, holder: &str, until: Timestamp) -> Result<bool>;
+    /// Deletes up to `limit` sessions created at or before `cutoff` (oldest first where the database
+    /// chooses); returns how many.
+    fn delete_sessions_created_by(&mut self, cutoff: Timestamp, limit: i64) -> Result<usize>;
+    /// Deletes up to `limit` login history rows recorded at or before `cutoff`; returns how many.
+    fn delete_logins_recorded_by(&mut self, cutoff: Timestamp, limit: i64) -> Result<usize>;
+    /// Deletes up to `limit` outbox rows sent, or voided unsent, at or before `cutoff` (never one still
+    /// waiting); returns how many.
+    fn delete_emails_done_by(&mut self, cutoff: Timestamp, limit: i64) -> Result<usize>;
 }
 
 /// How a unit of work uses its connection.

@@ -116,6 +116,8 @@ pub struct State {
     /// How many times each group changed (renames and membership changes), which the fake shows as
     /// `updated_at` (that many microseconds after the epoch) since it has no clock.
     pub group_changes: BTreeMap<GroupId, i64>,
+    /// `housekeeping_lease`: name → (holder, expires_at); a lease never claimed is absent.
+    pub leases: BTreeMap<String, (String, Timestamp)>,
     next_user: i64,
     next_api_key: i64,
     next_group: i64,
@@ -157,6 +159,7 @@ impl Default for State {
             api_keys: BTreeMap::new(),
             group_external_ids: BTreeMap::new(),
             group_changes: BTreeMap::new(),
+            leases: BTreeMap::new(),
             next_user: 1,
             next_api_key: 1,
             next_group: 3,
@@ -1742,6 +1745,83 @@ impl Repo for MemRepo<'_> {
                 e.next_attempt_at = next_attempt_at;
             }
             Ok(())
+        })
+    }
+
+    fn claim_lease(
+        &mut self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool> {
+        self.exec("claim_lease", |s| {
+            let free = s
+                .leases
+                .get(name)
+                .is_none_or(|(_, expires)| *expires <= now);
+            if free {
+                s.leases
+                    .insert(name.to_string(), (holder.to_string(), until));
+            }
+            Ok(free)
+        })
+    }
+
+    fn renew_lease(&mut self, name: &str, holder: &str, until: Timestamp) -> Result<bool> {
+        self.exec("renew_lease", |s| match s.leases.get_mut(name) {
+            Some((h, expires)) if h == holder => {
+                *expires = until;
+                Ok(true)
+            }
+            _ => Ok(false),
+        })
+    }
+
+    fn delete_sessions_created_by(&mut self, cutoff: Timestamp, limit: i64) -> Result<usize> {
+        self.exec("delete_sessions_created_by", |s| {
+            let mut old: Vec<(Timestamp, String)> = s
+                .sessions
+                .values()
+                .filter(|x| x.created_at <= cutoff)
+                .map(|x| (x.created_at, x.id_hash.clone()))
+                .collect();
+            old.sort();
+            old.truncate(usize::try_from(limit.max(0)).unwrap_or(usize::MAX));
+            Ok(s.delete_sessions(|x| old.iter().any(|(_, h)| *h == x.id_hash)))
+        })
+    }
+
+    fn delete_logins_recorded_by(&mut self, cutoff: Timestamp, limit: i64) -> Result<usize> {
+        self.exec("delete_logins_recorded_by", |s| {
+            let mut left = usize::try_from(limit.max(0)).unwrap_or(usize::MAX);
+            let before = s.logins.len();
+            s.logins.retain(|l| {
+                if left > 0 && l.login.timestamp <= cutoff {
+                    left -= 1;
+                    false
+                } else {
+                    true
+                }
+            });
+            Ok(before - s.logins.len())
+        })
+    }
+
+    fn delete_emails_done_by(&mut self, cutoff: Timestamp, limit: i64) -> Result<usize> {
+        self.exec("delete_emails_done_by", |s| {
+            let mut left = usize::try_from(limit.max(0)).unwrap_or(usize::MAX);
+            let before = s.outbox.len();
+            s.outbox.retain(|_, e| {
+                let done = e.sent_at.or(e.voided_at).is_some_and(|at| at <= cutoff);
+                if left > 0 && done {
+                    left -= 1;
+                    false
+                } else {
+                    true
+                }
+            });
+            Ok(before - s.outbox.len())
         })
     }
 }

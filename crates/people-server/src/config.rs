@@ -14,6 +14,7 @@ use std::time::Duration;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use people_domain::housekeeping::{self, HousekeepingPolicy};
 use people_domain::password::{Complexity, PasswordPolicy, DEFAULT_BCRYPT_COST};
 use people_domain::session::Secret;
 use people_domain::setting::{EnvDefaultError, EnvDefaults, SettingDef, SETTINGS};
@@ -73,6 +74,12 @@ pub enum Command {
     ApiKey(ApiKeyCommand),
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Copy the live SQLite database to a new file PATH (VACUUM INTO; never over an existing file). On
+    /// PostgreSQL, print the pg_dump command for the database and exit 2.
+    Backup {
+        /// The copy to write; it must not exist.
+        path: std::path::PathBuf,
+    },
     /// Create a superuser on the command line instead of through /api/setup.
     CreateAdmin {
         /// Email address of the administrator.
@@ -183,6 +190,17 @@ pub struct Options {
         default_value_t = DEFAULT_MAX_SESSION_AGE_MINUTES,
         value_parser = number(1..=99_999_999i64, "a positive number of minutes"))]
     pub max_session_age: i64,
+    /// Seconds between housekeeping runs (expired sessions, old login history, sent email, throttle keys),
+    /// once for all replicas; 0 turns housekeeping off
+    #[arg(long, global = true, env = "PEOPLE_HOUSEKEEPING_INTERVAL_SECONDS",
+        default_value_t = housekeeping::DEFAULT_INTERVAL_SECONDS,
+        value_parser = number(0..=31_536_000u64, "a number of seconds 0-31536000"))]
+    pub housekeeping_interval_seconds: u64,
+    /// Days login history is kept before housekeeping deletes it
+    #[arg(long, global = true, env = "PEOPLE_LOGIN_HISTORY_RETENTION_DAYS",
+        default_value_t = housekeeping::DEFAULT_LOGIN_HISTORY_RETENTION_DAYS,
+        value_parser = number(1..=36_500i64, "a number of days 1-36500"))]
+    pub login_history_retention_days: i64,
     /// HTTP worker threads; each runs its requests' database work [default: the pool size]
     #[arg(long, global = true, env = "MB_JETTY_MAXTHREADS",
         value_parser = number(1..=1024usize, "a number of threads 1-1024"))]
@@ -499,6 +517,8 @@ pub struct ServerConfig {
     pub pool: PoolOptions,
     /// The rules' configuration.
     pub domain: people_domain::Config,
+    /// What housekeeping deletes and how often; `None` when `PEOPLE_HOUSEKEEPING_INTERVAL_SECONDS` is 0.
+    pub housekeeping: Option<HousekeepingPolicy>,
     /// bcrypt cost.
     pub bcrypt_cost: u32,
     /// HTTP settings.
@@ -584,6 +604,11 @@ impl Options {
                 session_cookies: self.session_cookies,
                 email_configured: smtp.is_some(),
             },
+            housekeeping: (self.housekeeping_interval_seconds > 0).then(|| HousekeepingPolicy {
+                interval: chrono::Duration::seconds(self.housekeeping_interval_seconds as i64),
+                login_history_retention: chrono::Duration::days(self.login_history_retention_days),
+                ..HousekeepingPolicy::default()
+            }),
             bcrypt_cost: self.bcrypt_cost.unwrap_or(DEFAULT_BCRYPT_COST),
             web: WebConfig {
                 source_address_header: self.source_address_header.clone(),
@@ -815,6 +840,34 @@ mod tests {
             assert!(flat.contains(&e), "{e} in {help}");
         }
         assert!(!flat.contains("--user-visibility"), "hidden: {help}");
+    }
+
+    #[test]
+    fn housekeeping_settings() {
+        let policy = parse(&[]).unwrap().housekeeping.unwrap();
+        assert_eq!(policy.interval, chrono::Duration::hours(1));
+        assert_eq!(policy.login_history_retention, chrono::Duration::days(365));
+        let policy = parse(&[
+            "--housekeeping-interval-seconds",
+            "60",
+            "--login-history-retention-days",
+            "30",
+        ])
+        .unwrap()
+        .housekeeping
+        .unwrap();
+        assert_eq!(
+            (policy.interval, policy.login_history_retention),
+            (chrono::Duration::minutes(1), chrono::Duration::days(30))
+        );
+        assert!(parse(&["--housekeeping-interval-seconds", "0"])
+            .unwrap()
+            .housekeeping
+            .is_none());
+        let e = parse(&["--housekeeping-interval-seconds=-1"]).unwrap_err();
+        assert_eq!(e.variable, "PEOPLE_HOUSEKEEPING_INTERVAL_SECONDS");
+        let e = parse(&["--login-history-retention-days", "0"]).unwrap_err();
+        assert_eq!(e.variable, "PEOPLE_LOGIN_HISTORY_RETENTION_DAYS");
     }
 
     #[test]

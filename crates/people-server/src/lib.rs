@@ -8,14 +8,18 @@
 //! - [`hashing`]: [`hashing::HashPool`], bcrypt on a bounded pool of low-priority threads; a
 //!   `PasswordHasher` for any program that embeds the use cases.
 //! - [`background`]: the worker for password-reset asks, expired throttle keys and dead outbox links.
+//! - [`housekeeping`]: the runner that deletes expired sessions, old login history and sent email.
+//! - [`backup`]: `people backup`, an online copy of a SQLite database.
 //! - [`metrics`]: Prometheus metrics on their own listener (`MB_PROMETHEUS_SERVER_PORT`).
 //! - [`logging`]: the log format (text or JSON), each line tagged with its request's id.
 
 #![warn(missing_docs)]
 
 pub mod background;
+pub mod backup;
 pub mod config;
 pub mod hashing;
+pub mod housekeeping;
 pub mod logging;
 pub mod metrics;
 pub mod server;

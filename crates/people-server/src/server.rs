@@ -18,6 +18,8 @@ use crate::config::{
     EPHEMERAL_BCRYPT_COST,
 };
 use crate::hashing::HashPool;
+use crate::housekeeping::Housekeeping;
+use people_domain::housekeeping::HousekeepingPolicy;
 
 /// Why the binary stops with an error. Every variant prints as one line.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +76,9 @@ pub enum StartError {
     /// `--api-key` is not `NAME:GROUP`.
     #[error("--api-key: expected NAME:GROUP, got {0:?}")]
     ApiKeySpec(String),
+    /// `people backup` made no copy.
+    #[error("backup: {0}")]
+    Backup(#[from] crate::backup::BackupError),
     /// The key of a `serve --ephemeral --api-key` cannot be made.
     #[error("--api-key {name}: {}", describe_key_refusal(.group, .source))]
     EphemeralApiKey {
@@ -124,6 +129,7 @@ impl StartError {
             | StartError::TestServerThread
             | StartError::Metrics(_)
             | StartError::Io(_) => 1,
+            StartError::Backup(e) => e.exit_code(),
         }
     }
 }
@@ -217,6 +223,8 @@ pub struct Server {
     /// Wakes the background worker (reset asks, housekeeping).
     work: Arc<Wakeup>,
     workers: usize,
+    /// Housekeeping's policy; `None`: off.
+    housekeeping: Option<HousekeepingPolicy>,
     /// The metrics listener, when `MB_PROMETHEUS_SERVER_PORT` is set.
     metrics: Option<crate::metrics::Exporter>,
 }
@@ -265,6 +273,7 @@ impl Server {
             worker,
             work,
             workers: config.workers,
+            housekeeping: config.housekeeping,
             metrics,
         })
     }
@@ -286,6 +295,10 @@ impl Server {
         let smtp_configured = self.worker.is_some();
         let worker: Option<WorkerHandle> = self.worker.map(OutboxWorker::spawn).transpose()?;
         let background = Background::spawn(Arc::clone(&self.api.people), self.work)?;
+        let housekeeping = self
+            .housekeeping
+            .map(|policy| Housekeeping::spawn(Arc::clone(&self.api.people), policy))
+            .transpose()?;
         let api = self.api;
         let tracked = self.metrics.is_some();
         let server = HttpServer::new(move || {
@@ -335,6 +348,7 @@ impl Server {
             server,
             worker,
             background,
+            housekeeping,
             metrics,
         })
     }
@@ -350,6 +364,7 @@ struct Running {
     server: actix_web::dev::Server,
     worker: Option<WorkerHandle>,
     background: Background,
+    housekeeping: Option<Housekeeping>,
     /// The metrics listener, stopped after the API's server.
     metrics: Option<actix_web::dev::ServerHandle>,
 }
@@ -361,6 +376,9 @@ impl Running {
             metrics.stop(true).await;
         }
         self.background.stop();
+        if let Some(h) = self.housekeeping {
+            h.stop();
+        }
         if let Some(w) = self.worker {
             w.stop();
         }
@@ -554,6 +572,15 @@ pub fn run(mut cli: Cli) -> Result<(), StartError> {
             for m in applied {
                 println!("applied migration {m}");
             }
+            Ok(())
+        }
+        Command::Backup { path } => {
+            let bytes = crate::backup::backup(&config.database_url, &path)?;
+            crate::backup::report(
+                &crate::config::redact_url(&config.database_url),
+                &path,
+                bytes,
+            );
             Ok(())
         }
         Command::CreateAdmin {

@@ -6,10 +6,12 @@
 #![warn(missing_docs)]
 
 mod api_key;
+pub mod backup;
 pub mod cipher;
 mod db;
 mod error;
 mod group;
+mod housekeeping;
 mod key;
 mod outbox;
 mod repo;

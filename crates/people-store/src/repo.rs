@@ -322,4 +322,26 @@ impl Repo for DbRepo<'_> {
     fn mark_email_failed(&mut self, id: EmailId, error: &str, next: Timestamp) -> Result<()> {
         outbox::mark_failed(self.conn, id.get(), error, next)
     }
+
+    fn claim_lease(
+        &mut self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool> {
+        crate::housekeeping::claim_lease(self.conn, name, holder, now, until)
+    }
+    fn renew_lease(&mut self, name: &str, holder: &str, until: Timestamp) -> Result<bool> {
+        crate::housekeeping::renew_lease(self.conn, name, holder, until)
+    }
+    fn delete_sessions_created_by(&mut self, cutoff: Timestamp, limit: i64) -> Result<usize> {
+        crate::housekeeping::delete_sessions(self.conn, cutoff, limit)
+    }
+    fn delete_logins_recorded_by(&mut self, cutoff: Timestamp, limit: i64) -> Result<usize> {
+        crate::housekeeping::delete_logins(self.conn, cutoff, limit)
+    }
+    fn delete_emails_done_by(&mut self, cutoff: Timestamp, limit: i64) -> Result<usize> {
+        crate::housekeeping::delete_emails(self.conn, cutoff, limit)
+    }
 }

@@ -127,6 +127,8 @@ macro_rules! __repo_contract_checks {
             replacing_a_token_voids_the_users_unsent_links,
             dead_links_are_blanked_and_never_claimed,
             link_expiry_can_be_retimed,
+            leases_are_held_by_one_holder_until_they_expire,
+            housekeeping_deletes_only_what_expired_a_batch_at_a_time,
             case_folding_beyond_ascii_follows_the_database,
         ] }
     };
@@ -2841,6 +2843,121 @@ fn link_expiry_can_be_retimed(subject: &dyn Subject) {
     assert_eq!(blanked(subject), vec![sooner]);
     let much_later = t0() + Duration::days(30);
     assert_eq!(email_ids(&claim(s, much_later, 10)), vec![never, plain]);
+}
+
+// ----- housekeeping -----
+
+/// A lease is claimed by one holder at a time, only once it expired; only its holder renews it, and a
+/// renewal inside a failed unit of work is undone with it.
+fn leases_are_held_by_one_holder_until_they_expire(subject: &dyn Subject) {
+    let s = subject.store();
+    let claim = |holder: &str, now: Timestamp, until: Timestamp| {
+        s.write(|r| r.claim_lease("housekeeping", holder, now, until))
+            .unwrap()
+    };
+    let renew = |holder: &str, until: Timestamp| {
+        s.write(|r| r.renew_lease("housekeeping", holder, until))
+            .unwrap()
+    };
+    let minute = Duration::minutes(1);
+    assert!(!renew("a", t0()), "nobody holds it yet");
+    assert!(
+        claim("a", t0(), t0() + minute),
+        "a fresh database's lease is free"
+    );
+    assert!(!claim("b", t0(), t0() + minute));
+    assert!(
+        !claim("a", t0(), t0() + minute),
+        "not twice, even by its holder"
+    );
+    assert!(!renew("b", t0() + minute));
+    assert!(renew("a", t0() + minute * 2));
+    assert!(!claim("b", t0() + minute, t0() + minute * 3), "renewed");
+    assert!(claim("b", t0() + minute * 2, t0() + minute * 3), "expired");
+    assert!(!renew("a", t0() + minute * 9), "fenced: the lease is b's");
+    let failed = s.write(|r| {
+        assert!(r.renew_lease("housekeeping", "b", t0())?);
+        Err::<(), _>(DomainError::Internal("roll back".into()))
+    });
+    assert!(failed.is_err());
+    assert!(
+        !claim("c", t0() + minute * 2, t0() + minute * 3),
+        "the renewal was rolled back"
+    );
+    assert!(claim("c", t0() + minute * 3, t0() + minute * 4));
+    assert!(
+        s.write(|r| r.claim_lease("other", "a", t0(), t0() + minute))
+            .unwrap(),
+        "another name is a lease of its own, free until claimed"
+    );
+}
+
+/// Expired sessions, old login history and done emails go at most `limit` at a time; a cutoff is
+/// inclusive; live sessions, recent logins and unsent emails stay; logins of a deleted session stay.
+fn housekeeping_deletes_only_what_expired_a_batch_at_a_time(subject: &dyn Subject) {
+    let s = subject.store();
+    let u = add(s, new_user("u@x.com"));
+    let old = t0() - Duration::days(400);
+    s.write(|r| {
+        for i in 0..5 {
+            r.insert_session(&NewSession {
+                created_at: old + Duration::seconds(i),
+                ..session(u.id, &format!("old{i}"))
+            })?;
+        }
+        r.insert_session(&NewSession {
+            created_at: t0() + Duration::microseconds(1),
+            ..session(u.id, "live")
+        })?;
+        r.insert_login(&login(u.id, Some("old0"), old))?;
+        r.insert_login(&login(u.id, Some("old1"), t0()))?;
+        r.insert_login(&login(u.id, Some("live"), t0() + Duration::seconds(1)))
+    })
+    .unwrap();
+    let sessions = |cutoff, limit| {
+        s.write(|r| r.delete_sessions_created_by(cutoff, limit))
+            .unwrap()
+    };
+    assert_eq!(sessions(t0(), 2), 2);
+    assert_eq!(sessions(t0(), 2), 2);
+    assert_eq!(sessions(t0(), 2), 1);
+    assert_eq!(sessions(t0(), 2), 0);
+    let alive = |h: &str| s.read(|r| r.caller_by_session(h)).unwrap().is_some();
+    assert!(alive("live"));
+    assert_eq!(
+        s.read(|r| r.logins_of(u.id)).unwrap().len(),
+        3,
+        "logins outlive their session"
+    );
+    let logins = |cutoff, limit| {
+        s.write(|r| r.delete_logins_recorded_by(cutoff, limit))
+            .unwrap()
+    };
+    assert_eq!(logins(t0(), 1), 1);
+    assert_eq!(logins(t0(), 5), 1, "the cutoff itself is included");
+    assert_eq!(logins(t0(), 5), 0);
+    let left = s.read(|r| r.logins_of(u.id)).unwrap();
+    assert_eq!(left.len(), 1);
+    assert!(left[0].active);
+
+    let sent = enqueue(s, email("sent", old));
+    let recent = enqueue(s, email("recent", t0()));
+    let waiting = enqueue(s, email("waiting", old));
+    enqueue(s, link_email(u.id, "h", None));
+    s.write(|r| {
+        r.mark_email_sent(sent, old)?;
+        r.mark_email_sent(recent, t0() + Duration::seconds(1))?;
+        r.mark_email_failed(waiting, "refused", old)?;
+        r.void_links(u.id, t0())
+    })
+    .unwrap();
+    let emails = |cutoff, limit| s.write(|r| r.delete_emails_done_by(cutoff, limit)).unwrap();
+    assert_eq!(emails(t0(), 1), 1);
+    assert_eq!(emails(t0(), 5), 1, "the voided one");
+    assert_eq!(emails(t0(), 5), 0);
+    let mut left: Vec<EmailId> = subject.outbox_bodies().into_iter().map(|e| e.0).collect();
+    left.sort();
+    assert_eq!(left, vec![recent, waiting]);
 }
 
 // ----- the accepted difference -----
