@@ -304,6 +304,11 @@ fn known_sequence(s: &Server, metrics_port: u16, sink: &people_mailer::testing::
     assert_eq!(m.get("people_password_hashes_refused_total", &[]), 0.0);
     assert_eq!(m.get("people_password_hashes_queued", &[]), 0.0);
     assert_eq!(m.get("people_password_hashes_running", &[]), 0.0);
+    // Housekeeping ran once at start-up and found nothing to remove.
+    assert_eq!(
+        m.get("people_housekeeping_removed_total", &[("kind", "sessions")]),
+        0.0
+    );
     let backend = if m.text.contains("backend=\"postgres\"") {
         "postgres"
     } else {
