@@ -7,6 +7,8 @@ request for each. Scenario k is scenario a authenticated by an API key (`X-Api-K
   BACKEND=sqlite python3 bench/bench.py       # a temporary SQLite file
   python3 bench/bench.py --users 1000000 --scenarios c   # cost growth of the list query
   python3 bench/bench.py --scenarios storm    # GET /api/user/current alone, then during 64 logins
+  python3 bench/bench.py --scenarios scim     # an identity provider's SCIM reconciliation of every user (look-up by
+                                              # userName, then PATCH) beside the same work through /api/user
 
 Needs wrk (Debian package `wrk`) and, for PostgreSQL, psql. Standard library only. The shared harness
 (../shared/bench/compare.py) measures the same scenarios beside a FastAPI peer; this script is the quick,
@@ -25,6 +27,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,8 +37,9 @@ ADMIN = "bench-admin@example.com"
 LUA_DONE = r"""
 done = function(summary, latency, requests)
   local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
-  io.write(string.format('{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "non2xx": %d, "socket_errors": %d}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), summary.errors.status, errors))
+  local extra = done_extra and done_extra() or ""
+  io.write(string.format('{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "non2xx": %d, "socket_errors": %d%s}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), summary.errors.status, errors, extra))
 end
 """
 
@@ -79,6 +83,26 @@ class Database:
             con.commit()
         finally:
             con.close()
+
+    def rows(self, sql):
+        """The rows of a query, as tuples of strings."""
+        if self.backend == "postgres":
+            out = subprocess.run(["psql", f"{self.pg}/{self.name}", "-v", "ON_ERROR_STOP=1", "-qAt", "-F", "\t", "-c", sql],
+                                 check=True, capture_output=True, text=True).stdout
+            return [tuple(line.split("\t")) for line in out.splitlines() if line]
+        import sqlite3
+        con = sqlite3.connect(self.url[len("sqlite:"):], timeout=30)
+        try:
+            return [tuple("" if v is None else str(v) for v in row) for row in con.execute(sql)]
+        finally:
+            con.close()
+
+    def backend_pids(self):
+        """PostgreSQL's backends serving the bench database (the server's pool), to account their CPU time."""
+        if self.backend != "postgres":
+            return []
+        return [int(p) for (p,) in self.rows(
+            f"SELECT pid FROM pg_stat_activity WHERE datname = '{self.name}' AND pid <> pg_backend_pid()")]
 
     def drop(self):
         if self.backend == "postgres":
@@ -132,15 +156,166 @@ def lua(method, path, headers, body=None, request_fn=None):
     return "\n".join(lines)
 
 
-def wrk(base, script, duration, connections, tmp):
+SCIM = "/api/ee/scim/v2"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+LUA_SYNC = r"""
+-- A reconciliation: for each user, a look-up by e-mail, then an update of the id that look-up answered.
+-- Thread t (0-based, one connection each) takes users t+1, t+1+T, t+1+2T, … in turn, so a user's look-up and
+-- update go one after the other on one connection, as an identity provider's worker sends them. In a full
+-- run each thread stops after its last user and leaves a marker, and the script's own clock times the whole
+-- (from the first thread's first request to the last thread's last answer).
+local ffi = require("ffi")
+pcall(ffi.cdef, "typedef struct { long tv_sec; long tv_nsec; } bench_ts; int clock_gettime(int, bench_ts *);")
+local function now_us()
+  local t = ffi.new("bench_ts")
+  ffi.C.clock_gettime(1, t)
+  return tonumber(t.tv_sec) * 1e6 + tonumber(t.tv_nsec) / 1e3
+end
+local N = #lookups
+local threads = {}
+setup = function(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+local tag = tostring(os.time())
+k, pending, expect, t0, t1, n, users, misses, extra = nil, nil, nil, nil, nil, 0, 0, 0, 0
+init = function(args) k = tid + 1 end
+local function advance()
+  users = users + 1
+  k = k + T
+  if k > N then
+    if FULL then
+      t1 = now_us()
+      local f = io.open(MARKERS .. "/done-" .. tid, "w")
+      if f then
+        f:write("done")
+        f:close()
+      end
+      wrk.thread:stop()
+    else
+      k = tid + 1
+    end
+  end
+end
+request = function()
+  if t0 == nil then t0 = now_us() end
+  if t1 ~= nil then extra = extra + 1 end
+  local i = k > N and N or k
+  if MODE == "update" or pending then
+    local id = pending or ids[i]
+    pending = nil
+    expect = "update"
+    n = n + 1
+    return update(id, string.format("Sync%s-%d-%d", tag, tid, n))
+  end
+  expect = "lookup"
+  return wrk.format("GET", lookups[i], get_headers)
+end
+response = function(status, headers, body)
+  if expect == "lookup" then
+    local id = status == 200 and body:match(ID_PATTERN)
+    if not id then
+      misses = misses + 1
+      advance()
+    elseif MODE == "pair" then
+      pending = id
+    else
+      advance()
+    end
+  else
+    advance()
+  end
+end
+done_extra = function()
+  local first, last, first_end, u, m, x = nil, 0, nil, 0, 0, 0
+  for _, t in ipairs(threads) do
+    local a, b = t:get("t0"), t:get("t1")
+    if a and (first == nil or a < first) then first = a end
+    if b and b > last then last = b end
+    if b and (first_end == nil or b < first_end) then first_end = b end
+    u, m, x = u + t:get("users"), m + t:get("misses"), x + t:get("extra")
+  end
+  local s = string.format(', "users": %d, "misses": %d, "extra_requests": %d', u, m, x)
+  if FULL and first and first_end then
+    s = s .. string.format(', "wall_us": %.0f, "first_thread_done_us": %.0f', last - first, first_end - first)
+  end
+  return s
+end
+"""
+
+
+def sync_lua(kind, mode, users, auth, threads, full=False, markers=""):
+    """The wrk script of a reconciliation (mode "pair": look-up then update, per user), or of its look-ups or
+    updates alone ("lookup", "update"), over `users` (id, e-mail, SCIM id) in order. kind "scim": the look-up is
+    SCIM's `filter=userName eq "…"` and the update a PatchOp replacing name.familyName; "api": the look-up is
+    `GET /api/user?query=<e-mail>` and the update `PUT /api/user/:id` of last_name; "api-id": the look-up is
+    `GET /api/user/:id` (the client already knows the id)."""
+    from urllib.parse import quote
+    if kind == "scim":
+        lookups = [f"{SCIM}/Users?filter=" + quote(f'userName eq "{email}"', safe="") for _, email, _ in users]
+        ids = [sid for _, _, sid in users]
+        pattern = '"id":"([^"]+)"'
+        update = ('function(id, v)\n  return wrk.format("PATCH", "%s/Users/" .. id, update_headers, string.format(%s, v))\nend'
+                  % (SCIM, json.dumps('{"schemas":["%s"],"Operations":[{"op":"replace","path":"name.familyName","value":"%%s"}]}'
+                                      % PATCH_OP)))
+        content_type = "application/scim+json"
+    else:
+        if kind == "api":
+            lookups = ["/api/user?query=" + quote(email, safe="") for _, email, _ in users]
+        else:
+            lookups = [f"/api/user/{uid}" for uid, _, _ in users]
+        ids = [uid for uid, _, _ in users]
+        pattern = '"id":(%d+)'
+        update = ('function(id, v)\n  return wrk.format("PUT", "/api/user/" .. id, update_headers, string.format(%s, v))\nend'
+                  % json.dumps('{"last_name":"%s"}'))
+        content_type = "application/json"
+    lines = [
+        "lookups = {" + ",".join(json.dumps(p) for p in lookups) + "}",
+        "ids = {" + ",".join(json.dumps(str(i)) for i in ids) + "}",
+        f"T = {threads}",
+        f"FULL = {'true' if full else 'false'}",
+        f"MODE = {json.dumps(mode)}",
+        f"MARKERS = {json.dumps(markers)}",
+        f"ID_PATTERN = {json.dumps(pattern)}",
+        "get_headers = {" + ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in auth.items()) + "}",
+        "update_headers = {" + ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in
+                                         dict(auth, **{"Content-Type": content_type}).items()) + "}",
+        f"update = {update}",
+        LUA_SYNC,
+        LUA_DONE,
+    ]
+    return "\n".join(lines)
+
+
+def wrk(base, script, duration, connections, tmp, threads=1, markers=None, on_end=None):
+    """Runs wrk. With `markers` (a directory), the run is a fixed amount of work: it ends when every one of the
+    `threads` threads has written its marker there (or after `duration`), and `on_end` is called then, before
+    wrk is interrupted to print its summary (whose duration is then the sleep wrk was cut short in: use the
+    script's own clock, `wall_us`)."""
     path = os.path.join(tmp, f"s{time.monotonic_ns()}.lua")
     with open(path, "w") as f:
         f.write(script)
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "30s", "-s", path, base],
-                         capture_output=True, text=True).stdout
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "30s", "-s", path, base]
+    if markers is not None:
+        shutil.rmtree(markers, ignore_errors=True)
+        os.makedirs(markers)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    if markers is not None:
+        # Until every thread is done or wrk has exited (a zombie, left for wait4 below).
+        while len(os.listdir(markers)) < threads and open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
+            time.sleep(0.01)
+        if on_end:
+            on_end()
+        os.kill(proc.pid, signal.SIGINT)  # wrk still waits for its duration (or, having ended, is a zombie)
+    out = proc.stdout.read()
+    # wrk's own CPU time, for the share of the machine other processes took (see main).
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     line = [l for l in out.splitlines() if l.startswith("{")][-1]
     r = json.loads(line)
-    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    r["wrk_ticks"] = round((usage.ru_utime + usage.ru_stime) * 100)
+    r["rps"] = r["requests"] / ((r.get("wall_us") or r["duration_us"]) / 1e6)
     return r
 
 
@@ -163,6 +338,71 @@ def launch(binary, env, base):
 def cpu_ticks(pid):
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])
+
+
+def machine_ticks():
+    """The machine's CPU time in user, nice and system (all cores), and all of it including idle, in ticks."""
+    f = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return f[0] + f[1] + f[2], sum(f[:8])
+
+
+def sum_ticks(pids):
+    total = 0
+    for pid in pids:
+        try:
+            total += cpu_ticks(pid)
+        except OSError:
+            pass
+    return total
+
+
+# `--scenarios scim`: the reconciliation of an identity provider, through SCIM and through /api/user, then
+# each half alone, beside GET /api/user/:id; all at --sync-connections, one connection per wrk thread.
+SYNC = ["scim-sync", "api-sync", "api-id-sync", "b16", "scim-get", "api-query", "scim-patch", "api-put"]
+
+
+def sync_scenarios(base, db, h, args, tmp):
+    """Turns SCIM on, makes its token (which gives the seeded users their SCIM ids) and returns the scenarios
+    of SYNC over the seeded users, in a fixed shuffled order."""
+    import random
+    st, body = http("PUT", base + "/api/setting/scim-enabled", {"value": True}, h)
+    assert st in (200, 204), (st, body)
+    st, token = http("POST", base + "/api/ee/scim/api_key", None, h)
+    assert st == 200, (st, token)
+    sh = {"Authorization": f"Bearer {token['unmasked_key']}"}
+    # Making the token gave the seeded rows their entity_id, after clone_users' ANALYZE. Statistics that still
+    # say entity_id is NULL almost everywhere make PostgreSQL read every user through idx_core_user_entity_id
+    # for a userName filter instead of its indexes (docs/performance.md, "SCIM reconciliation"); a server with
+    # autovacuum on would re-analyze after such a back-fill, the CI server here has it off. On SQLite, which
+    # people never analyzes, "none" removes the statistics clone_users made (and changes the schema, so that
+    # the server's connections reload them).
+    if args.scim_stats == "fresh":
+        db.sql("ANALYZE core_user")
+    elif args.scim_stats == "none":
+        assert db.backend == "sqlite", "--scim-stats none is for SQLite"
+        db.sql("DELETE FROM sqlite_stat1; CREATE TABLE bench_reload (x); DROP TABLE bench_reload;")
+    users = db.rows("SELECT id, email, entity_id FROM core_user WHERE email LIKE 'user%@example.com' ORDER BY id")
+    assert len(users) == args.users and all(len(u[2]) == 21 for u in users), (len(users), users[:1])
+    random.Random(7919).shuffle(users)
+    st, page = http("GET", base + SCIM + "/Users?filter=" + urllib.parse.quote(f'userName eq "{users[0][1]}"'), None, sh)
+    assert st == 200 and page["totalResults"] == 1 and page["Resources"][0]["id"] == users[0][2], (st, page)
+    t = args.sync_connections
+    markers = os.path.join(tmp, "markers")
+    print(f"SCIM on, token made; statistics {args.scim_stats}; {len(users)} users, {t} connections (one per wrk thread)")
+
+    def sc(title, kind, mode, auth, full=False):
+        return (title, sync_lua(kind, mode, users, auth, t, full, markers), t, {"threads": t, "full": full})
+
+    return {
+        "scim-sync": sc("SCIM filter userName → PATCH", "scim", "pair", sh, True),
+        "api-sync": sc("/api/user?query=<email> → PUT", "api", "pair", h, True),
+        "api-id-sync": sc("GET /api/user/:id → PUT", "api-id", "pair", h, True),
+        "b16": sc("GET /api/user/:id", "api-id", "lookup", h),
+        "scim-get": sc("SCIM GET filter userName eq", "scim", "lookup", sh),
+        "api-query": sc("GET /api/user?query=<email>", "api", "lookup", h),
+        "scim-patch": sc("SCIM PATCH name.familyName", "scim", "update", sh),
+        "api-put": sc("PUT /api/user/:id last_name", "api", "update", h),
+    }
 
 
 def wait_idle(pid, timeout=30.0):
@@ -192,6 +432,11 @@ def main():
                     "(zebra matches 1 %% of the users, quokka 100 whatever --users is)")
     ap.add_argument("--c-connections", help="scenario c's connection counts, comma-separated (default: --connections); "
                     "1 measures the latency of one client alone")
+    ap.add_argument("--sync-connections", type=int, default=16, help="connections (one per wrk thread) of --scenarios scim")
+    ap.add_argument("--sync-timeout", type=int, default=900, help="the longest a full reconciliation may take, seconds")
+    ap.add_argument("--scim-stats", default="fresh", choices=["fresh", "stale", "none"],
+                    help="--scenarios scim: ANALYZE after the token's back-fill of entity_id (fresh), not (stale: the "
+                    "statistics of the seeding), or on SQLite without any statistics (none)")
     ap.add_argument("--json-out")
     ap.add_argument("--keep-db", action="store_true", help="leave the database behind (its name is printed)")
     args = ap.parse_args()
@@ -204,7 +449,8 @@ def main():
     proc, ready_s = launch(args.binary, env, base)
     results = {}
     try:
-        print(f"backend {args.backend}; first 200 from /api/health after {1000 * ready_s:.0f} ms")
+        print(f"backend {args.backend}; first 200 from /api/health after {1000 * ready_s:.0f} ms; "
+              f"load average {' '.join(f'{l:.2f}' for l in os.getloadavg())}")
         token = http("GET", base + "/api/session/properties")[1]["setup-token"]
         st, _ = http("POST", base + "/api/setup", {"token": token, "user": {"email": ADMIN, "password": PASSWORD,
                      "first_name": "Bench", "last_name": "Admin"}, "prefs": {"site_name": "bench"}})
@@ -239,24 +485,55 @@ def main():
                              lua("GET", f"/api/user?limit=50&offset=0&query={q}", h), c)
         wanted = []
         for s in [s.strip() for s in args.scenarios.split(",") if s.strip()]:
-            wanted += [k for k in scen if k.startswith("c:")] if s == "c" else [s]
-        print(f"{'scenario':38} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>9} {'errors':>7} {'CPU µs/req':>10}")
+            wanted += [k for k in scen if k.startswith("c:")] if s == "c" else SYNC if s == "scim" else [s]
+        if any(k in SYNC for k in wanted):
+            scen.update(sync_scenarios(base, db, h, args, tmp))
+        pg = "PG µs/req" if args.backend == "postgres" else ""
+        print(f"{'scenario':38} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>9} {'errors':>7} {'CPU µs/req':>10} {pg:>10} {'others %':>8}")
         for key in wanted:
             if key == "storm":
                 run_storm(base, scen, args, tmp, results, proc.pid)
                 continue
-            title, script, conns = (scen[key] + (args.connections,))[:3]
+            title, script, conns, opts = (scen[key] + (args.connections, {})[len(scen[key]) - 2:])[:4]
+            threads, full = opts.get("threads", 1), opts.get("full", False)
             duration = args.bcrypt_duration if key in ("d", "e") else args.duration
-            wrk(base, script, 2, conns, tmp)  # warm-up
+            wrk(base, script, 2, conns, tmp, threads)  # warm-up
             wait_idle(proc.pid)
-            ticks = cpu_ticks(proc.pid)
-            r = wrk(base, script, duration, conns, tmp)
-            # The server's CPU time (user + system, clock ticks of 10 ms) per request answered.
-            r["cpu_us_per_req"] = (cpu_ticks(proc.pid) - ticks) * 10_000 / max(r["requests"], 1)
+            backends = db.backend_pids()
+            before = {"ticks": cpu_ticks(proc.pid), "pg": sum_ticks(backends), "machine": machine_ticks()}
+
+            def counters():
+                return {"ticks": cpu_ticks(proc.pid), "pg": sum_ticks(backends), "machine": machine_ticks()}
+
+            after = {}
+            if full:
+                # A fixed amount of work (every user once); the CPU is counted until the last thread is done.
+                r = wrk(base, script, args.sync_timeout, conns, tmp, threads, markers=os.path.join(tmp, "markers"),
+                        on_end=lambda: after.update(counters()))
+            else:
+                r = wrk(base, script, duration, conns, tmp, threads)
+                after = counters()
+            # The server's CPU time (user + system, clock ticks of 10 ms) per request answered; PostgreSQL's is
+            # that of the backends connected to the bench database.
+            server_ticks, pg_ticks = after["ticks"] - before["ticks"], after["pg"] - before["pg"]
+            r["cpu_us_per_req"] = server_ticks * 10_000 / max(r["requests"], 1)
+            pg_col = ""
+            if backends:
+                r["pg_cpu_us_per_req"] = pg_ticks * 10_000 / max(r["requests"], 1)
+                pg_col = f"{r['pg_cpu_us_per_req']:8.1f}"
+            # The share of the machine that other processes took meanwhile (anything but people, its PostgreSQL
+            # backends and wrk, outside interrupts; the host is shared): how much to trust the run.
+            busy, total = [b - a for a, b in zip(before["machine"], after["machine"])]
+            r["other_share"] = max(busy - server_ticks - pg_ticks - r["wrk_ticks"], 0) / max(total, 1)
             results[key] = r
-            print(f"{key[0]}) {title:35} {r['rps']:9.1f} {r['p50_us'] / 1000:8.2f} {r['p99_us'] / 1000:9.2f} {r['non2xx'] + r['socket_errors']:7d} {r['cpu_us_per_req']:8.1f}", flush=True)
+            label = f"{key.split(':')[0]}) {title}"
+            print(f"{label:38} {r['rps']:9.1f} {r['p50_us'] / 1000:8.2f} {r['p99_us'] / 1000:9.2f} {r['non2xx'] + r['socket_errors']:7d} {r['cpu_us_per_req']:8.1f} {pg_col:>10} {100 * r['other_share']:8.1f}", flush=True)
+            if full:
+                print(f"   {r['users']} users in {r['wall_us'] / 1e6:.2f} s = {r['users'] / (r['wall_us'] / 1e6):.1f} users/s "
+                      f"(first thread done at {r['first_thread_done_us'] / 1e6:.2f} s); {r['requests']} requests, "
+                      f"{r['misses']} look-ups without the user, {r['extra_requests']} requests after a thread's end", flush=True)
         rss = int(open(f"/proc/{proc.pid}/status").read().split("VmRSS:")[1].split()[0]) / 1024
-        print(f"RSS after the run: {rss:.1f} MiB")
+        print(f"RSS after the run: {rss:.1f} MiB; load average {' '.join(f'{l:.2f}' for l in os.getloadavg())}")
         results["rss_mib_after"] = rss
         if args.json_out:
             with open(args.json_out, "w") as f:
