@@ -115,7 +115,19 @@ impl Repo for DbRepo<'_> {
         crate::scim::group_members(self.conn, &crate::key::keys(groups))
     }
     fn backfill_entity_ids(&mut self) -> Result<usize> {
-        Ok(user::backfill_entity_ids(self.conn)? + group::backfill_entity_ids(self.conn)?)
+        let n = user::backfill_entity_ids(self.conn)? + group::backfill_entity_ids(self.conn)?;
+        if n > 0 {
+            // PostgreSQL's statistics still say the ids are missing until the next analyze (never, where
+            // autovacuum is off), and with them the planner walks the entity-id index for SCIM's userName
+            // filter instead of using the email and userName indexes (docs/performance.md, SCIM).
+            if let crate::db::AnyConnection::Postgresql(_) = self.conn {
+                use diesel::RunQueryDsl;
+                diesel::sql_query("ANALYZE core_user, permissions_group")
+                    .execute(self.conn)
+                    .map_err(crate::error::db)?;
+            }
+        }
+        Ok(n)
     }
 
     fn insert_group(&mut self, name: &str, entity_id: &str) -> Result<Group> {
