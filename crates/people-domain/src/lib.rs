@@ -13,6 +13,7 @@ pub mod error;
 pub mod group;
 pub mod housekeeping;
 pub mod id;
+pub mod ldap;
 pub mod locale;
 pub mod mail;
 pub mod membership;

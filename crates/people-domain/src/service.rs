@@ -7,6 +7,7 @@ use chrono::Duration;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
+use crate::ldap::{Directory, NoDirectory};
 use crate::mail::{EmailTemplates, NoSignal, OutboxSignal};
 use crate::password::{PasswordHasher, PasswordPolicy};
 use crate::setting::EnvDefaults;
@@ -64,6 +65,8 @@ pub struct People {
     /// the installer's `/api/user/current` stops counting users. Safe across replicas because it never
     /// turns false again.
     pub(crate) second_user_exists: std::sync::atomic::AtomicBool,
+    /// The LDAP directory sign-in asks first when `ldap-enabled` is on.
+    pub(crate) directory: Arc<dyn Directory>,
 }
 
 impl People {
@@ -88,6 +91,7 @@ impl People {
             signal: Arc::new(NoSignal),
             work: Arc::new(NoSignal),
             second_user_exists: std::sync::atomic::AtomicBool::new(false),
+            directory: Arc::new(NoDirectory),
             config,
         }
     }
@@ -101,6 +105,13 @@ impl People {
     /// Sets who is told when background work is waiting (see [`People::background_pass`]).
     pub fn with_work_signal(mut self, signal: Arc<dyn OutboxSignal>) -> Self {
         self.work = signal;
+        self
+    }
+
+    /// Sets the LDAP client (without one, LDAP sign-in always falls back to local passwords and the
+    /// connection test fails).
+    pub fn with_directory(mut self, directory: Arc<dyn Directory>) -> Self {
+        self.directory = directory;
         self
     }
 
