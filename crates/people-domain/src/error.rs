@@ -52,6 +52,15 @@ pub enum DomainError {
         /// Exact message.
         message: String,
     },
+    /// Several fields refused at once, and/or a message for the whole request (400 with `errors` and/or
+    /// `message`): the LDAP settings and their connection test.
+    #[error("refused: {message:?} {errors:?}")]
+    Fields {
+        /// A message for the whole request, if any.
+        message: Option<String>,
+        /// Messages by field.
+        errors: std::collections::BTreeMap<String, String>,
+    },
     /// A sign-in failure (shape 2, status 401): wrong password, disabled account, login throttled.
     #[error("login refused: {field}: {message}")]
     LoginFailed {

@@ -295,7 +295,8 @@ impl People {
         }
         self.store.write(|r| {
             r.delete_group(id)?;
-            Ok(())
+            // A deleted group is no longer an LDAP mapping's target (Metabase does the same).
+            crate::ldap::forget_group(r, id)
         })
     }
 

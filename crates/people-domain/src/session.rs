@@ -567,6 +567,10 @@ impl People {
         client: &ClientInfo,
         persistence: Persistence,
     ) -> Result<SessionGrant> {
+        // LDAP first when it is on (Metabase's order); `None` leaves the attempt to the local password.
+        if let Some(grant) = self.ldap_sign_in(username, password, client, persistence)? {
+            return Ok(grant);
+        }
         let user = self.store.read(|r| r.user_by_email(username))?;
         let Some(user) = user else {
             self.hasher.dummy_verify(password)?;

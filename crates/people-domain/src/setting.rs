@@ -34,13 +34,44 @@ pub enum Kind {
     /// A value people computes from other settings (`scim-base-url` from `site-url`): never stored, not
     /// taken from the environment, and so read-only.
     Derived,
+    /// A boolean people computes from other settings (`ldap-configured?`): read-only like [`Kind::Derived`].
+    DerivedFlag,
+    /// A string of at most this many characters (an LDAP filter or attribute name); blank is the default.
+    BoundedText(usize),
+    /// A host name or IP address, without a scheme.
+    Host,
+    /// A TCP port, 1 to 65535; an empty string is the default.
+    Port,
+    /// A distinguished name (RFC 4514).
+    Dn,
+    /// A secret (`ldap-password`): stored as given, always shown masked.
+    Secret,
+    /// `ldap-group-mappings`: a JSON object of DNs to arrays of group ids.
+    GroupMappings,
+    /// A number of seconds greater than zero, at most an hour (fractions allowed).
+    Seconds,
+}
+
+/// Where a setting's environment variable stands against a value stored through the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvRule {
+    /// The variable only gives the default: a stored value wins (people's general rule).
+    Default,
+    /// The variable wins and the setting cannot be changed through the API (Metabase's rule for the
+    /// `ldap-*` settings).
+    Overrides,
 }
 
 impl Kind {
     /// Whether the settings API refuses every change to a setting of this kind (and the environment gives
     /// it nothing).
     pub fn is_read_only(self) -> bool {
-        matches!(self, Kind::ReadOnlyBool | Kind::Derived)
+        matches!(self, Kind::ReadOnlyBool | Kind::Derived | Kind::DerivedFlag)
+    }
+
+    /// Whether the value is computed rather than stored.
+    pub fn is_derived(self) -> bool {
+        matches!(self, Kind::Derived | Kind::DerivedFlag)
     }
 }
 
@@ -57,12 +88,39 @@ pub struct SettingDef {
     pub kind: Kind,
     /// Built-in default, as stored text; `None` for no default.
     pub default: Option<&'static str>,
+    /// Whether the environment variable gives the default or overrides the setting.
+    pub env_rule: EnvRule,
+}
+
+impl SettingDef {
+    /// An `ldap-*` setting: its environment variable wins and makes it read-only.
+    const fn ldap(
+        key: &'static str,
+        env_name: &'static str,
+        description: &'static str,
+        kind: Kind,
+        default: Option<&'static str>,
+    ) -> Self {
+        SettingDef {
+            key,
+            env_name,
+            description,
+            kind,
+            default,
+            env_rule: EnvRule::Overrides,
+        }
+    }
 }
 
 /// Allowed values of `user-visibility`.
 pub const USER_VISIBILITY: &[&str] = &["all", "group", "none"];
 /// Allowed values of `session-cookie-samesite`.
 pub const SAMESITE: &[&str] = &["lax", "strict", "none"];
+
+/// Longest LDAP filter or attribute list people stores.
+pub const LDAP_TEXT_LIMIT: usize = 4096;
+/// Longest LDAP attribute name people stores.
+pub const LDAP_NAME_LIMIT: usize = 256;
 
 /// Every setting people owns.
 pub const SETTINGS: &[SettingDef] = &[
@@ -72,6 +130,7 @@ pub const SETTINGS: &[SettingDef] = &[
         description: "The name used for this instance of people.",
         kind: Kind::Text,
         default: Some("people"),
+        env_rule: EnvRule::Default,
     },
     SettingDef {
         key: "site-url",
@@ -79,6 +138,7 @@ pub const SETTINGS: &[SettingDef] = &[
         description: "The base URL of this instance, used in the links of emails.",
         kind: Kind::Url,
         default: Some("http://localhost:3000"),
+        env_rule: EnvRule::Default,
     },
     SettingDef {
         key: "site-locale",
@@ -86,6 +146,7 @@ pub const SETTINGS: &[SettingDef] = &[
         description: "The default language for this instance.",
         kind: Kind::Locale,
         default: Some("en"),
+        env_rule: EnvRule::Default,
     },
     SettingDef {
         key: "admin-email",
@@ -93,6 +154,7 @@ pub const SETTINGS: &[SettingDef] = &[
         description: "The email address users should be referred to if they encounter a problem.",
         kind: Kind::Email,
         default: None,
+        env_rule: EnvRule::Default,
     },
     SettingDef {
         key: "user-visibility",
@@ -100,6 +162,7 @@ pub const SETTINGS: &[SettingDef] = &[
         description: "Which users a person may pick as recipients: all, group or none.",
         kind: Kind::Choice(USER_VISIBILITY),
         default: Some("all"),
+        env_rule: EnvRule::Default,
     },
     SettingDef {
         key: "reset-token-ttl-hours",
@@ -107,6 +170,7 @@ pub const SETTINGS: &[SettingDef] = &[
         description: "Number of hours a password reset is considered valid.",
         kind: Kind::NonNegativeInt,
         default: Some("48"),
+        env_rule: EnvRule::Default,
     },
     SettingDef {
         key: "session-cookie-samesite",
@@ -114,6 +178,7 @@ pub const SETTINGS: &[SettingDef] = &[
         description: "Value for the session cookie's SameSite directive: lax, strict or none.",
         kind: Kind::Choice(SAMESITE),
         default: Some("lax"),
+        env_rule: EnvRule::Default,
     },
     SettingDef {
         key: "enable-password-login",
@@ -121,6 +186,7 @@ pub const SETTINGS: &[SettingDef] = &[
         description: "Allow logging in by email and password (always on in people).",
         kind: Kind::ReadOnlyBool,
         default: Some("true"),
+        env_rule: EnvRule::Default,
     },
     SettingDef {
         key: "application-name",
@@ -128,6 +194,7 @@ pub const SETTINGS: &[SettingDef] = &[
         description: "The name of the application, used in the subjects of emails.",
         kind: Kind::Text,
         default: Some("Metabase"),
+        env_rule: EnvRule::Default,
     },
     SettingDef {
         key: "scim-enabled",
@@ -136,6 +203,7 @@ pub const SETTINGS: &[SettingDef] = &[
             (/api/ee/scim/v2) with the SCIM token.",
         kind: Kind::Bool,
         default: Some("false"),
+        env_rule: EnvRule::Default,
     },
     SettingDef {
         key: "scim-base-url",
@@ -145,7 +213,153 @@ pub const SETTINGS: &[SettingDef] = &[
             /api/ee/scim/v2. It follows site-url and cannot be set.",
         kind: Kind::Derived,
         default: None,
+        env_rule: EnvRule::Default,
     },
+    SettingDef::ldap(
+        "ldap-enabled",
+        "MB_LDAP_ENABLED",
+        "Allow users to sign in with their LDAP directory password (the settings are tested first).",
+        Kind::Bool,
+        Some("false"),
+    ),
+    SettingDef::ldap(
+        "ldap-host",
+        "MB_LDAP_HOST",
+        "Server hostname, without ldap:// or ldaps://.",
+        Kind::Host,
+        None,
+    ),
+    SettingDef::ldap(
+        "ldap-port",
+        "MB_LDAP_PORT",
+        "Server port, usually 389 or 636 if SSL is used.",
+        Kind::Port,
+        Some("389"),
+    ),
+    SettingDef::ldap(
+        "ldap-security",
+        "MB_LDAP_SECURITY",
+        "Use SSL, TLS or plain text: none, ssl or starttls.",
+        Kind::Choice(crate::ldap::Security::WORDS),
+        Some("none"),
+    ),
+    SettingDef::ldap(
+        "ldap-bind-dn",
+        "MB_LDAP_BIND_DN",
+        "The Distinguished Name to bind as (if any); this user will be used to look up information about \
+            other users.",
+        Kind::Dn,
+        None,
+    ),
+    SettingDef::ldap(
+        "ldap-password",
+        "MB_LDAP_PASSWORD",
+        "The password to bind with for the lookup user.",
+        Kind::Secret,
+        None,
+    ),
+    SettingDef::ldap(
+        "ldap-user-base",
+        "MB_LDAP_USER_BASE",
+        "Search base for users (will be searched recursively).",
+        Kind::Dn,
+        None,
+    ),
+    SettingDef::ldap(
+        "ldap-user-filter",
+        "MB_LDAP_USER_FILTER",
+        "User lookup filter. The placeholder {login} is replaced by the user supplied login.",
+        Kind::BoundedText(LDAP_TEXT_LIMIT),
+        Some(crate::ldap::DEFAULT_USER_FILTER),
+    ),
+    SettingDef::ldap(
+        "ldap-attribute-email",
+        "MB_LDAP_ATTRIBUTE_EMAIL",
+        "Attribute to use for the user's email (usually 'mail', 'email' or 'userPrincipalName').",
+        Kind::BoundedText(LDAP_NAME_LIMIT),
+        Some("mail"),
+    ),
+    SettingDef::ldap(
+        "ldap-attribute-firstname",
+        "MB_LDAP_ATTRIBUTE_FIRSTNAME",
+        "Attribute to use for the user's first name.",
+        Kind::BoundedText(LDAP_NAME_LIMIT),
+        Some("givenName"),
+    ),
+    SettingDef::ldap(
+        "ldap-attribute-lastname",
+        "MB_LDAP_ATTRIBUTE_LASTNAME",
+        "Attribute to use for the user's last name.",
+        Kind::BoundedText(LDAP_NAME_LIMIT),
+        Some("sn"),
+    ),
+    SettingDef::ldap(
+        "ldap-group-sync",
+        "MB_LDAP_GROUP_SYNC",
+        "Enable group membership synchronization with LDAP.",
+        Kind::Bool,
+        Some("false"),
+    ),
+    SettingDef::ldap(
+        "ldap-group-base",
+        "MB_LDAP_GROUP_BASE",
+        "Search base for groups. Not required for LDAP directories that provide a 'memberOf' overlay, such \
+            as Active Directory.",
+        Kind::Dn,
+        None,
+    ),
+    SettingDef::ldap(
+        "ldap-group-mappings",
+        "MB_LDAP_GROUP_MAPPINGS",
+        "JSON containing LDAP to people group mappings: group DNs to arrays of group ids.",
+        Kind::GroupMappings,
+        Some("{}"),
+    ),
+    SettingDef::ldap(
+        "ldap-group-membership-filter",
+        "MB_LDAP_GROUP_MEMBERSHIP_FILTER",
+        "Group membership lookup filter. The placeholders {dn} and {uid} will be replaced by the user's \
+            Distinguished Name and UID, respectively.",
+        Kind::BoundedText(LDAP_TEXT_LIMIT),
+        Some(crate::ldap::DEFAULT_MEMBERSHIP_FILTER),
+    ),
+    SettingDef::ldap(
+        "ldap-sync-user-attributes",
+        "MB_LDAP_SYNC_USER_ATTRIBUTES",
+        "Sync user attributes when someone logs in via LDAP.",
+        Kind::Bool,
+        Some("true"),
+    ),
+    SettingDef::ldap(
+        "ldap-sync-user-attributes-blacklist",
+        "MB_LDAP_SYNC_USER_ATTRIBUTES_BLACKLIST",
+        "Comma-separated list of user attributes to skip syncing for LDAP users.",
+        Kind::BoundedText(LDAP_TEXT_LIMIT),
+        Some("userPassword,dn,distinguishedName"),
+    ),
+    SettingDef::ldap(
+        "ldap-user-provisioning-enabled?",
+        "MB_LDAP_USER_PROVISIONING_ENABLED",
+        "When a user logs in via LDAP, create a people account for them automatically if they don't have \
+            one.",
+        Kind::Bool,
+        Some("true"),
+    ),
+    SettingDef::ldap(
+        "ldap-timeout-seconds",
+        "MB_LDAP_TIMEOUT_SECONDS",
+        "Timeout in seconds for LDAP operations; a sign-in falls back to the local password when the \
+            directory does not answer in time.",
+        Kind::Seconds,
+        Some("15.0"),
+    ),
+    SettingDef::ldap(
+        "ldap-configured?",
+        "MB_LDAP_CONFIGURED",
+        "Have the mandatory LDAP settings (host and user search base) been configured? It cannot be set.",
+        Kind::DerivedFlag,
+        None,
+    ),
 ];
 
 /// The definition of `key`, if people owns such a setting.
@@ -224,8 +438,15 @@ fn bad_value(def: &SettingDef) -> DomainError {
         Kind::Email => "a valid email address".to_string(),
         Kind::Choice(c) => format!("one of {}", c.join(", ")),
         Kind::NonNegativeInt => "an integer greater than or equal to zero".to_string(),
-        Kind::ReadOnlyBool | Kind::Derived => "unchanged".to_string(),
+        Kind::ReadOnlyBool | Kind::Derived | Kind::DerivedFlag => "unchanged".to_string(),
         Kind::Bool => "true or false".to_string(),
+        Kind::BoundedText(n) => format!("a string of at most {n} characters"),
+        Kind::Host => "a host name without ldap:// or ldaps://".to_string(),
+        Kind::Port => "a port number between 1 and 65535".to_string(),
+        Kind::Dn => "a distinguished name".to_string(),
+        Kind::Secret => "a string".to_string(),
+        Kind::GroupMappings => "an object of group DNs to arrays of group ids".to_string(),
+        Kind::Seconds => "a number of seconds greater than 0 and at most 3600".to_string(),
     };
     DomainError::Disallowed(format!(
         "Invalid value for setting {}: must be {expected}.",
@@ -241,6 +462,9 @@ pub fn normalize(def: &SettingDef, value: &Value) -> Result<Option<String>> {
             "Setting {} is read-only.",
             def.key
         )));
+    }
+    if let Some(stored) = normalize_ldap(def, value)? {
+        return Ok(stored);
     }
     let text = match value {
         Value::Null => return Ok(None),
@@ -272,7 +496,14 @@ pub fn normalize(def: &SettingDef, value: &Value) -> Result<Option<String>> {
                 .flatten()
                 .map(|i| i.to_string())
         }
-        Kind::ReadOnlyBool | Kind::Derived => None,
+        Kind::ReadOnlyBool | Kind::Derived | Kind::DerivedFlag => None,
+        Kind::BoundedText(_)
+        | Kind::Host
+        | Kind::Port
+        | Kind::Dn
+        | Kind::Secret
+        | Kind::GroupMappings
+        | Kind::Seconds => None,
         Kind::Bool => match text.trim().to_ascii_lowercase().as_str() {
             "true" => Some("true".to_string()),
             "false" => Some("false".to_string()),
@@ -282,10 +513,171 @@ pub fn normalize(def: &SettingDef, value: &Value) -> Result<Option<String>> {
     stored.map(Some).ok_or_else(|| bad_value(def))
 }
 
-/// Renders stored text as the setting's JSON value (numbers and booleans as JSON, the rest as strings).
+/// Checks a value for the kinds the `ldap-*` settings use: `Ok(None)` when `def` is of another kind,
+/// `Ok(Some(stored))` with the text to store (`None` for the default). Each refusal is the message the LDAP
+/// settings page shows next to the field.
+fn normalize_ldap(def: &SettingDef, value: &Value) -> Result<Option<Option<String>>> {
+    let refuse = |message: String| Err(DomainError::rule(def.key, message));
+    let blank = |v: &Value| match v {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        _ => false,
+    };
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(s.trim().to_string()),
+        _ => None,
+    };
+    let stored = match def.kind {
+        Kind::BoundedText(limit) => {
+            if blank(value) {
+                None
+            } else {
+                let Some(t) = text(value) else {
+                    return Err(bad_value(def));
+                };
+                if t.chars().count() > limit {
+                    return refuse(format!("Must be at most {limit} characters."));
+                }
+                Some(t)
+            }
+        }
+        Kind::Host => {
+            if blank(value) {
+                None
+            } else {
+                let Some(t) = text(value) else {
+                    return Err(bad_value(def));
+                };
+                if t.contains("://") {
+                    return refuse(
+                        "Invalid hostname, do not add the 'ldap://' or 'ldaps://' prefix"
+                            .to_string(),
+                    );
+                }
+                let inner = t
+                    .strip_prefix('[')
+                    .and_then(|r| r.strip_suffix(']'))
+                    .unwrap_or(&t);
+                let ok = t.len() <= 255
+                    && !inner.is_empty()
+                    && inner
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+                    && (!inner.contains(':') || inner.parse::<std::net::Ipv6Addr>().is_ok());
+                if !ok {
+                    return refuse("Invalid hostname".to_string());
+                }
+                Some(t)
+            }
+        }
+        Kind::Port => {
+            if blank(value) {
+                None
+            } else {
+                let port = match value {
+                    Value::Number(n) => n.as_i64(),
+                    Value::String(s) => s.trim().parse::<i64>().ok(),
+                    _ => None,
+                };
+                match port {
+                    Some(p) if (1..=65535).contains(&p) => Some(p.to_string()),
+                    _ => return refuse("Must be a port number between 1 and 65535.".to_string()),
+                }
+            }
+        }
+        Kind::Dn => {
+            if blank(value) {
+                None
+            } else {
+                let Some(t) = text(value) else {
+                    return Err(bad_value(def));
+                };
+                if t.chars().count() > LDAP_TEXT_LIMIT || crate::ldap::Dn::parse(&t).is_err() {
+                    return refuse(
+                        match def.key {
+                            "ldap-bind-dn" => "Invalid bind DN",
+                            "ldap-user-base" => "User search base is not a valid DN",
+                            "ldap-group-base" => "Group search base is not a valid DN",
+                            _ => "Not a valid DN",
+                        }
+                        .to_string(),
+                    );
+                }
+                Some(t)
+            }
+        }
+        Kind::Secret => match value {
+            Value::Null => None,
+            Value::String(s) if s.is_empty() => None,
+            Value::String(s) if s.chars().count() <= LDAP_TEXT_LIMIT => Some(s.clone()),
+            Value::String(_) => {
+                return refuse(format!("Must be at most {LDAP_TEXT_LIMIT} characters."))
+            }
+            _ => return Err(bad_value(def)),
+        },
+        Kind::GroupMappings => {
+            if blank(value) {
+                None
+            } else {
+                Some(
+                    crate::ldap::GroupMappings::normalize(value)
+                        .map_err(|m| DomainError::rule(def.key, m))?,
+                )
+            }
+        }
+        Kind::Seconds => {
+            if blank(value) {
+                None
+            } else {
+                let secs = match value {
+                    Value::Number(n) => n.as_f64(),
+                    Value::String(s) => s.trim().parse::<f64>().ok(),
+                    _ => None,
+                };
+                match secs {
+                    Some(s) if s.is_finite() && s > 0.0 && s <= 3600.0 => {
+                        Some(Value::from(s).to_string())
+                    }
+                    _ => {
+                        return refuse(
+                            "Must be a number of seconds greater than 0 and at most 3600."
+                                .to_string(),
+                        )
+                    }
+                }
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(stored))
+}
+
+/// What `ldap-password` and other secrets look like outside the database: ten asterisks and the last two
+/// characters (Metabase's obfuscation), so that an administrator can tell which secret is set.
+pub fn mask_secret(secret: &str) -> String {
+    let chars: Vec<char> = secret.chars().collect();
+    let tail: String = chars[chars.len().saturating_sub(2)..].iter().collect();
+    format!("**********{tail}")
+}
+
+/// Renders stored text as the setting's JSON value (numbers and booleans as JSON, secrets masked, the rest
+/// as strings).
 pub fn render(def: &SettingDef, stored: Option<&str>) -> Value {
     match (def.kind, stored) {
         (_, None) => Value::Null,
+        (Kind::Port, Some(s)) => s
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::String(s.to_string())),
+        (Kind::Seconds, Some(s)) => s
+            .parse::<f64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::String(s.to_string())),
+        (Kind::Secret, Some(s)) => Value::String(mask_secret(s)),
+        (Kind::GroupMappings, Some(s)) => {
+            serde_json::from_str(s).unwrap_or_else(|_| Value::Object(Map::new()))
+        }
+        (Kind::DerivedFlag, Some(s)) => Value::Bool(s == "true"),
         (Kind::NonNegativeInt, Some(s)) => s
             .parse::<i64>()
             .map(Value::from)
@@ -303,10 +695,32 @@ pub const VERSION_TAG: &str = concat!("v", env!("CARGO_PKG_VERSION"));
 impl crate::People {
     /// The effective value of `key` given the stored settings: stored, else the environment, else built in.
     pub(crate) fn effective(&self, stored: &HashMap<String, String>, key: &str) -> Option<String> {
+        if let Some(v) = def(key).and_then(|d| self.env_override(d)) {
+            return Some(v.to_string());
+        }
         stored
             .get(key)
             .cloned()
             .or_else(|| def(key).and_then(|d| self.config.settings.default_of(d)))
+    }
+
+    /// The environment's value of a setting whose variable overrides it ([`EnvRule::Overrides`]), if set.
+    pub(crate) fn env_override(&self, d: &SettingDef) -> Option<&str> {
+        match d.env_rule {
+            EnvRule::Overrides => self.config.settings.get(d.key),
+            EnvRule::Default => None,
+        }
+    }
+
+    /// Refuses to change a setting its environment variable overrides.
+    fn check_not_overridden(&self, d: &SettingDef) -> Result<()> {
+        if self.env_override(d).is_some() {
+            return Err(DomainError::Disallowed(format!(
+                "Setting {} is set by the environment variable {} and cannot be changed.",
+                d.key, d.env_name
+            )));
+        }
+        Ok(())
     }
 
     /// The effective value of one setting, read from the store.
@@ -315,6 +729,9 @@ impl crate::People {
         repo: &mut dyn crate::store::Repo,
         key: &str,
     ) -> Result<Option<String>> {
+        if let Some(v) = def(key).and_then(|d| self.env_override(d)) {
+            return Ok(Some(v.to_string()));
+        }
         Ok(match repo.setting(key)? {
             Some(v) => Some(v),
             None => def(key).and_then(|d| self.config.settings.default_of(d)),
@@ -397,6 +814,11 @@ impl crate::People {
             "email-configured?".into(),
             Value::Bool(self.config.email_configured),
         );
+        p.insert("ldap-enabled".into(), text("ldap-enabled"));
+        p.insert(
+            "ldap-configured?".into(),
+            Value::Bool(self.ldap_config_of(&stored).is_configured()),
+        );
         p.insert("version".into(), serde_json::json!({ "tag": VERSION_TAG }));
         if caller.is_some() {
             p.insert("user-visibility".into(), text("user-visibility"));
@@ -463,6 +885,8 @@ pub struct SettingInfo {
     pub default: Value,
     /// The environment variable that sets the default.
     pub env_name: &'static str,
+    /// The environment variable overrides the setting, which cannot be changed through the API.
+    pub is_env_setting: bool,
 }
 
 impl crate::People {
@@ -474,8 +898,13 @@ impl crate::People {
         SETTINGS
             .iter()
             .map(|d| {
-                let (value, default) = if d.kind == Kind::Derived {
-                    (Value::Null, render(d, self.derived_value(d)?.as_deref()))
+                let (value, default) = if d.kind.is_derived() {
+                    (
+                        Value::Null,
+                        render(d, self.derived_value(d, &stored)?.as_deref()),
+                    )
+                } else if let Some(env) = self.env_override(d) {
+                    (render(d, Some(env)), render(d, Some(env)))
                 } else {
                     (
                         render(d, stored.get(d.key).map(String::as_str)),
@@ -488,6 +917,7 @@ impl crate::People {
                     description: d.description,
                     default,
                     env_name: d.env_name,
+                    is_env_setting: self.env_override(d).is_some(),
                 })
             })
             .collect()
@@ -497,8 +927,10 @@ impl crate::People {
     pub fn get_setting(&self, caller: &crate::session::Caller, key: &str) -> Result<Value> {
         caller.require_superuser()?;
         let d = def(key).ok_or(DomainError::NotFound)?;
-        let value = if d.kind == Kind::Derived {
-            self.derived_value(d)?
+        let value = if d.kind.is_derived() {
+            let stored: HashMap<String, String> =
+                self.store.read(|r| r.settings())?.into_iter().collect();
+            self.derived_value(d, &stored)?
         } else {
             self.store.read(|r| self.setting_value(r, d.key))?
         };
@@ -506,9 +938,14 @@ impl crate::People {
     }
 
     /// The value of a [`Kind::Derived`] setting, computed from the settings it follows as they are now.
-    fn derived_value(&self, d: &SettingDef) -> Result<Option<String>> {
+    fn derived_value(
+        &self,
+        d: &SettingDef,
+        stored: &HashMap<String, String>,
+    ) -> Result<Option<String>> {
         Ok(match d.key {
             "scim-base-url" => Some(self.scim_base_url()?),
+            "ldap-configured?" => Some(self.ldap_config_of(stored).is_configured().to_string()),
             _ => None,
         })
     }
@@ -523,6 +960,17 @@ impl crate::People {
         caller.require_superuser()?;
         let d = def(key).ok_or(DomainError::NotFound)?;
         let stored = normalize(d, &command.value.0)?;
+        self.check_not_overridden(d)?;
+        if d.kind == Kind::GroupMappings {
+            if let Some(text) = &stored {
+                self.store
+                    .read(|r| crate::ldap::check_mapped_groups(r, text))?;
+            }
+        }
+        if d.key == "ldap-enabled" && stored.as_deref() == Some("true") {
+            // Metabase tests the saved settings before it turns LDAP on.
+            self.test_saved_ldap_settings()?;
+        }
         self.store.write(|r| {
             r.put_setting(d.key, stored.as_deref())?;
             if d.key == "reset-token-ttl-hours" {

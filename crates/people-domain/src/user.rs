@@ -1015,12 +1015,15 @@ impl People {
             if let Some(m) = memberships.iter().find(|m| m.group_id == ADMINISTRATORS_ID) {
                 repo.delete_membership(m.id)?;
             }
-            // Google and LDAP sign-in are never enabled in people, so those sources are dropped.
-            if user
-                .sso_source
-                .as_ref()
-                .is_some_and(SsoSource::is_oss_sign_in)
-            {
+            // Metabase keeps `ldap` only while LDAP sign-in is on; Google sign-in is never on in people.
+            let keep = match user.sso_source {
+                Some(SsoSource::Ldap) => {
+                    self.setting_value(repo, "ldap-enabled")?.as_deref() == Some("true")
+                }
+                Some(SsoSource::Google) => false,
+                _ => true,
+            };
+            if !keep {
                 user.sso_source = None;
             }
             user.updated_at = self.clock.now();

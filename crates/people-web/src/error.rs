@@ -92,6 +92,7 @@ impl ResponseError for ApiError {
             ApiError::Domain(d) => match d {
                 DomainError::Invalid { .. }
                 | DomainError::Rule { .. }
+                | DomainError::Fields { .. }
                 | DomainError::Disallowed(_)
                 | DomainError::AlreadyActive => StatusCode::BAD_REQUEST,
                 DomainError::LoginFailed { .. } | DomainError::Unauthenticated => {
@@ -135,6 +136,16 @@ impl ResponseError for ApiError {
                 DomainError::Rule { field, message }
                 | DomainError::LoginFailed { field, message } => {
                     json_response(status, &field_errors(field, message))
+                }
+                DomainError::Fields { message, errors } => {
+                    let mut body = serde_json::Map::new();
+                    if let Some(m) = message {
+                        body.insert("message".into(), json!(m));
+                    }
+                    if !errors.is_empty() {
+                        body.insert("errors".into(), json!(errors));
+                    }
+                    json_response(status, &Value::Object(body))
                 }
                 DomainError::Disallowed(m) | DomainError::Forbidden(m) => plain(status, m),
                 DomainError::AlreadyActive => json_response(

@@ -26,6 +26,7 @@ pub mod error;
 mod group;
 pub mod guard;
 mod health;
+mod ldap;
 pub mod openapi;
 mod query;
 pub mod render;
@@ -209,6 +210,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .route("/setting", web::get().to(setting::list))
             .route("/setting/{key}", web::get().to(setting::get))
             .route("/setting/{key}", web::put().to(setting::put))
+            .route("/ldap/settings", web::put().to(ldap::update))
             .route(
                 "/{tail:.*}",
                 web::method(Method::OPTIONS).to(HttpResponse::Ok),

@@ -264,6 +264,44 @@ pub struct SettingBody {
     pub value: Value,
 }
 
+/// `PUT /api/ldap/settings`: any of the `ldap-*` settings.
+#[derive(Serialize, ToSchema)]
+pub struct LdapSettingsBody {
+    /// Turn LDAP sign-in on or off.
+    #[serde(rename = "ldap-enabled")]
+    pub ldap_enabled: Option<bool>,
+    /// Host name, without a scheme.
+    #[serde(rename = "ldap-host")]
+    pub ldap_host: Option<String>,
+    /// Port (1–65535; empty: 389).
+    #[serde(rename = "ldap-port")]
+    pub ldap_port: Option<Value>,
+    /// `none`, `ssl` or `starttls`.
+    #[serde(rename = "ldap-security")]
+    pub ldap_security: Option<String>,
+    /// DN to bind as for lookups.
+    #[serde(rename = "ldap-bind-dn")]
+    pub ldap_bind_dn: Option<String>,
+    /// Its password (the masked value keeps the stored one).
+    #[serde(rename = "ldap-password")]
+    pub ldap_password: Option<String>,
+    /// Search base for users.
+    #[serde(rename = "ldap-user-base")]
+    pub ldap_user_base: Option<String>,
+    /// User filter with `{login}`.
+    #[serde(rename = "ldap-user-filter")]
+    pub ldap_user_filter: Option<String>,
+    /// Group sync on login.
+    #[serde(rename = "ldap-group-sync")]
+    pub ldap_group_sync: Option<bool>,
+    /// Search base for groups.
+    #[serde(rename = "ldap-group-base")]
+    pub ldap_group_base: Option<String>,
+    /// Group DNs to arrays of group ids.
+    #[serde(rename = "ldap-group-mappings")]
+    pub ldap_group_mappings: Option<Value>,
+}
+
 /// An entry of `GET /api/setting`.
 #[derive(Serialize, ToSchema)]
 pub struct SettingEntry {
@@ -277,6 +315,8 @@ pub struct SettingEntry {
     pub default: Value,
     /// Environment variable of the default.
     pub env_name: String,
+    /// The environment variable overrides the setting, which cannot be changed through the API.
+    pub is_env_setting: bool,
 }
 
 /// A user in a list: the admin view has every key; group managers get fewer (see the spec's views).
@@ -391,6 +431,7 @@ impl Modify for SessionHeader {
         crate::setting::list,
         crate::setting::get,
         crate::setting::put,
+        crate::ldap::update,
         crate::api_key::create,
         crate::api_key::list,
         crate::api_key::count,
@@ -409,6 +450,7 @@ impl Modify for SessionHeader {
         (name = "setup", description = "The first administrator"),
         (name = "permissions", description = "Groups and memberships"),
         (name = "setting", description = "Settings"),
+        (name = "ldap", description = "LDAP sign-in settings"),
         (name = "api-key", description = "API keys for services and scripts (header X-Api-Key)"),
         (name = "scim", description = "SCIM token (the protocol under /api/ee/scim/v2 is described by its own discovery documents)"),
         (name = "health", description = "Health")

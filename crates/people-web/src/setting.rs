@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::auth::Credentials;
 use crate::body::JsonBody;
 use crate::error::{json_response, ApiError};
-use crate::{run_as, Api};
+use crate::{run_as, run_as_placed, Api, Placement};
 
 /// `GET /api/setting`.
 #[utoipa::path(
@@ -35,6 +35,7 @@ pub(crate) async fn list(
                 "description": s.description,
                 "default": s.default,
                 "env_name": s.env_name,
+                "is_env_setting": s.is_env_setting,
             })
         })
         .collect();
@@ -83,7 +84,13 @@ pub(crate) async fn put(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let key = path.into_inner();
-    run_as(&api, token, move |p, caller| {
+    // Turning LDAP on tests the directory first: that waits on the network, off the request's worker.
+    let placement = if key == "ldap-enabled" {
+        Placement::Blocking
+    } else {
+        Placement::Inline
+    };
+    run_as_placed(&api, token, placement, move |p, caller| {
         p.put_setting(caller, &key, PutSetting::parse(&body.0))
     })
     .await?;

@@ -286,8 +286,13 @@ web_tests! {
         let names: Vec<&str> = list.as_array().unwrap().iter().map(|x| x["key"].as_str().unwrap()).collect();
         assert_eq!(names, vec!["site-name", "site-url", "site-locale", "admin-email", "user-visibility",
             "reset-token-ttl-hours", "session-cookie-samesite", "enable-password-login", "application-name",
-            "scim-enabled", "scim-base-url"]);
-        assert_eq!(keys(&list[0]), set(&["key", "value", "description", "default", "env_name"]));
+            "scim-enabled", "scim-base-url", "ldap-enabled", "ldap-host", "ldap-port", "ldap-security",
+            "ldap-bind-dn", "ldap-password", "ldap-user-base", "ldap-user-filter", "ldap-attribute-email",
+            "ldap-attribute-firstname", "ldap-attribute-lastname", "ldap-group-sync", "ldap-group-base",
+            "ldap-group-mappings", "ldap-group-membership-filter", "ldap-sync-user-attributes",
+            "ldap-sync-user-attributes-blacklist", "ldap-user-provisioning-enabled?", "ldap-timeout-seconds",
+            "ldap-configured?"]);
+        assert_eq!(keys(&list[0]), set(&["key", "value", "description", "default", "env_name", "is_env_setting"]));
         assert_eq!(list[0]["value"], json!("Acme"), "stored by setup");
         assert_eq!(list[5]["default"], json!(48));
         assert_eq!(t.get("/api/setting/reset-token-ttl-hours", Some(&s)).await.json(), json!(48));

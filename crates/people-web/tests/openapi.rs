@@ -85,6 +85,7 @@ async fn the_description_is_openapi_3_1_and_covers_every_route() {
         "GET /api/setting",
         "GET /api/setting/{key}",
         "PUT /api/setting/{key}",
+        "PUT /api/ldap/settings",
     ];
     let expected: BTreeSet<String> = routes.iter().map(|s| s.to_string()).collect();
     assert_eq!(documented, expected);

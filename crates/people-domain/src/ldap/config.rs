@@ -205,7 +205,53 @@ impl LdapConfig {
     }
 }
 
+/// Most mappings `ldap-group-mappings` holds.
+pub const MAX_MAPPINGS: usize = 1000;
+
 impl GroupMappings {
+    /// Checks a value sent for `ldap-group-mappings` (an object, or a string holding one, of DNs to arrays
+    /// of group ids) and returns the JSON text to store; the refusal names what is wrong. Whether the groups
+    /// exist is the use case's to check.
+    pub fn normalize(value: &serde_json::Value) -> Result<String, String> {
+        use serde_json::Value;
+        let parsed;
+        let object = match value {
+            Value::Object(m) => m,
+            Value::String(s) => {
+                parsed = serde_json::from_str::<Value>(s).map_err(|_| {
+                    "Must be a JSON object of group DNs to arrays of group ids.".to_string()
+                })?;
+                parsed.as_object().ok_or_else(|| {
+                    "Must be a JSON object of group DNs to arrays of group ids.".to_string()
+                })?
+            }
+            _ => {
+                return Err("Must be a JSON object of group DNs to arrays of group ids.".to_string())
+            }
+        };
+        if object.len() > MAX_MAPPINGS {
+            return Err(format!("At most {MAX_MAPPINGS} group mappings."));
+        }
+        let mut out = serde_json::Map::new();
+        for (key, ids) in object {
+            Dn::parse(key).map_err(|e| e.to_string())?;
+            let bad = || format!("The groups of {key} must be an array of group ids.");
+            let ids = ids.as_array().ok_or_else(bad)?;
+            let mut clean: Vec<i64> = Vec::with_capacity(ids.len());
+            for id in ids {
+                let id = id.as_i64().filter(|i| *i > 0).ok_or_else(bad)?;
+                if !clean.contains(&id) {
+                    clean.push(id);
+                }
+            }
+            out.insert(
+                key.trim().to_string(),
+                Value::Array(clean.into_iter().map(Value::from).collect()),
+            );
+        }
+        Ok(Value::Object(out).to_string())
+    }
+
     /// Reads a stored `ldap-group-mappings` (a JSON object of DNs to arrays of ids); `None` when it is not
     /// one. Keys that are not DNs and ids that are not whole numbers are skipped.
     pub fn parse_stored(raw: &str) -> Option<Self> {

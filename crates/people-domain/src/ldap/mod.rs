@@ -5,6 +5,8 @@
 mod config;
 mod directory;
 mod dn;
+mod settings;
+mod sign_in;
 
 pub use config::{
     GroupMappings, LdapConfig, Security, DEFAULT_MEMBERSHIP_FILTER, DEFAULT_PORT,
@@ -14,3 +16,6 @@ pub use directory::{
     Authentication, Directory, DirectoryEntry, DirectoryError, NoDirectory, TestFailure,
 };
 pub use dn::{Dn, InvalidDn};
+pub(crate) use settings::{check_mapped_groups, forget_group};
+pub use settings::{UpdateLdapSettings, CANNOT_CONNECT, UNKNOWN_SETTING};
+pub use sign_in::{provisioning_refusal, DirectoryPerson};

@@ -122,6 +122,16 @@ impl From<DomainError> for ScimFailure {
             DomainError::AlreadyActive => {
                 Self::typed(ScimType::InvalidValue, people_domain::user::ALREADY_ACTIVE)
             }
+            DomainError::Fields { message, errors } => {
+                let detail = message.unwrap_or_else(|| {
+                    errors
+                        .iter()
+                        .map(|(k, v)| format!("{k}: {v}"))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                });
+                Self::typed(ScimType::InvalidValue, detail)
+            }
             DomainError::Busy { retry_after_secs } => ScimFailure {
                 retry_after: Some(retry_after_secs),
                 ..Self::status(503, crate::error::BUSY)
