@@ -252,6 +252,10 @@ pub struct Options {
     #[arg(long, global = true, env = "MB_PROMETHEUS_SERVER_PORT",
         value_parser = number(0..=u16::MAX, "a port number 0-65535"))]
     pub prometheus_server_port: Option<u16>,
+    /// CA certificates (PEM, one or more) trusted for LDAP over TLS besides the system's roots; unset or
+    /// empty: the system's roots only
+    #[arg(long, global = true, env = "PEOPLE_LDAP_CA_FILE")]
+    pub ldap_ca_file: Option<std::path::PathBuf>,
     /// Defaults of the settings (`MB_SITE_URL`, `MB_SITE_NAME`, …).
     #[command(flatten)]
     pub settings: SettingDefaults,
@@ -531,6 +535,8 @@ pub struct ServerConfig {
     pub hash_queue: Duration,
     /// `MB_PROMETHEUS_SERVER_PORT`: where metrics are served; `None`: no metrics are recorded.
     pub metrics_port: Option<u16>,
+    /// `PEOPLE_LDAP_CA_FILE`: CA certificates trusted for LDAP over TLS besides the system's roots.
+    pub ldap_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Options {
@@ -618,6 +624,10 @@ impl Options {
             encryption_key,
             hash_queue: Duration::from_secs(self.hash_queue_seconds),
             metrics_port: self.prometheus_server_port,
+            ldap_ca_file: self
+                .ldap_ca_file
+                .clone()
+                .filter(|path| !path.as_os_str().is_empty()),
         })
     }
 }

@@ -189,12 +189,27 @@ pub fn build_people(config: &ServerConfig, db: Db) -> Result<People, StartError>
         .unwrap_or(2);
     let hasher = HashPool::with_queue(config.bcrypt_cost, cores, config.hash_queue)
         .map_err(StartError::Hasher)?;
+    // The LDAP client is made even while LDAP is off, so that a bad CA bundle stops start-up at once.
+    let directory =
+        people_ldap::LdapDirectory::new(config.ldap_ca_file.as_deref()).map_err(|e| {
+            let message = match e {
+                people_ldap::Error::CaFile { path, message } => {
+                    format!("{}: {message}", path.display())
+                }
+                other => other.to_string(),
+            };
+            StartError::Config(ConfigError {
+                variable: "PEOPLE_LDAP_CA_FILE".to_string(),
+                message,
+            })
+        })?;
     Ok(People::new(
         Arc::new(db),
         Arc::new(hasher),
         Arc::new(Templates),
         config.domain.clone(),
-    ))
+    )
+    .with_directory(Arc::new(directory)))
 }
 
 /// Makes the outbox worker when SMTP is configured; without SMTP, email waits in the outbox.
