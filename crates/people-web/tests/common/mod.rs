@@ -117,12 +117,34 @@ impl TestApp {
     }
 
     pub async fn start_with(backend: Backend, config: Config, web: WebConfig) -> Option<TestApp> {
-        Self::start_full(backend, config, web, None).await
+        Self::start_full(backend, config, web, None, None).await
+    }
+
+    /// An app whose LDAP client is `directory` (people-ldap's, against a test slapd).
+    pub async fn start_with_directory(
+        backend: Backend,
+        directory: Arc<dyn people_domain::ldap::Directory>,
+    ) -> Option<TestApp> {
+        Self::start_full(
+            backend,
+            test_config(),
+            WebConfig::default(),
+            None,
+            Some(directory),
+        )
+        .await
     }
 
     /// An app whose outbox bodies are encrypted at rest with a key derived from `secret`.
     pub async fn start_keyed(backend: Backend, secret: &str) -> Option<TestApp> {
-        Self::start_full(backend, test_config(), WebConfig::default(), Some(secret)).await
+        Self::start_full(
+            backend,
+            test_config(),
+            WebConfig::default(),
+            Some(secret),
+            None,
+        )
+        .await
     }
 
     async fn start_full(
@@ -130,6 +152,7 @@ impl TestApp {
         config: Config,
         web: WebConfig,
         outbox_key: Option<&str>,
+        directory: Option<Arc<dyn people_domain::ldap::Directory>>,
     ) -> Option<TestApp> {
         let mut db = TestDb::new(backend)?;
         if let Some(secret) = outbox_key {
@@ -149,6 +172,10 @@ impl TestApp {
             config,
         )
         .with_clock(clock.clone());
+        let people = match directory {
+            Some(d) => people.with_directory(d),
+            None => people,
+        };
         let api = Api::new(Arc::new(people), web);
         let svc = test::init_service(App::new().configure(api.mount())).await;
         Some(TestApp {
