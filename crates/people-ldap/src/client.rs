@@ -346,11 +346,9 @@ impl Client {
 
         let tls = config.security != Security::None;
         let (url_host, tls_config) = match ip {
-            Some(IpAddr::V6(_)) if tls => (
-                "ipv6-address.invalid".to_string(),
-                ip.map(|ip| self.tls.for_ipv6(ip))
-                    .unwrap_or_else(|| self.tls.config.clone()),
-            ),
+            Some(v6 @ IpAddr::V6(_)) if tls => {
+                ("ipv6-address.invalid".to_string(), self.tls.for_ipv6(v6))
+            }
             Some(IpAddr::V6(v6)) => (format!("[{v6}]"), self.tls.config.clone()),
             _ => (bare.to_string(), self.tls.config.clone()),
         };

@@ -48,6 +48,8 @@ pub enum Variant {
 /// A running slapd; killed and its files removed on drop.
 pub struct Slapd {
     process: Mutex<Option<Child>>,
+    program: PathBuf,
+    urls: String,
     dir: PathBuf,
     port: u16,
     ldaps_port: Option<u16>,
@@ -153,8 +155,20 @@ impl Slapd {
             Variant::Tls => Some(free_port(ipv6)?),
             _ => None,
         };
+        let mut urls = vec![format!("ldap://127.0.0.1:{port}/")];
+        if ipv6 {
+            urls.push(format!("ldap://[::1]:{port}/"));
+        }
+        if let Some(ldaps) = ldaps_port {
+            urls.push(format!("ldaps://127.0.0.1:{ldaps}/"));
+            if ipv6 {
+                urls.push(format!("ldaps://[::1]:{ldaps}/"));
+            }
+        }
         let server = Slapd {
             process: Mutex::new(None),
+            program: slapd,
+            urls: urls.join(" "),
             dir,
             port,
             ldaps_port,
@@ -171,36 +185,34 @@ impl Slapd {
                 ldaps_port.is_some(),
             ),
         )?;
-        let mut urls = vec![format!("ldap://127.0.0.1:{port}/")];
-        if ipv6 {
-            urls.push(format!("ldap://[::1]:{port}/"));
-        }
-        if let Some(ldaps) = ldaps_port {
-            urls.push(format!("ldaps://127.0.0.1:{ldaps}/"));
-            if ipv6 {
-                urls.push(format!("ldaps://[::1]:{ldaps}/"));
-            }
-        }
-        let log = std::fs::File::create(server.dir.join("slapd.log"))
+        server.spawn()?;
+        // Tests change the data with ldapmodify, so it goes in the same way (and through the memberof
+        // overlay, which an offline slapadd would bypass).
+        server.ldapmodify(&data(variant), true)?;
+        Ok(server)
+    }
+
+    /// Starts the slapd process and waits until it listens.
+    fn spawn(&self) -> Result<(), Error> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("slapd.log"))
             .map_err(|e| harness(e.to_string()))?;
-        let child = Command::new(&slapd)
+        let child = Command::new(&self.program)
             .arg("-f")
-            .arg(server.dir.join("slapd.conf"))
+            .arg(self.dir.join("slapd.conf"))
             .arg("-h")
-            .arg(urls.join(" "))
+            .arg(&self.urls)
             // In the foreground (so that killing the child kills slapd), logging nothing but errors.
             .args(["-d", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .map_err(|e| harness(format!("{}: {e}", slapd.display())))?;
-        *server.lock() = Some(child);
-        server.wait_ready()?;
-        // Reloading is how tests change it, so the data goes in the same way (and through the memberof
-        // overlay, which an offline slapadd would bypass).
-        server.ldapmodify(&data(variant), true)?;
-        Ok(server)
+            .map_err(|e| harness(format!("{}: {e}", self.program.display())))?;
+        *self.lock() = Some(child);
+        self.wait_ready()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Child>> {
@@ -327,6 +339,13 @@ impl Slapd {
     /// directory manager, e.g. to change a user's names between two sign-ins.
     pub fn modify(&self, ldif: &str) -> Result<(), Error> {
         self.ldapmodify(ldif, false)
+    }
+
+    /// Starts the server again after [`Slapd::stop`], on the same ports with the same data (a directory
+    /// restarted between two sign-ins).
+    pub fn restart(&self) -> Result<(), Error> {
+        self.stop();
+        self.spawn()
     }
 
     /// Kills the server at once (the directory going away between two sign-ins). Idempotent.

@@ -89,6 +89,16 @@ fn connection_test() {
         Err(DirectoryError::UnknownHost(_))
     ));
 
+    // StartTLS to a server without TLS, LDAPS to a plain port: wrong port or security setting.
+    for security in [Security::StartTls, Security::Ssl] {
+        let mut tls = config.clone();
+        tls.security = security;
+        assert!(
+            matches!(directory.check(&tls), Err(DirectoryError::Tls(_))),
+            "{security:?}"
+        );
+    }
+
     // IPv6 literals, with and without brackets.
     for host in ["::1", "[::1]"] {
         let mut ipv6 = config.clone();
@@ -448,6 +458,24 @@ fn directory_going_away() {
     verified(directory.authenticate(&again.config(), "jsmith1", "strongpassword"));
 }
 
+/// The directory restarted between two sign-ins: the kept connections are dead, new ones are made.
+#[test]
+fn directory_restarting() {
+    let Some(slapd) = start_or_skip(Variant::Plain) else {
+        return;
+    };
+    let directory = client();
+    let config = slapd.config();
+    verified(directory.authenticate(&config, "jsmith1", "strongpassword"));
+    slapd.restart().expect("restart");
+    verified(directory.authenticate(&config, "jsmith1", "strongpassword"));
+    assert_eq!(
+        directory.authenticate(&config, "jsmith1", "wrong"),
+        Ok(Authentication::WrongPassword)
+    );
+    assert_eq!(directory.check(&config), Ok(()));
+}
+
 /// Many sign-ins at once all succeed (kept connections are taken one per call, new ones made as needed).
 #[test]
 fn concurrent_sign_ins() {
@@ -484,4 +512,11 @@ fn concurrent_sign_ins() {
         "64 threads × {rounds} sign-ins: {elapsed:?} ({:.0}/s)",
         (64 * rounds) as f64 / elapsed.as_secs_f64()
     );
+
+    // One after another, on kept connections.
+    let started = Instant::now();
+    for _ in 0..100 {
+        verified(directory.authenticate(&config, "jsmith1", "strongpassword"));
+    }
+    eprintln!("100 sign-ins in a row: {:?}", started.elapsed());
 }
