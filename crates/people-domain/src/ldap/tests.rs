@@ -494,3 +494,82 @@ fn the_settings_endpoint_tests_then_saves_everything_or_nothing() {
         Err(DomainError::Forbidden(_))
     ));
 }
+
+#[test]
+fn environment_variables_win_and_lock_the_ldap_settings() {
+    use crate::service::Config;
+    use crate::setting::EnvDefaults;
+    let env = |name: &str| match name {
+        "MB_LDAP_HOST" => Some("ldap.example.org".to_string()),
+        "MB_LDAP_PORT" => Some("636".to_string()),
+        "MB_LDAP_PASSWORD" => Some("from-env-pw".to_string()),
+        "MB_SITE_NAME" => Some("Env site".to_string()),
+        _ => None,
+    };
+    let config = Config {
+        settings: EnvDefaults::from_lookup(env).unwrap(),
+        ..Config::default()
+    };
+    let mut f = Fixture::with_config(config);
+    let dir = Arc::new(FakeDirectory::default());
+    f.people = f.people.with_directory(dir);
+    let admin = f.admin("crowberto@metabase.com");
+    let admin = f.caller(admin.id);
+    f.people
+        .store()
+        .write(|r| r.put_setting("ldap-host", Some("stored.example.org")))
+        .unwrap();
+    assert_eq!(
+        f.people.get_setting(&admin, "ldap-host").unwrap(),
+        json!("ldap.example.org")
+    );
+    assert_eq!(
+        f.people.get_setting(&admin, "ldap-password").unwrap(),
+        json!("**********pw")
+    );
+    let listed = f.people.list_settings(&admin).unwrap();
+    let host = listed.iter().find(|s| s.key == "ldap-host").unwrap();
+    assert!(host.is_env_setting);
+    assert!(
+        !listed
+            .iter()
+            .find(|s| s.key == "site-name")
+            .unwrap()
+            .is_env_setting,
+        "MB_SITE_NAME only gives a default"
+    );
+    let e = f
+        .people
+        .put_setting(
+            &admin,
+            "ldap-port",
+            PutSetting::parse(&body(json!({"value": 389}))),
+        )
+        .unwrap_err();
+    assert!(matches!(e, DomainError::Disallowed(m) if m.contains("MB_LDAP_PORT")));
+    // The settings form sends the variables' own values back (the password masked): no change, no refusal.
+    let same = UpdateLdapSettings::parse(
+        json!({"ldap-host": "ldap.example.org", "ldap-port": 636, "ldap-password": "**********pw",
+               "ldap-user-base": "dc=example,dc=org"})
+        .as_object()
+        .unwrap(),
+    )
+    .unwrap();
+    f.people.update_ldap_settings(&admin, same).unwrap();
+    let other =
+        UpdateLdapSettings::parse(json!({"ldap-host": "elsewhere"}).as_object().unwrap()).unwrap();
+    match f.people.update_ldap_settings(&admin, other).unwrap_err() {
+        DomainError::Fields { errors, .. } => {
+            assert_eq!(
+                errors["ldap-host"],
+                "Set by MB_LDAP_HOST; it cannot be changed here."
+            )
+        }
+        e => panic!("{e:?}"),
+    }
+    let c = f.people.ldap_config().unwrap();
+    assert_eq!(
+        (c.host.as_str(), c.port, c.password.as_deref()),
+        ("ldap.example.org", 636, Some("from-env-pw"))
+    );
+}
