@@ -7,8 +7,8 @@
 //! always verifies the server's certificate against the system roots plus an optional CA bundle. The
 //! service account's connections are kept bound between sign-ins (a small pool) and replaced when they break.
 //!
-//! With the `testing` feature, [`testing`] starts a throwaway OpenLDAP `slapd` holding Metabase's test
-//! directory.
+//! With the `testing` feature, the `testing` module starts a throwaway OpenLDAP `slapd` holding
+//! Metabase's test directory.
 
 mod client;
 mod pool;
