@@ -243,6 +243,14 @@ fn passwords_logins_and_changes() {
         Ok(Authentication::Verified(_))
     ));
 
+    // A filter matching several entries: the size limit of 1 answers the first, not an error.
+    let mut loose = config.clone();
+    loose.user_filter = "(objectClass=inetOrgPerson)".into();
+    assert!(matches!(
+        directory.authenticate(&loose, "anyone", "not the password"),
+        Ok(Authentication::WrongPassword)
+    ));
+
     let mut missing = config.clone();
     missing.user_base = "cn=wrong,cn=com".into();
     assert_eq!(
@@ -373,6 +381,29 @@ fn bad_ca_bundles_are_refused() {
     let error = LdapDirectory::new(Some(&empty)).expect_err("no certificate");
     assert!(error.to_string().contains("PEOPLE_LDAP_CA_FILE"), "{error}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Called (wrongly) from inside an async task, or dropped there, the client neither panics nor hangs.
+#[test]
+fn async_callers_do_not_panic() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let closed = TcpListener::bind("127.0.0.1:0").expect("listener");
+    let mut config = LdapConfig::from_values(|_| None);
+    config.host = "127.0.0.1".into();
+    config.port = closed.local_addr().expect("address").port();
+    config.user_base = "dc=metabase,dc=com".into();
+    drop(closed);
+    runtime.block_on(async {
+        let directory = client();
+        assert!(matches!(
+            directory.authenticate(&config, "jsmith1", "strongpassword"),
+            Err(DirectoryError::Refused(_))
+        ));
+        drop(directory);
+    });
 }
 
 /// A server that accepts connections and never answers costs the timeout, no more; a closed port is
