@@ -19,6 +19,7 @@ const ROUTES = [
   ['/admin/settings', () => import('./pages/settings.js'), SIGNED_IN],
   ['/admin/settings/authentication/api-keys', () => import('./pages/api-keys.js'), SIGNED_IN],
   ['/admin/settings/authentication/scim', () => import('./pages/scim.js'), SIGNED_IN],
+  ['/admin/settings/authentication/ldap', () => import('./pages/ldap.js'), SIGNED_IN],
   ['/admin/settings/:section', () => import('./pages/settings.js'), SIGNED_IN],
   ['/account/profile', () => import('./pages/account.js'), SIGNED_IN],
   ['/account/password', () => import('./pages/account.js'), SIGNED_IN],

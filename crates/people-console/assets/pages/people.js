@@ -163,13 +163,19 @@ export default async function people(ctx) {
       admin ? h('td', { class: 'row-actions' }, actions(user, name)) : null);
   }
 
-  /** Where the person comes from when not from this console: SCIM (an identity provider) or another sign-in. */
+  /** Where the person comes from when not from this console: SCIM (an identity provider), LDAP (a directory they
+   * sign in with) or another sign-in. */
   function ssoBadge(source) {
     if (!source) return null;
     if (source === 'scim') {
       return h('span', { class: 'badge scim', title: 'Managed by SCIM' },
         h('span', { 'aria-hidden': 'true' }, 'SCIM'),
         h('span', { class: 'visually-hidden' }, 'Managed by SCIM'));
+    }
+    if (source === 'ldap') {
+      return h('span', { class: 'badge ldap', title: 'Signs in through LDAP' },
+        h('span', { 'aria-hidden': 'true' }, 'LDAP'),
+        h('span', { class: 'visually-hidden' }, 'Signs in through LDAP'));
     }
     return h('span', { class: 'badge' }, source);
   }

@@ -1,7 +1,7 @@
 // Instance settings (/admin/settings and /admin/settings/:section): every setting GET /api/setting lists, one
 // labelled input each with its description, its default and the environment variable that sets the default,
 // saved one at a time (PUT /api/setting/:key {value}); the API's message for a bad value is shown by the field.
-// Sections are a sub-navigation, which the API keys and SCIM provisioning pages share.
+// Sections are a sub-navigation, which the API keys, SCIM provisioning and LDAP pages share.
 
 import { ApiError, api } from '../api.js';
 import { h, replace } from '../dom.js';
@@ -9,7 +9,8 @@ import { checkbox, field, form, select } from '../forms.js';
 
 /**
  * The sections, in sub-navigation order. `keys` lists the settings a section shows; the section with
- * `keys: null` shows every setting no other section claims. A later section may instead have its own
+ * `keys: null` shows every setting no other section claims (a section with `prefix` also claims every key that
+ * starts with it). A later section may instead have its own
  * `render(ctx, body)`, or be a page of its own at `href` (which shows this sub-navigation through `subnav`).
  */
 const SECTIONS = [
@@ -21,6 +22,8 @@ const SECTIONS = [
     href: '/admin/settings/authentication/scim',
     keys: ['scim-enabled', 'scim-base-url'],
   },
+  // Every ldap-* setting, ldap-configured? included, is on the LDAP page (saved together, tested first).
+  { slug: 'ldap', label: 'LDAP', href: '/admin/settings/authentication/ldap', keys: [], prefix: 'ldap-' },
 ];
 
 /** Friendlier labels than the keys; a setting not listed here is labelled from its key. */
@@ -94,8 +97,12 @@ async function refresh(page) {
 }
 
 function inSection(section, key) {
-  if (section.keys) return section.keys.includes(key);
-  return !SECTIONS.some((s) => s.keys && s.keys.includes(key));
+  if (section.keys) return claims(section, key);
+  return !SECTIONS.some((s) => s.keys && claims(s, key));
+}
+
+function claims(section, key) {
+  return section.keys.includes(key) || Boolean(section.prefix && key.startsWith(section.prefix));
 }
 
 function labelOf(key) {
