@@ -172,6 +172,19 @@ crate::console_tests! {
         c.fill("[name='ldap-group-base']", directory::BASE);
         add_mapping(&c, directory::ACCOUNTING, "Accounting");
         check_page(&c, "ldap-filled");
+
+        // The directory refuses a wrong bind password and a search base it does not have: said by the field.
+        c.fill("[name='ldap-password']", "not the password");
+        c.click_text("button", "Save changes");
+        wait_field_error(&c, "ldap-password", "Password was incorrect");
+        assert_eq!(ldap_settings(&c, &admin)["ldap-host"]["value"], Value::Null);
+        c.fill("[name='ldap-password']", directory::ADMIN_PASSWORD);
+        c.fill("[name='ldap-user-base']", "ou=Nobody,dc=metabase,dc=com");
+        c.click_text("button", "Save changes");
+        wait_field_error(&c, "ldap-user-base", "User search base does not exist or is unreadable");
+        assert_eq!(field_error(&c, "ldap-password"), "");
+        c.assert_accessible("ldap-wrong-base");
+        c.fill("[name='ldap-user-base']", directory::BASE);
         c.click_text("button", "Save changes");
         c.wait_text("#notice", "Saved the LDAP settings.");
 
@@ -381,6 +394,19 @@ crate::console_tests! {
         let after = ldap_settings(&c, &admin);
         assert_eq!(after["ldap-bind-dn"]["value"], Value::Null, "{after:?}");
         c.assert_no_console_errors("ldap-environment after saving");
+    }
+
+    /// Someone who is not an administrator opening the page sees the API's refusal instead of the form.
+    fn ldap_refused_to_others(c) {
+        let admin = c.server.setup("admin@example.com");
+        let body = json!({"email": "pat@example.com", "first_name": "Pat", "password": PASSWORD});
+        let r = api(&c, "POST", "/api/user", Some(&admin), Some(body));
+        assert_eq!(r.status, 200, "{}", r.body);
+        sign_in(&c, "pat@example.com", PASSWORD, "/account/profile");
+        c.goto(LDAP_PAGE);
+        c.wait_text("main [role=alert]", "You don't have permissions to do that.");
+        assert_eq!(c.count("form[aria-label='LDAP settings']"), 0);
+        check_page(&c, "ldap refused");
     }
 
     /// A phone-sized window: the page with a mapping fits its width and axe finds nothing serious.
