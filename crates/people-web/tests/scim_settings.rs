@@ -68,6 +68,7 @@ web_tests! {
                 "description": entry["description"].clone(),
                 "default": "http://localhost:3000/api/ee/scim/v2",
                 "env_name": "MB_SCIM_BASE_URL",
+                "is_env_setting": false,
             })
         );
         assert!(entry["description"].as_str().unwrap().contains("/api/ee/scim/v2"), "{entry}");
