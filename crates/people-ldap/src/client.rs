@@ -100,13 +100,14 @@ fn server_key(config: &LdapConfig) -> String {
     )
 }
 
-/// The settings a service connection is made with: the server and the bind identity.
+/// The settings a service connection is made with: the server and the bind identity (the password only
+/// as its SHA-256, so that the key held in memory is not the secret).
 fn service_key(config: &LdapConfig) -> String {
     format!(
         "{}\n{}\n{}",
         server_key(config),
         config.bind_dn.as_deref().unwrap_or(""),
-        config.password.as_deref().unwrap_or("")
+        people_domain::session::sha256_hex(config.password.as_deref().unwrap_or(""))
     )
 }
 

@@ -443,6 +443,37 @@ ldap_tests! {
         assert_eq!(mappings["cn=engineering,ou=groups,dc=metabase,dc=com"], json!([]));
     }
 
+    async fn concurrent_first_sign_ins_create_one_person(backend) {
+        let Some(l) = start(backend, Variant::Plain, None).await else { return };
+        l.enable().await;
+        let logins = (0..8).map(|i| {
+            let username = if i % 2 == 0 { "jsmith1" } else { "John.Smith@metabase.com" };
+            l.login(username, "strongpassword")
+        });
+        let answers = futures_util::future::join_all(logins).await;
+        for r in &answers {
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+        let people = l.t.get("/api/user?query=john.smith", Some(&l.admin)).await.json();
+        assert_eq!(people["total"], json!(1), "{people}");
+    }
+
+    async fn directory_refusals_are_throttled_like_local_ones(backend) {
+        let Some(l) = start(backend, Variant::Plain, None).await else { return };
+        l.enable().await;
+        let mut statuses = Vec::new();
+        for _ in 0..12 {
+            let r = l.login("lucky", "not-his-password").await;
+            statuses.push((r.status, r.json()["errors"].as_object().map(|e| e.keys().cloned().collect::<Vec<_>>())));
+        }
+        assert!(statuses.iter().all(|(s, _)| *s == 401), "{statuses:?}");
+        // After Metabase's ten failures for one user name, the throttle answers under `username`.
+        let throttled = statuses.iter().filter(|(_, keys)| keys.as_deref() == Some(&["username".to_string()][..])).count();
+        assert!(throttled >= 1, "{statuses:?}");
+        let r = l.login("lucky", "notalmonds").await;
+        assert_eq!(r.status, 401, "the right password waits out the throttle too: {}", r.text());
+    }
+
     async fn tls_is_verified(backend) {
         let Some(trusting) = start(backend, Variant::Tls, None).await else { return };
         let ldaps = trusting.slapd.ldaps_port().unwrap();
