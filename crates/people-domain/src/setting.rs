@@ -517,139 +517,114 @@ pub fn normalize(def: &SettingDef, value: &Value) -> Result<Option<String>> {
 /// `Ok(Some(stored))` with the text to store (`None` for the default). Each refusal is the message the LDAP
 /// settings page shows next to the field.
 fn normalize_ldap(def: &SettingDef, value: &Value) -> Result<Option<Option<String>>> {
+    let ldap_kind = matches!(
+        def.kind,
+        Kind::BoundedText(_)
+            | Kind::Host
+            | Kind::Port
+            | Kind::Dn
+            | Kind::Secret
+            | Kind::GroupMappings
+            | Kind::Seconds
+    );
+    if !ldap_kind {
+        return Ok(None);
+    }
+    // Null or a blank string returns to the default (a form sends empty fields as "").
+    match value {
+        Value::Null => return Ok(Some(None)),
+        Value::String(s) if s.trim().is_empty() => return Ok(Some(None)),
+        _ => {}
+    }
     let refuse = |message: String| Err(DomainError::rule(def.key, message));
-    let blank = |v: &Value| match v {
-        Value::Null => true,
-        Value::String(s) => s.trim().is_empty(),
-        _ => false,
-    };
-    let text = |v: &Value| match v {
-        Value::String(s) => Some(s.trim().to_string()),
-        _ => None,
+    let text = || match value {
+        Value::String(s) => Ok(s.trim().to_string()),
+        _ => Err(bad_value(def)),
     };
     let stored = match def.kind {
         Kind::BoundedText(limit) => {
-            if blank(value) {
-                None
-            } else {
-                let Some(t) = text(value) else {
-                    return Err(bad_value(def));
-                };
-                if t.chars().count() > limit {
-                    return refuse(format!("Must be at most {limit} characters."));
-                }
-                Some(t)
+            let t = text()?;
+            if t.chars().count() > limit {
+                return refuse(format!("Must be at most {limit} characters."));
             }
+            t
         }
         Kind::Host => {
-            if blank(value) {
-                None
-            } else {
-                let Some(t) = text(value) else {
-                    return Err(bad_value(def));
-                };
-                if t.contains("://") {
-                    return refuse(
-                        "Invalid hostname, do not add the 'ldap://' or 'ldaps://' prefix"
-                            .to_string(),
-                    );
-                }
-                let inner = t
-                    .strip_prefix('[')
-                    .and_then(|r| r.strip_suffix(']'))
-                    .unwrap_or(&t);
-                let ok = t.len() <= 255
-                    && !inner.is_empty()
-                    && inner
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
-                    && (!inner.contains(':') || inner.parse::<std::net::Ipv6Addr>().is_ok());
-                if !ok {
-                    return refuse("Invalid hostname".to_string());
-                }
-                Some(t)
+            let t = text()?;
+            if t.contains("://") {
+                return refuse(
+                    "Invalid hostname, do not add the 'ldap://' or 'ldaps://' prefix".to_string(),
+                );
             }
+            let inner = t
+                .strip_prefix('[')
+                .and_then(|r| r.strip_suffix(']'))
+                .unwrap_or(&t);
+            let ok = t.len() <= 255
+                && !inner.is_empty()
+                && inner
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+                && (!inner.contains(':') || inner.parse::<std::net::Ipv6Addr>().is_ok());
+            if !ok {
+                return refuse("Invalid hostname".to_string());
+            }
+            t
         }
         Kind::Port => {
-            if blank(value) {
-                None
-            } else {
-                let port = match value {
-                    Value::Number(n) => n.as_i64(),
-                    Value::String(s) => s.trim().parse::<i64>().ok(),
-                    _ => None,
-                };
-                match port {
-                    Some(p) if (1..=65535).contains(&p) => Some(p.to_string()),
-                    _ => return refuse("Must be a port number between 1 and 65535.".to_string()),
-                }
+            let port = match value {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.trim().parse::<i64>().ok(),
+                _ => None,
+            };
+            match port {
+                Some(p) if (1..=65535).contains(&p) => p.to_string(),
+                _ => return refuse("Must be a port number between 1 and 65535.".to_string()),
             }
         }
         Kind::Dn => {
-            if blank(value) {
-                None
-            } else {
-                let Some(t) = text(value) else {
-                    return Err(bad_value(def));
-                };
-                if t.chars().count() > LDAP_TEXT_LIMIT || crate::ldap::Dn::parse(&t).is_err() {
-                    return refuse(
-                        match def.key {
-                            "ldap-bind-dn" => "Invalid bind DN",
-                            "ldap-user-base" => "User search base is not a valid DN",
-                            "ldap-group-base" => "Group search base is not a valid DN",
-                            _ => "Not a valid DN",
-                        }
-                        .to_string(),
-                    );
-                }
-                Some(t)
+            let t = text()?;
+            if t.chars().count() > LDAP_TEXT_LIMIT || crate::ldap::Dn::parse(&t).is_err() {
+                return refuse(
+                    match def.key {
+                        "ldap-bind-dn" => "Invalid bind DN",
+                        "ldap-user-base" => "User search base is not a valid DN",
+                        "ldap-group-base" => "Group search base is not a valid DN",
+                        _ => "Not a valid DN",
+                    }
+                    .to_string(),
+                );
             }
+            t
         }
+        // A secret is kept exactly as given (spaces are characters of a password).
         Kind::Secret => match value {
-            Value::Null => None,
-            Value::String(s) if s.is_empty() => None,
-            Value::String(s) if s.chars().count() <= LDAP_TEXT_LIMIT => Some(s.clone()),
+            Value::String(s) if s.chars().count() <= LDAP_TEXT_LIMIT => s.clone(),
             Value::String(_) => {
                 return refuse(format!("Must be at most {LDAP_TEXT_LIMIT} characters."))
             }
             _ => return Err(bad_value(def)),
         },
-        Kind::GroupMappings => {
-            if blank(value) {
-                None
-            } else {
-                Some(
-                    crate::ldap::GroupMappings::normalize(value)
-                        .map_err(|m| DomainError::rule(def.key, m))?,
-                )
-            }
-        }
+        Kind::GroupMappings => crate::ldap::GroupMappings::normalize(value)
+            .map_err(|m| DomainError::rule(def.key, m))?,
         Kind::Seconds => {
-            if blank(value) {
-                None
-            } else {
-                let secs = match value {
-                    Value::Number(n) => n.as_f64(),
-                    Value::String(s) => s.trim().parse::<f64>().ok(),
-                    _ => None,
-                };
-                match secs {
-                    Some(s) if s.is_finite() && s > 0.0 && s <= 3600.0 => {
-                        Some(Value::from(s).to_string())
-                    }
-                    _ => {
-                        return refuse(
-                            "Must be a number of seconds greater than 0 and at most 3600."
-                                .to_string(),
-                        )
-                    }
+            let secs = match value {
+                Value::Number(n) => n.as_f64(),
+                Value::String(s) => s.trim().parse::<f64>().ok(),
+                _ => None,
+            };
+            match secs {
+                Some(s) if s.is_finite() && s > 0.0 && s <= 3600.0 => Value::from(s).to_string(),
+                _ => {
+                    return refuse(
+                        "Must be a number of seconds greater than 0 and at most 3600.".to_string(),
+                    )
                 }
             }
         }
         _ => return Ok(None),
     };
-    Ok(Some(stored))
+    Ok(Some(Some(stored)))
 }
 
 /// What `ldap-password` and other secrets look like outside the database: ten asterisks and the last two

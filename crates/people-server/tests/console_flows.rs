@@ -9,19 +9,13 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use support::browser::Console;
-use support::{http, Resp, PASSWORD};
-
-/// The API of the console's server, as a script would call it.
-fn api(c: &Console, method: &str, path: &str, session: Option<&str>, body: Option<Value>) -> Resp {
-    http(c.server.port, method, path, session, body.as_ref())
-}
+use support::{Resp, PASSWORD};
 
 /// Creates a person with PASSWORD through the API; returns their id.
 fn add_person(c: &Console, admin: &str, email: &str, first: &str, last: &str) -> i64 {
-    let r = api(
-        c,
+    let r = c.api(
         "POST",
         "/api/user",
         Some(admin),
@@ -33,8 +27,7 @@ fn add_person(c: &Console, admin: &str, email: &str, first: &str, last: &str) ->
 
 /// Creates a group through the API; returns its id.
 fn add_group(c: &Console, admin: &str, name: &str) -> i64 {
-    let r = api(
-        c,
+    let r = c.api(
         "POST",
         "/api/permissions/group",
         Some(admin),
@@ -46,24 +39,13 @@ fn add_group(c: &Console, admin: &str, name: &str) -> i64 {
 
 fn add_member(c: &Console, admin: &str, group: i64, user: i64, manager: bool) {
     let body = json!({"group_id": group, "user_id": user, "is_group_manager": manager});
-    let r = api(
-        c,
+    let r = c.api(
         "POST",
         "/api/permissions/membership",
         Some(admin),
         Some(body),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-}
-
-/// Signs in through the sign-in page and waits for the page it leads to.
-fn sign_in(c: &Console, email: &str, password: &str, lands_on: &str) {
-    c.goto("/auth/login");
-    c.fill("input[name=username]", email);
-    c.fill("input[name=password]", password);
-    c.click("form button[type=submit]");
-    c.wait_url(|p| p.starts_with(lands_on));
-    c.wait_for("main[data-ready]");
 }
 
 fn sign_out(c: &Console) {
@@ -157,14 +139,6 @@ fn with_key(c: &Console, method: &str, path: &str, key: &str) -> Resp {
         .unwrap_or_else(|| panic!("{method} {path}: no answer"))
 }
 
-/// What the page shows, checked the way a visitor would meet it: axe finds nothing serious and the console
-/// has no error.
-fn check_page(c: &Console, name: &str) {
-    c.assert_accessible(name);
-    c.assert_no_console_errors(name);
-    c.screenshot(name);
-}
-
 crate::console_tests! {
     /// A new instance leads to setup; the form shows the API's and its own messages; the administrator lands
     /// on the people list, signed in.
@@ -172,7 +146,7 @@ crate::console_tests! {
         c.goto("/");
         c.wait_url(|p| p == "/setup");
         c.wait_for("input[name=email]");
-        check_page(&c, "setup");
+        c.check_page("setup");
         c.fill("input[name=first_name]", "Ada");
         c.fill("input[name=last_name]", "Lovelace");
         c.fill("input[name=email]", "ada@example.com");
@@ -193,7 +167,7 @@ crate::console_tests! {
         c.wait_text("main h1", "People");
         c.wait_text("#people-list", "ada@example.com");
         assert!(c.text("header .brand").contains("Acme"));
-        let props = api(&c, "GET", "/api/session/properties", None, None).json();
+        let props = c.api("GET", "/api/session/properties", None, None).json();
         assert_eq!(props["has-user-setup"], json!(true));
         assert_eq!(props["site-name"], json!("Acme"));
         // Setup is over: its page leads home.
@@ -216,7 +190,7 @@ crate::console_tests! {
             let id = add_person(&c, &admin, email, first, last);
             add_member(&c, &admin, group, id, first == "Grace");
         }
-        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.sign_in("admin@example.com", PASSWORD, "/admin/people");
         c.wait_text("main h1", "People");
         c.click_text("button", "Invite someone");
         c.wait_for("dialog input[name=email]");
@@ -225,19 +199,19 @@ crate::console_tests! {
         c.fill("dialog input[name=email]", "nia@example.com");
         c.click(&format!("dialog input[name=group-{eng}]"));
         c.click(&format!("dialog input[name=manager-{eng}]"));
-        check_page(&c, "invite");
+        c.check_page("invite");
         c.click_text("button", "Invite");
         c.wait_gone("dialog");
         c.wait_text("#people-list", "nia@example.com");
         c.wait_text("#notice", "invited");
-        check_page(&c, "people");
+        c.check_page("people");
 
         let invite = mail_to(&c, "nia@example.com", "invited");
         assert_eq!(invite.subject(), "You're invited to join Acme's Metabase");
         let link = link_in(&invite.text(), &c.url);
         assert!(link.ends_with("#new"), "{link}");
-        let id = api(&c, "GET", "/api/user?query=nia", Some(&admin), None).json()["data"][0]["id"].as_i64().unwrap();
-        let user = api(&c, "GET", &format!("/api/user/{id}"), Some(&admin), None).json();
+        let id = c.api("GET", "/api/user?query=nia", Some(&admin), None).json()["data"][0]["id"].as_i64().unwrap();
+        let user = c.api("GET", &format!("/api/user/{id}"), Some(&admin), None).json();
         let memberships = user["user_group_memberships"].as_array().unwrap();
         assert!(
             memberships.iter().any(|m| m["id"] == json!(eng) && m["is_group_manager"] == json!(true)),
@@ -247,7 +221,7 @@ crate::console_tests! {
         sign_out(&c);
         c.goto(&link);
         c.wait_text("main h1", "Welcome to Acme");
-        check_page(&c, "welcome");
+        c.check_page("welcome");
         c.fill("input[name=password]", "n3w-Secret!");
         c.fill("input[name=password_confirm]", "n3w-Secret!");
         c.click_text("button", "Save password and sign in");
@@ -265,10 +239,10 @@ crate::console_tests! {
         add_person(&c, &admin, "rob@example.com", "Rob", "Roe");
         c.goto("/auth/login");
         c.wait_for("input[name=username]");
-        check_page(&c, "login");
+        c.check_page("login");
         c.click_text("a", "I seem to have forgotten my password");
         c.wait_url(|p| p == "/auth/forgot_password");
-        check_page(&c, "forgot-password");
+        c.check_page("forgot-password");
         c.fill("input[name=email]", "rob@example.com");
         c.click_text("button", "Send password reset email");
         c.wait_text("[role=status]", "Check your email");
@@ -276,7 +250,7 @@ crate::console_tests! {
         assert!(!link.ends_with("#new"), "{link}");
         c.goto(&link);
         c.wait_text("main h1", "New password");
-        check_page(&c, "reset-password");
+        c.check_page("reset-password");
         c.fill("input[name=password]", "n3w-Secret!");
         c.fill("input[name=password_confirm]", "n3w-Secret!");
         c.click_text("button", "Save new password");
@@ -286,7 +260,7 @@ crate::console_tests! {
         c.fill("input[name=password]", PASSWORD);
         c.click("form button[type=submit]");
         c.wait_text(".field-error", "did not match stored password");
-        sign_in(&c, "rob@example.com", "n3w-Secret!", "/account/profile");
+        c.sign_in("rob@example.com", "n3w-Secret!", "/account/profile");
     }
 
     /// Deactivating a person in the list ends their session at once; reactivating does not bring it back.
@@ -294,22 +268,22 @@ crate::console_tests! {
         let admin = c.server.setup("admin@example.com");
         let sam = add_person(&c, &admin, "sam@example.com", "Sam", "Sole");
         let sams_session = c.server.login("sam@example.com");
-        assert_eq!(api(&c, "GET", "/api/user/current", Some(&sams_session), None).status, 200);
-        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        assert_eq!(c.api("GET", "/api/user/current", Some(&sams_session), None).status, 200);
+        c.sign_in("admin@example.com", PASSWORD, "/admin/people");
         c.wait_text("#people-list", "sam@example.com");
         c.click("button[aria-label='Deactivate Sam Sole']");
         c.wait_for("dialog");
-        check_page(&c, "deactivate");
+        c.check_page("deactivate");
         c.click("dialog button.primary");
         c.wait_text("#notice", "Sam Sole was deactivated.");
-        assert_eq!(api(&c, "GET", "/api/user/current", Some(&sams_session), None).status, 401);
+        assert_eq!(c.api("GET", "/api/user/current", Some(&sams_session), None).status, 401);
         c.click("#tab-deactivated");
         c.wait_text("#people-list", "sam@example.com");
         c.click("button[aria-label='Reactivate Sam Sole']");
         c.wait_text("#notice", "Sam Sole was reactivated.");
-        let user = api(&c, "GET", &format!("/api/user/{sam}"), Some(&admin), None).json();
+        let user = c.api("GET", &format!("/api/user/{sam}"), Some(&admin), None).json();
         assert_eq!(user["is_active"], json!(true));
-        assert_eq!(api(&c, "GET", "/api/user/current", Some(&sams_session), None).status, 401);
+        assert_eq!(c.api("GET", "/api/user/current", Some(&sams_session), None).status, 401);
     }
 
     /// A group manager sees their group and its people but no settings and no invite; a plain user sees only
@@ -324,7 +298,7 @@ crate::console_tests! {
         add_member(&c, &admin, eng, mia, true);
         add_member(&c, &admin, eng, max, false);
 
-        sign_in(&c, "mia@example.com", PASSWORD, "/admin/people");
+        c.sign_in("mia@example.com", PASSWORD, "/admin/people");
         c.wait_text("main h1", "People");
         let nav = c.text("header nav");
         assert!(nav.contains("People") && nav.contains("Groups") && nav.contains("Account"), "{nav}");
@@ -336,14 +310,14 @@ crate::console_tests! {
             let rows = c.texts("#people-list tbody tr");
             rows.len() == 2 && rows.iter().any(|r| r.contains("max@example.com"))
         });
-        check_page(&c, "manager-people");
+        c.check_page("manager-people");
         c.goto("/admin/people/groups");
         c.wait_for("main[data-ready]");
         c.wait_text("main", "Engineering");
         assert!(!c.text("main").contains("Sales"), "only the groups the API returns to a manager");
         sign_out(&c);
 
-        sign_in(&c, "pat@example.com", PASSWORD, "/account/profile");
+        c.sign_in("pat@example.com", PASSWORD, "/account/profile");
         let nav = c.text("header nav");
         assert_eq!(nav.split_whitespace().collect::<Vec<_>>(), vec!["Account"], "{nav}");
         c.goto("/admin/people");
@@ -357,7 +331,7 @@ crate::console_tests! {
         let admin = c.server.setup("admin@example.com");
         let template = add_person(&c, &admin, "template@example.com", "Tem", "Plate");
         seed_people(&c, template, 100_000);
-        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.sign_in("admin@example.com", PASSWORD, "/admin/people");
         c.wait_text(".pager", "1–50 of 100,002");
         assert_eq!(c.count("#people-list tbody tr"), 50);
         let timing = c.execute(
@@ -398,16 +372,16 @@ crate::console_tests! {
     fn groups_and_the_manager_flag(c) {
         let admin = c.server.setup("admin@example.com");
         let max = add_person(&c, &admin, "max@example.com", "Max", "Member");
-        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.sign_in("admin@example.com", PASSWORD, "/admin/people");
         c.click_text("a", "Groups");
         c.wait_text("main h1", "Groups");
         c.fill("form[aria-label='Create a group'] input[name=name]", "Engineering");
         c.click_text("button", "Create group");
         c.wait_text("main table", "Engineering");
-        let gid = api(&c, "GET", "/api/permissions/group", Some(&admin), None).json()
+        let gid = c.api("GET", "/api/permissions/group", Some(&admin), None).json()
             .as_array().unwrap().iter().find(|g| g["name"] == json!("Engineering")).unwrap()["id"]
             .as_i64().unwrap();
-        check_page(&c, "groups");
+        c.check_page("groups");
         c.click("button[aria-label='Rename Engineering']");
         c.wait_for("dialog input[name=name]");
         c.fill("dialog input[name=name]", "Platform");
@@ -421,14 +395,14 @@ crate::console_tests! {
         c.fill("form[aria-label='Find people to add'] input[name=query]", "max");
         c.click("button[aria-label='Add Max Member']");
         c.wait_for(&format!("tr[data-user-id='{max}']"));
-        check_page(&c, "group");
+        c.check_page("group");
         c.click(&format!("tr[data-user-id='{max}'] input[name=is_group_manager]"));
         c.wait_text("#notice", "Max Member is now a manager of Platform.");
-        let members = api(&c, "GET", &format!("/api/permissions/group/{gid}"), Some(&admin), None).json();
+        let members = c.api("GET", &format!("/api/permissions/group/{gid}"), Some(&admin), None).json();
         assert_eq!(members["members"][0]["is_group_manager"], json!(true), "{members}");
         c.click("button[aria-label='Remove Max Member']");
         c.wait_gone(&format!("tr[data-user-id='{max}']"));
-        let members = api(&c, "GET", &format!("/api/permissions/group/{gid}"), Some(&admin), None).json();
+        let members = c.api("GET", &format!("/api/permissions/group/{gid}"), Some(&admin), None).json();
         assert_eq!(members["members"], json!([]));
 
         // The same from the people list: the edit dialog's group and manager boxes.
@@ -442,7 +416,7 @@ crate::console_tests! {
         c.click_text("button", "Save");
         c.wait_gone("dialog");
         c.wait_text("#people-list", "Maxine Member");
-        let user = api(&c, "GET", &format!("/api/user/{max}"), Some(&admin), None).json();
+        let user = c.api("GET", &format!("/api/user/{max}"), Some(&admin), None).json();
         assert!(
             user["user_group_memberships"].as_array().unwrap().iter()
                 .any(|m| m["id"] == json!(gid) && m["is_group_manager"] == json!(true)),
@@ -463,23 +437,23 @@ crate::console_tests! {
         c.click("dialog button.primary");
         c.wait_gone("dialog");
         c.wait_until("Platform gone", || !c.text("main").contains("Platform"));
-        assert_eq!(api(&c, "GET", &format!("/api/permissions/group/{gid}"), Some(&admin), None).status, 404);
+        assert_eq!(c.api("GET", &format!("/api/permissions/group/{gid}"), Some(&admin), None).status, 404);
     }
 
     /// One's own account: names (the header follows), password, login history.
     fn own_account(c) {
         let admin = c.server.setup("admin@example.com");
         add_person(&c, &admin, "pat@example.com", "Pat", "Plain");
-        sign_in(&c, "pat@example.com", PASSWORD, "/account/profile");
+        c.sign_in("pat@example.com", PASSWORD, "/account/profile");
         c.wait_text("main h1", "Profile");
-        check_page(&c, "account-profile");
+        c.check_page("account-profile");
         c.fill("input[name=first_name]", "Patricia");
         c.click_text("button", "Save");
         c.wait_text("header .me", "Patricia Plain");
         c.wait_text("#notice", "Your profile was saved.");
         c.click_text("a", "Password");
         c.wait_text("main h1", "Password");
-        check_page(&c, "account-password");
+        c.check_page("account-password");
         c.fill("input[name=old_password]", "not-my-password1");
         c.fill("input[name=password]", "n3w-Secret!");
         c.fill("input[name=password_confirm]", "n3w-Secret!");
@@ -492,25 +466,25 @@ crate::console_tests! {
         c.wait_text("main h1", "Login history");
         c.wait_for("table.login-history tbody tr");
         assert!(c.count("table.login-history tbody tr") >= 2, "the sign-in and the password change");
-        check_page(&c, "account-login-history");
+        c.check_page("account-login-history");
         sign_out(&c);
-        sign_in(&c, "pat@example.com", "n3w-Secret!", "/account/profile");
+        c.sign_in("pat@example.com", "n3w-Secret!", "/account/profile");
     }
 
     /// Settings: a new site name shows at once; a bad value gets the API's message by its field.
     fn settings(c) {
         c.server.setup("admin@example.com");
-        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.sign_in("admin@example.com", PASSWORD, "/admin/people");
         c.click_text("a", "Settings");
         c.wait_text("main h1", "General settings");
-        check_page(&c, "settings");
+        c.check_page("settings");
         c.fill("input[name='site-name']", "Initech");
         c.click("button[aria-label='Save Site name']");
         c.wait_text("header .brand", "Initech");
         c.fill("input[name='reset-token-ttl-hours']", "-1");
         c.click("form[data-key='reset-token-ttl-hours'] button[type=submit]");
         c.wait_for("form[data-key='reset-token-ttl-hours'] .field-error");
-        let props = api(&c, "GET", "/api/session/properties", None, None).json();
+        let props = c.api("GET", "/api/session/properties", None, None).json();
         assert_eq!(props["site-name"], json!("Initech"));
     }
 
@@ -520,7 +494,7 @@ crate::console_tests! {
         c.resize(support::browser::PHONE.0, support::browser::PHONE.1);
         c.goto("/auth/login");
         c.wait_for("input[name=username]");
-        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.sign_in("admin@example.com", PASSWORD, "/admin/people");
         c.wait_text("#people-list", "admin@example.com");
         for path in [
             "/admin/people",
@@ -549,7 +523,7 @@ crate::console_tests! {
         let mut c = c;
         let admin = c.server.setup("admin@example.com");
         add_person(&c, &admin, "rob@example.com", "Rob", "Roe");
-        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.sign_in("admin@example.com", PASSWORD, "/admin/people");
         c.click("button[aria-label='Reset password of Rob Roe']");
         c.wait_for("dialog");
         c.click("dialog button.primary");
@@ -559,14 +533,14 @@ crate::console_tests! {
 
         c.without_email();
         let admin = c.server.login("admin@example.com");
-        let r = api(&c, "POST", "/api/user", Some(&admin), Some(json!({"email": "ivy@example.com", "first_name": "Ivy"})));
+        let r = c.api("POST", "/api/user", Some(&admin), Some(json!({"email": "ivy@example.com", "first_name": "Ivy"})));
         assert_eq!(r.status, 200, "{}", r.body);
         // Cookies belong to the host, not the port: the browser is still signed in on the new server.
         c.goto("/admin/people");
         c.wait_text("#people-list", "ivy@example.com");
         c.click("button[aria-label='Invite link for Ivy']");
         c.wait_for("dialog input.secret");
-        check_page(&c, "invite-link");
+        c.check_page("invite-link");
         let invite = c.value("dialog input.secret");
         assert!(invite.starts_with(&format!("{}/auth/reset_password/", c.url)) && invite.ends_with("#new"), "{invite}");
         c.click_text("button", "Done");
@@ -579,7 +553,7 @@ crate::console_tests! {
         // The link Rob was emailed earlier was replaced by this one.
         let valid = |link: &str| {
             let token = link.rsplit('/').next().unwrap().trim_end_matches("#new").to_string();
-            api(&c, "GET", &format!("/api/session/password_reset_token_valid?token={token}"), None, None).json()["valid"].clone()
+            c.api("GET", &format!("/api/session/password_reset_token_valid?token={token}"), None, None).json()["valid"].clone()
         };
         assert_eq!(valid(&link), json!(false));
         assert_eq!(valid(&reset), json!(true));
@@ -627,7 +601,7 @@ crate::console_tests! {
     fn api_key_lifecycle(c) {
         let admin = c.server.setup("admin@example.com");
         add_group(&c, &admin, "Exporters");
-        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.sign_in("admin@example.com", PASSWORD, "/admin/people");
         c.click_text("a", "Settings");
         c.wait_text("main h1", "General settings");
         c.click_text("a", "API keys");
@@ -641,7 +615,7 @@ crate::console_tests! {
         c.click_text("button", "Create");
         c.wait_for("dialog input.secret");
         c.wait_text("dialog", "This is the only time the key is shown.");
-        check_page(&c, "api-key-created");
+        c.check_page("api-key-created");
         let key = c.value("dialog input.secret");
         assert!(key.starts_with("mb_") && key.len() == 47, "{key}");
         c.click_text("button", "Copy");
@@ -651,9 +625,9 @@ crate::console_tests! {
         let row = c.wait_text("#api-keys-list tbody tr", "CI exporter");
         assert!(row.contains("Exporters") && row.contains(&key[..7]), "{row}");
         assert!(!c.text("main").contains(&key), "the whole key is not on the page");
-        let id = api(&c, "GET", "/api/api-key", Some(&admin), None).json()[0]["id"].as_i64().unwrap();
+        let id = c.api("GET", "/api/api-key", Some(&admin), None).json()[0]["id"].as_i64().unwrap();
         assert_eq!(c.count(&format!("tr[data-id='{id}']")), 1);
-        check_page(&c, "api-keys");
+        c.check_page("api-keys");
         let me = with_key(&c, "GET", "/api/user/current", &key);
         assert_eq!(me.status, 200, "{}", me.body);
         assert_eq!(me.json()["common_name"], json!("CI exporter"));

@@ -13,32 +13,9 @@ mod support;
 use people_ldap::testing::{self as directory, Variant};
 use serde_json::{json, Value};
 use support::browser::Console;
-use support::{free_port, http, people, temp_dir, Resp, Server, PASSWORD};
+use support::{free_port, people, temp_dir, Server, PASSWORD};
 
 const LDAP_PAGE: &str = "/admin/settings/authentication/ldap";
-
-/// The API of the console's server, as a script would call it.
-fn api(c: &Console, method: &str, path: &str, session: Option<&str>, body: Option<Value>) -> Resp {
-    http(c.server.port, method, path, session, body.as_ref())
-}
-
-/// Signs in through the sign-in page and waits for the page it leads to.
-fn sign_in(c: &Console, login: &str, password: &str, lands_on: &str) {
-    c.goto("/auth/login");
-    c.fill("input[name=username]", login);
-    c.fill("input[name=password]", password);
-    c.click("form button[type=submit]");
-    c.wait_url(|p| p.starts_with(lands_on));
-    c.wait_for("main[data-ready]");
-}
-
-/// What the page shows, checked the way a visitor would meet it: axe finds nothing serious and the console
-/// has no error.
-fn check_page(c: &Console, name: &str) {
-    c.assert_accessible(name);
-    c.assert_no_console_errors(name);
-    c.screenshot(name);
-}
 
 /// How far the page scrolls sideways (0 when it fits the window).
 fn overflow(c: &Console) -> i64 {
@@ -89,7 +66,7 @@ fn wait_field_error(c: &Console, name: &str, expected: &str) -> String {
 
 /// The `ldap-*` settings as GET /api/setting lists them, by key.
 fn ldap_settings(c: &Console, session: &str) -> serde_json::Map<String, Value> {
-    let r = api(c, "GET", "/api/setting", Some(session), None);
+    let r = c.api("GET", "/api/setting", Some(session), None);
     assert_eq!(r.status, 200, "{}", r.body);
     r.json()
         .as_array()
@@ -102,8 +79,7 @@ fn ldap_settings(c: &Console, session: &str) -> serde_json::Map<String, Value> {
 
 /// Makes a group through the API; its id.
 fn make_group(c: &Console, session: &str, name: &str) -> i64 {
-    let r = api(
-        c,
+    let r = c.api(
         "POST",
         "/api/permissions/group",
         Some(session),
@@ -158,7 +134,7 @@ crate::console_tests! {
         };
         let admin = c.server.setup("admin@example.com");
         let accounting = make_group(&c, &admin, "Accounting");
-        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.sign_in("admin@example.com", PASSWORD, "/admin/people");
         open_ldap_page(&c);
 
         c.click("[name='ldap-enabled']");
@@ -171,7 +147,7 @@ crate::console_tests! {
         c.click("[name='ldap-group-sync']");
         c.fill("[name='ldap-group-base']", directory::BASE);
         add_mapping(&c, directory::ACCOUNTING, "Accounting");
-        check_page(&c, "ldap-filled");
+        c.check_page("ldap-filled");
 
         // The directory refuses a wrong bind password and a search base it does not have: said by the field.
         c.fill("[name='ldap-password']", "not the password");
@@ -196,7 +172,7 @@ crate::console_tests! {
         assert_eq!(saved["ldap-user-base"]["value"], json!(directory::BASE));
         assert_eq!(saved["ldap-group-sync"]["value"], json!(true));
         assert_eq!(saved["ldap-group-mappings"]["value"], json!({directory::ACCOUNTING: [accounting]}));
-        let props = api(&c, "GET", "/api/session/properties", None, None).json();
+        let props = c.api("GET", "/api/session/properties", None, None).json();
         assert_eq!(props["ldap-enabled"], json!(true));
         assert_eq!(props["ldap-configured?"], json!(true));
 
@@ -209,7 +185,7 @@ crate::console_tests! {
         assert!(flag(&c, "[name='ldap-enabled']", "checked"));
         assert_eq!(c.value(".mapping input.mapping-dn"), directory::ACCOUNTING);
         assert_eq!(c.texts(".mapping .mapped-groups li span"), ["Accounting"]);
-        check_page(&c, "ldap-saved");
+        c.check_page("ldap-saved");
         // Saved again as shown: the masked password stands for the stored one, which still binds.
         c.goto(LDAP_PAGE);
         c.wait_for("input[name='ldap-host']");
@@ -223,18 +199,18 @@ crate::console_tests! {
         c.goto("/auth/login");
         c.wait_text("form .field label", "Username or email address");
         assert_eq!(c.attr("input[name=username]", "type").as_deref(), Some("text"));
-        check_page(&c, "ldap-sign-in");
-        sign_in(&c, "jsmith1", "strongpassword", "/account/profile");
+        c.check_page("ldap-sign-in");
+        c.sign_in("jsmith1", "strongpassword", "/account/profile");
         c.wait_text("header .me", "John Smith");
         c.assert_no_console_errors("ldap user signed in");
         c.click_text("button", "Sign out");
         c.wait_url(|p| p.starts_with("/auth/login"));
 
-        let listed = api(&c, "GET", "/api/user", Some(&admin), None).json();
+        let listed = c.api("GET", "/api/user", Some(&admin), None).json();
         let john = listed["data"].as_array().unwrap().iter()
             .find(|u| u["email"] == json!("john.smith@metabase.com")).unwrap_or_else(|| panic!("{listed}")).clone();
         assert_eq!(john["sso_source"], json!("ldap"), "{john}");
-        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.sign_in("admin@example.com", PASSWORD, "/admin/people");
         let row = format!("tr[data-user-id='{}']", john["id"]);
         c.wait_text(&row, "John Smith");
         c.wait_for(&format!("{row} .badge.ldap"));
@@ -246,7 +222,7 @@ crate::console_tests! {
         assert!(c.text(&format!("{row} .badge.ldap")).starts_with("LDAP"));
         assert!(c.text(&row).contains("Accounting"), "the mapped group: {}", c.text(&row));
         assert_eq!(c.count("tr .badge.ldap"), 1, "only the directory's people are marked");
-        check_page(&c, "ldap-people");
+        c.check_page("ldap-people");
     }
 
     /// Without a directory: the sign-in page asks for an email address; the LDAP page's connection test fails
@@ -263,7 +239,7 @@ crate::console_tests! {
         c.wait_for("input[name=username]");
         assert_eq!(c.attr("input[name=username]", "type").as_deref(), Some("email"));
         assert_eq!(c.text("form .field label"), "Email address");
-        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.sign_in("admin@example.com", PASSWORD, "/admin/people");
 
         open_ldap_page(&c);
         assert!(!flag(&c, "[name='ldap-enabled']", "checked"));
@@ -282,7 +258,7 @@ crate::console_tests! {
         assert!(!offered.iter().any(|o| o == "All Users"), "{offered:?}");
         c.click_text("button", "Remove mapping");
         c.wait_text(".mapping-list", "There are no mappings.");
-        check_page(&c, "ldap-empty");
+        c.check_page("ldap-empty");
 
         // A closed port: the connection test fails, and says where.
         let closed = free_port();
@@ -300,7 +276,7 @@ crate::console_tests! {
         assert!(c.is_focused("[name='ldap-host']"), "the first field in error has the focus");
         // What was typed stays, to be corrected.
         assert_eq!(c.value("[name='ldap-host']"), "127.0.0.1");
-        check_page(&c, "ldap-refused");
+        c.check_page("ldap-refused");
         let after = ldap_settings(&c, &admin);
         for key in ["ldap-host", "ldap-port", "ldap-bind-dn", "ldap-password", "ldap-user-base", "ldap-enabled"] {
             assert_eq!(after[key]["value"], before[key]["value"], "{key} was not saved: {after:?}");
@@ -309,7 +285,7 @@ crate::console_tests! {
         // A mapping whose DN is not one: refused by that DN, before any connection is tried.
         add_mapping(&c, "cn=Accounting,ou=Groups,dc=metabase,dc=com", "Accounting");
         add_mapping(&c, "not a DN", "Administrators");
-        check_page(&c, "ldap-mappings");
+        c.check_page("ldap-mappings");
         c.click_text("button", "Save changes");
         let message = wait_field_error(&c, "mapping-dn-1", "not a DN");
         assert_eq!(field_error(&c, "mapping-dn-0"), "", "only the bad DN is marked ({message})");
@@ -352,15 +328,15 @@ crate::console_tests! {
         c.server.wait_healthy();
         c.browser.set_base(&url);
         c.url = url;
-        let props = api(&c, "GET", "/api/session/properties", None, None).json();
+        let props = c.api("GET", "/api/session/properties", None, None).json();
         assert_eq!(props["ldap-enabled"], json!(true), "{props}");
 
         c.goto("/auth/login");
         c.wait_for("input[name=username]");
         assert_eq!(c.text("form .field label"), "Username or email address");
         assert_eq!(c.attr("input[name=username]", "type").as_deref(), Some("text"));
-        check_page(&c, "ldap-sign-in");
-        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.check_page("ldap-sign-in");
+        c.sign_in("admin@example.com", PASSWORD, "/admin/people");
         let admin = c.server.login("admin@example.com");
 
         open_ldap_page(&c);
@@ -385,7 +361,7 @@ crate::console_tests! {
         assert_eq!(c.value("[name='ldap-port']"), closed.to_string());
         assert!(flag(&c, "[name='ldap-enabled']", "checked"));
         assert!(!flag(&c, "[name='ldap-bind-dn']", "disabled"));
-        check_page(&c, "ldap-environment");
+        c.check_page("ldap-environment");
 
         // The rest is sent and tested with the environment's host and port, which the test cannot reach.
         c.fill("[name='ldap-bind-dn']", "cn=Directory Manager");
@@ -400,13 +376,13 @@ crate::console_tests! {
     fn ldap_refused_to_others(c) {
         let admin = c.server.setup("admin@example.com");
         let body = json!({"email": "pat@example.com", "first_name": "Pat", "password": PASSWORD});
-        let r = api(&c, "POST", "/api/user", Some(&admin), Some(body));
+        let r = c.api("POST", "/api/user", Some(&admin), Some(body));
         assert_eq!(r.status, 200, "{}", r.body);
-        sign_in(&c, "pat@example.com", PASSWORD, "/account/profile");
+        c.sign_in("pat@example.com", PASSWORD, "/account/profile");
         c.goto(LDAP_PAGE);
         c.wait_text("main [role=alert]", "You don't have permissions to do that.");
         assert_eq!(c.count("form[aria-label='LDAP settings']"), 0);
-        check_page(&c, "ldap refused");
+        c.check_page("ldap refused");
     }
 
     /// A phone-sized window: the page with a mapping fits its width and axe finds nothing serious.
@@ -414,7 +390,7 @@ crate::console_tests! {
         let admin = c.server.setup("admin@example.com");
         make_group(&c, &admin, "Accounting with a rather long name for a phone");
         c.set_phone();
-        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.sign_in("admin@example.com", PASSWORD, "/admin/people");
         c.goto(LDAP_PAGE);
         c.wait_for("input[name='ldap-host']");
         add_mapping(&c, "cn=Accounting,ou=Groups,dc=metabase,dc=com", "Accounting with a rather long name for a phone");
@@ -426,6 +402,6 @@ crate::console_tests! {
         c.click_text("button", "Save changes");
         wait_field_error(&c, "ldap-port", "Wrong host or port");
         assert!(overflow(&c) <= 0, "with errors, scrolls sideways by {}px", overflow(&c));
-        check_page(&c, "phone ldap");
+        c.check_page("phone ldap");
     }
 }

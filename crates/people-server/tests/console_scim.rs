@@ -12,15 +12,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::browser::Console;
-use support::{http, Resp, PASSWORD};
+use support::{Resp, PASSWORD};
 
 const SCIM_PAGE: &str = "/admin/settings/authentication/scim";
 const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-
-/// The API of the console's server, as a script would call it.
-fn api(c: &Console, method: &str, path: &str, session: Option<&str>, body: Option<Value>) -> Resp {
-    http(c.server.port, method, path, session, body.as_ref())
-}
 
 /// A request under `/api/ee/scim/v2` with `Authorization: Bearer <token>`, as an identity provider sends it.
 fn scim(c: &Console, method: &str, path: &str, token: &str, body: Option<Value>) -> Resp {
@@ -33,24 +28,6 @@ fn scim(c: &Console, method: &str, path: &str, token: &str, body: Option<Value>)
     );
     support::raw(c.server.port, request.as_bytes(), Duration::from_secs(30))
         .unwrap_or_else(|| panic!("{method} {path}: no answer"))
-}
-
-/// Signs in through the sign-in page and waits for the page it leads to.
-fn sign_in(c: &Console, email: &str, password: &str, lands_on: &str) {
-    c.goto("/auth/login");
-    c.fill("input[name=username]", email);
-    c.fill("input[name=password]", password);
-    c.click("form button[type=submit]");
-    c.wait_url(|p| p.starts_with(lands_on));
-    c.wait_for("main[data-ready]");
-}
-
-/// What the page shows, checked the way a visitor would meet it: axe finds nothing serious and the console
-/// has no error.
-fn check_page(c: &Console, name: &str) {
-    c.assert_accessible(name);
-    c.assert_no_console_errors(name);
-    c.screenshot(name);
 }
 
 /// How far the page scrolls sideways (0 when it fits the window).
@@ -84,7 +61,7 @@ crate::console_tests! {
     /// is refused.
     fn scim_provisioning(c) {
         let admin = c.server.setup("admin@example.com");
-        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.sign_in("admin@example.com", PASSWORD, "/admin/people");
         c.click_text("a", "Settings");
         c.wait_text("main h1", "General settings");
         // The SCIM settings live on their page, not among the general ones.
@@ -96,7 +73,7 @@ crate::console_tests! {
         assert_eq!(c.attr("nav[aria-label=Settings] a[aria-current=page]", "href").as_deref(), Some(SCIM_PAGE));
         let endpoint = c.value(".scim-page input.secret");
         assert_eq!(endpoint, format!("{}/api/ee/scim/v2", c.url));
-        let setting = api(&c, "GET", "/api/setting/scim-base-url", Some(&admin), None).json();
+        let setting = c.api("GET", "/api/setting/scim-base-url", Some(&admin), None).json();
         assert_eq!(setting, json!(endpoint));
         assert!(!c.execute("return document.querySelector('#scim-enabled').checked", vec![]).as_bool().unwrap());
         assert_eq!(c.attr("#scim-enabled", "role").as_deref(), Some("switch"));
@@ -106,12 +83,12 @@ crate::console_tests! {
         c.click("#scim-enabled");
         c.wait_text("#notice", "SCIM provisioning is on.");
         c.wait_text(".switch-state", "On");
-        let on = api(&c, "GET", "/api/setting/scim-enabled", Some(&admin), None).json();
+        let on = c.api("GET", "/api/setting/scim-enabled", Some(&admin), None).json();
         assert_eq!(on, json!(true));
 
         c.click_text("button", "Generate token");
         let token = token_from_dialog(&c);
-        check_page(&c, "scim-token-created");
+        c.check_page("scim-token-created");
         c.click("dialog .field button");
         c.wait_until("the copy's status", || !c.text("dialog [role=status]").is_empty());
         close_dialog(&c);
@@ -121,7 +98,7 @@ crate::console_tests! {
         assert!(!c.text("main").contains(&token), "the whole token is not on the page");
         c.wait_for(".scim-token button");
         assert_eq!(c.text(".scim-token button"), "Regenerate token");
-        check_page(&c, "scim");
+        c.check_page("scim");
         let users = scim(&c, "GET", "/Users", &token, None);
         assert_eq!(users.status, 200, "{}", users.body);
         assert_eq!(users.json()["totalResults"], json!(1), "{}", users.body);
@@ -152,10 +129,10 @@ crate::console_tests! {
         });
         let made = scim(&c, "POST", "/Users", &fresh, Some(body));
         assert_eq!(made.status, 201, "{}", made.body);
-        let ann = api(&c, "POST", "/api/user", Some(&admin),
+        let ann = c.api("POST", "/api/user", Some(&admin),
             Some(json!({"email": "ann@example.com", "first_name": "Ann", "last_name": "Added", "password": PASSWORD})));
         assert_eq!(ann.status, 200, "{}", ann.body);
-        let listed = api(&c, "GET", "/api/user", Some(&admin), None).json();
+        let listed = c.api("GET", "/api/user", Some(&admin), None).json();
         let sam = listed["data"].as_array().unwrap().iter().find(|u| u["email"] == json!("sam@example.com")).unwrap().clone();
         assert_eq!(sam["sso_source"], json!("scim"));
         c.click_text("a", "People");
@@ -171,7 +148,7 @@ crate::console_tests! {
         let ann_row = format!("tr[data-user-id='{}']", ann.json()["id"]);
         c.wait_text(&ann_row, "ann@example.com");
         assert_eq!(c.count(&format!("{ann_row} .badge.scim")), 0, "only SCIM's people are marked");
-        check_page(&c, "scim-people");
+        c.check_page("scim-people");
 
         // Switched off: the provider is refused whatever it sends.
         c.goto(SCIM_PAGE);
@@ -180,7 +157,7 @@ crate::console_tests! {
         c.wait_text("#notice", "SCIM provisioning is off.");
         c.wait_text(".switch-state", "Off");
         assert_eq!(scim(&c, "GET", "/Users", &fresh, None).status, 401);
-        assert_eq!(api(&c, "GET", "/api/setting/scim-enabled", Some(&admin), None).json(), json!(false));
+        assert_eq!(c.api("GET", "/api/setting/scim-enabled", Some(&admin), None).json(), json!(false));
         c.assert_no_console_errors("scim after switching off");
     }
 
@@ -189,17 +166,17 @@ crate::console_tests! {
     /// and by the token's button.
     fn scim_refusals(c) {
         let admin = c.server.setup("admin@example.com");
-        let r = api(&c, "POST", "/api/user", Some(&admin), Some(json!({
+        let r = c.api("POST", "/api/user", Some(&admin), Some(json!({
             "email": "bo@example.com", "first_name": "Bo", "password": PASSWORD,
             "user_group_memberships": [{"id": 1}, {"id": 2}]
         })));
         assert_eq!(r.status, 200, "{}", r.body);
         let bo = r.json()["id"].as_i64().unwrap();
-        let r = api(&c, "POST", "/api/user", Some(&admin),
+        let r = c.api("POST", "/api/user", Some(&admin),
             Some(json!({"email": "pat@example.com", "first_name": "Pat", "password": PASSWORD})));
         assert_eq!(r.status, 200, "{}", r.body);
 
-        sign_in(&c, "pat@example.com", PASSWORD, "/account/profile");
+        c.sign_in("pat@example.com", PASSWORD, "/account/profile");
         c.goto(SCIM_PAGE);
         c.wait_text("main [role=alert]", "You don't have permissions to do that.");
         c.assert_accessible("scim refused");
@@ -207,10 +184,10 @@ crate::console_tests! {
         c.wait_url(|p| p.starts_with("/auth/login"));
         c.wait_for("input[name=username]");
 
-        sign_in(&c, "bo@example.com", PASSWORD, "/admin/people");
+        c.sign_in("bo@example.com", PASSWORD, "/admin/people");
         c.goto(SCIM_PAGE);
         c.wait_text(".scim-token", "There is no SCIM token yet.");
-        let r = api(&c, "PUT", &format!("/api/user/{bo}"), Some(&admin), Some(json!({"is_superuser": false})));
+        let r = c.api("PUT", &format!("/api/user/{bo}"), Some(&admin), Some(json!({"is_superuser": false})));
         assert_eq!(r.status, 200, "{}", r.body);
 
         c.click("#scim-enabled");
@@ -221,18 +198,18 @@ crate::console_tests! {
         c.click_text("button", "Generate token");
         c.wait_text(".scim-token [role=alert]", "You don't have permissions to do that.");
         c.assert_accessible("scim refusals");
-        let r = api(&c, "GET", "/api/ee/scim/api_key", Some(&admin), None);
+        let r = c.api("GET", "/api/ee/scim/api_key", Some(&admin), None);
         assert_eq!(r.status, 404, "no token was made: {}", r.body);
-        assert_eq!(api(&c, "GET", "/api/setting/scim-enabled", Some(&admin), None).json(), json!(false));
+        assert_eq!(c.api("GET", "/api/setting/scim-enabled", Some(&admin), None).json(), json!(false));
     }
 
     /// A phone-sized window: the page fits its width, the token dialog too, and axe finds nothing serious.
     fn scim_on_a_phone(c) {
         let admin = c.server.setup("admin@example.com");
-        let r = api(&c, "POST", "/api/ee/scim/api_key", Some(&admin), Some(json!({})));
+        let r = c.api("POST", "/api/ee/scim/api_key", Some(&admin), Some(json!({})));
         assert_eq!(r.status, 200, "{}", r.body);
         c.set_phone();
-        sign_in(&c, "admin@example.com", PASSWORD, "/admin/people");
+        c.sign_in("admin@example.com", PASSWORD, "/admin/people");
         c.goto(SCIM_PAGE);
         c.wait_text(".scim-token", "Created");
         assert!(overflow(&c) <= 0, "scrolls sideways by {}px", overflow(&c));

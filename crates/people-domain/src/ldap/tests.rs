@@ -329,24 +329,11 @@ fn group_sync_follows_the_mappings_only() {
         vec![ALL_USERS_ID, accounting.id]
     );
     // Someone puts John in an unmapped group and a mapped one he is not in the directory's group of.
-    t.f.people
-        .add_membership(
-            &admin,
-            crate::group::AddMembership::parse(&body(
-                json!({"group_id": unmapped.id.0, "user_id": john.id.0}),
-            ))
-            .unwrap(),
-        )
-        .unwrap();
-    t.f.people
-        .add_membership(
-            &admin,
-            crate::group::AddMembership::parse(&body(
-                json!({"group_id": other.id.0, "user_id": john.id.0}),
-            ))
-            .unwrap(),
-        )
-        .unwrap();
+    for group in [unmapped.id, other.id] {
+        let add = json!({"group_id": group.0, "user_id": john.id.0});
+        let command = crate::group::AddMembership::parse(&body(add)).unwrap();
+        t.f.people.add_membership(&admin, command).unwrap();
+    }
     // The directory takes him out of Accounting.
     t.dir.person(
         "jsmith1",

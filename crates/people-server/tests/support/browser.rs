@@ -1043,3 +1043,34 @@ macro_rules! console_tests {
         }
     };
 }
+
+impl Console {
+    /// The API of the console's server, as a script would call it.
+    pub fn api(
+        &self,
+        method: &str,
+        path: &str,
+        session: Option<&str>,
+        body: Option<Value>,
+    ) -> super::Resp {
+        super::http(self.server.port, method, path, session, body.as_ref())
+    }
+
+    /// Signs in through the sign-in page and waits for the page it leads to.
+    pub fn sign_in(&self, email: &str, password: &str, lands_on: &str) {
+        self.goto("/auth/login");
+        self.fill("input[name=username]", email);
+        self.fill("input[name=password]", password);
+        self.click("form button[type=submit]");
+        self.wait_url(|p| p.starts_with(lands_on));
+        self.wait_for("main[data-ready]");
+    }
+
+    /// What the page shows, checked the way a visitor would meet it: axe finds nothing serious and the console
+    /// has no error.
+    pub fn check_page(&self, name: &str) {
+        self.assert_accessible(name);
+        self.assert_no_console_errors(name);
+        self.screenshot(name);
+    }
+}
