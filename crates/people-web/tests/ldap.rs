@@ -227,7 +227,8 @@ ldap_tests! {
         assert_eq!(errors["ldap-host"], json!("Invalid hostname, do not add the 'ldap://' or 'ldaps://' prefix"));
         assert_eq!(errors["ldap-group-mappings"], json!("Accounting is not a valid DN."));
         assert_eq!(errors["ldap-user-filter"], json!("Must be at most 4096 characters."));
-        assert!(errors["ldap-security"].is_string() && errors["ldap-group-sync"].is_string(), "{errors}");
+        assert!(errors["ldap-security"].is_string(), "{errors}");
+        assert_eq!(errors["ldap-group-sync"], json!("nullable boolean"));
         let r = l.put_settings(json!({"ldap-group-mappings": {ACCOUNTING: [4242]}, "ldap-port": 1})).await;
         assert_eq!((r.status, r.json()), (400, json!({"errors": {"ldap-group-mappings": "Group 4242 does not exist."}})));
         let r = l.put_settings(json!({"ldap-port": 70000})).await;

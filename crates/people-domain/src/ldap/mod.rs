@@ -17,7 +17,7 @@ pub use directory::{
 };
 pub use dn::{Dn, InvalidDn};
 pub(crate) use settings::{check_mapped_groups, forget_group};
-pub use settings::{UpdateLdapSettings, CANNOT_CONNECT, UNKNOWN_SETTING};
+pub use settings::{UpdateLdapSettings, CANNOT_CONNECT, NOT_BOOLEAN, UNKNOWN_SETTING};
 pub use sign_in::{provisioning_refusal, DirectoryPerson};
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,8 @@ use crate::store::Repo;
 
 /// Message of a failed connection test when `ldap-enabled` is turned on by itself.
 pub const CANNOT_CONNECT: &str = "Unable to connect to LDAP server with current settings";
+/// Refusal of a switch given as something other than `true`, `false` or `null`.
+pub const NOT_BOOLEAN: &str = "nullable boolean";
 /// Refusal of a key that is not an LDAP setting.
 pub const UNKNOWN_SETTING: &str = "Unknown LDAP setting.";
 
@@ -45,6 +47,12 @@ impl UpdateLdapSettings {
                 errors.insert(key.clone(), UNKNOWN_SETTING.to_string());
                 continue;
             };
+            // The form sends booleans as booleans; a string here is a client's mistake (Metabase's later
+            // schema says the same).
+            if d.kind == Kind::Bool && !matches!(value, Value::Bool(_) | Value::Null) {
+                errors.insert(key.clone(), NOT_BOOLEAN.to_string());
+                continue;
+            }
             if d.kind == Kind::Secret {
                 if let Value::String(s) = value {
                     if s.starts_with("**********") {
@@ -268,7 +276,7 @@ mod tests {
             "site-name": "x",
             "ldap-group-mappings": {"not a dn": [1]},
             "ldap-user-filter": "x".repeat(100 * 1024),
-            "ldap-enabled": "maybe",
+            "ldap-enabled": "true",
             "ldap-configured?": true,
         }));
         assert_eq!(errors["site-name"], UNKNOWN_SETTING);
@@ -286,7 +294,7 @@ mod tests {
             errors["ldap-user-filter"],
             "Must be at most 4096 characters."
         );
-        assert!(errors.contains_key("ldap-enabled"));
+        assert_eq!(errors["ldap-enabled"], NOT_BOOLEAN);
         assert_eq!(errors.len(), 7);
     }
 
