@@ -130,6 +130,10 @@ fn bad_configuration_is_one_line_naming_the_variable_and_exit_2() {
             "MB_DB_CONNECTION_URI",
             "postgres://postgres@127.0.0.1:1/none",
         ),
+        ("PEOPLE_LDAP_CA_FILE", "/nonexistent/ca.pem"),
+        ("PEOPLE_LDAP_CA_FILE", "/etc/hostname"),
+        ("MB_LDAP_PORT", "70000"),
+        ("MB_LDAP_GROUP_MAPPINGS", "{\"not a dn\": [1]}"),
     ];
     for (var, value) in cases {
         let o = people(&dir).env(var, value).output().unwrap();
