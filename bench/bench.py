@@ -9,8 +9,12 @@ request for each. Scenario k is scenario a authenticated by an API key (`X-Api-K
   python3 bench/bench.py --scenarios storm    # GET /api/user/current alone, then during 64 logins
   python3 bench/bench.py --scenarios scim     # an identity provider's SCIM reconciliation of every user (look-up by
                                               # userName, then PATCH) beside the same work through /api/user
+  python3 bench/bench.py --scenarios d,ldap   # LDAP sign-ins against a throwaway OpenLDAP (people-ldap's example
+                                              # `slapd`), then sign-ins while the directory hangs or refuses,
+                                              # beside scenario d (local bcrypt sign-ins) of the same run
 
-Needs wrk (Debian package `wrk`) and, for PostgreSQL, psql. Standard library only. The shared harness
+Needs wrk (Debian package `wrk`) and, for PostgreSQL, psql; `ldap` also needs OpenLDAP's slapd and ldapmodify
+(Debian packages slapd, ldap-utils) and builds people-ldap's example with cargo. Standard library only. The shared harness
 (../shared/bench/compare.py) measures the same scenarios beside a FastAPI peer; this script is the quick,
 project-local loop, and the only one that can measure SQLite.
 """
@@ -437,6 +441,12 @@ def main():
     ap.add_argument("--scim-stats", default="fresh", choices=["fresh", "stale", "none"],
                     help="--scenarios scim: ANALYZE after the token's back-fill of entity_id (fresh), not (stale: the "
                     "statistics of the seeding), or on SQLite without any statistics (none)")
+    ap.add_argument("--ldap-timeout", type=int, default=2, help="--scenarios ldap: MB_LDAP_TIMEOUT_SECONDS of the "
+                    "runs against a directory that never answers or refuses connections")
+    ap.add_argument("--ldap-down-duration", type=int, default=20, help="--scenarios ldap: seconds of each run with the "
+                    "directory down")
+    ap.add_argument("--slapd-binary", default=os.path.join(ROOT, "target", "release", "examples", "slapd"),
+                    help="people-ldap's example `slapd` (built with cargo when missing)")
     ap.add_argument("--json-out")
     ap.add_argument("--keep-db", action="store_true", help="leave the database behind (its name is printed)")
     args = ap.parse_args()
@@ -493,6 +503,9 @@ def main():
         for key in wanted:
             if key == "storm":
                 run_storm(base, scen, args, tmp, results, proc.pid)
+                continue
+            if key == "ldap":
+                run_ldap(db, args, tmp, results)
                 continue
             title, script, conns, opts = (scen[key] + (args.connections, {})[len(scen[key]) - 2:])[:4]
             threads, full = opts.get("threads", 1), opts.get("full", False)
@@ -589,6 +602,332 @@ def run_storm(base, scen, args, tmp, results, pid):
     print(f"storm: /current alone {idle['rps']:.0f} req/s p99 {idle['p99_us'] / 1000:.2f} ms; during 64 logins "
           f"{during['rps']:.0f} req/s p99 {during['p99_us'] / 1000:.2f} ms (ratio {during['p99_us'] / max(idle['p99_us'], 1):.2f}); "
           f"logins {storm.get('rps', 0):.1f}/s p99 {storm.get('p99_us', 0) / 1000:.0f} ms")
+
+
+# `--scenarios ldap`: sign-ins against Metabase's test directory (people-ldap's `testing::Slapd`, run as the
+# example program `slapd`), then with the directory down. Each run has a people process of its own (on
+# --port + 1, the same database), since the MB_LDAP_* variables are read at start-up and override the
+# stored settings; the main process of the other scenarios stays idle meanwhile.
+LDAP_USERS = [("jsmith1", "strongpassword"), ("sbrown20", "1234"), ("jmiller", "janepassword"),
+              ("rasta", "blueberries"), ("lucky", "notalmonds")]
+LDAP_BASE = "dc=metabase,dc=com"
+LDAP_ADMIN = "cn=Directory Manager,dc=metabase,dc=com"
+
+
+def sign_in_lua(logins):
+    """POST /api/session cycling over `logins` ((username, password) pairs), one after the other."""
+    table = "{" + ", ".join("{%s, %s}" % (json.dumps(u), json.dumps(p)) for u, p in logins) + "}"
+    fn = ("local logins = %s\nlocal n = 0\nrequest = function()\n  n = n + 1\n  local l = logins[(n %% #logins) + 1]\n"
+          "  return wrk.format(nil, nil, nil, string.format('{\"username\": \"%%s\", \"password\": \"%%s\"}', l[1], l[2]))\nend"
+          % table)
+    # Answers counted by status (200, 401, anything else), as the expected one differs between runs.
+    fn += r"""
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+s200, s401, sother = 0, 0, 0
+response = function(status, headers, body)
+  if status == 200 then s200 = s200 + 1 elseif status == 401 then s401 = s401 + 1 else sother = sother + 1 end
+end
+done_extra = function()
+  local a, b, c = 0, 0, 0
+  for _, t in ipairs(threads) do a, b, c = a + t:get("s200"), b + t:get("s401"), c + t:get("sother") end
+  return string.format(', "s200": %d, "s401": %d, "sother": %d', a, b, c)
+end"""
+    return lua("POST", "/api/session", {"Content-Type": "application/json"}, request_fn=fn)
+
+
+class Slapd:
+    """people-ldap's example `slapd`: Metabase's test directory on a free port, until its stdin closes."""
+
+    def __init__(self, binary):
+        if not os.path.exists(binary):
+            subprocess.run(["cargo", "build", "--release", "-p", "people-ldap", "--features", "testing",
+                            "--example", "slapd"], cwd=ROOT, check=True)
+        self.proc = subprocess.Popen([binary], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        lines = dict(self.proc.stdout.readline().split() for _ in range(2))
+        self.port, self.pid = int(lines["PORT"]), int(lines["PID"])
+
+    def stop(self):
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Silent:
+    """A TCP listener that accepts every connection and never answers (a hung directory). It reads and
+    discards what it is sent and counts connections accepted and closed by the other side."""
+
+    def __init__(self):
+        import selectors
+        import socket
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1024)
+        self.sock.setblocking(False)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = self.closed = 0
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.sock, selectors.EVENT_READ)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        import selectors
+        while not self.stopping.is_set():
+            for key, _ in self.sel.select(0.2):
+                if key.fileobj is self.sock:
+                    try:
+                        conn, _ = self.sock.accept()
+                    except BlockingIOError:
+                        continue
+                    conn.setblocking(False)
+                    self.sel.register(conn, selectors.EVENT_READ)
+                    self.accepted += 1
+                    continue
+                try:
+                    data = key.fileobj.recv(65536)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    self.sel.unregister(key.fileobj)
+                    key.fileobj.close()
+                    self.closed += 1
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join()
+        for key in list(self.sel.get_map().values()):
+            key.fileobj.close()
+
+
+def closed_port():
+    """A local port nothing listens on (connection refused)."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def tcp_states(port):
+    """The local TCP sockets to or from `port`, counted by state (ss)."""
+    out = subprocess.run(["ss", "-Htan", f"( dport = :{port} or sport = :{port} )"], capture_output=True,
+                         text=True).stdout
+    states = {}
+    for line in out.splitlines():
+        if line.strip():
+            state = line.split()[0]
+            states[state] = states.get(state, 0) + 1
+    return states
+
+
+def run_ldap(db, args, tmp, results):
+    port = args.port + 1
+    base = f"http://127.0.0.1:{port}"
+    slapd = Slapd(args.slapd_binary)
+    print(f"ldap: slapd (Metabase's test directory) on 127.0.0.1:{slapd.port}, pid {slapd.pid}; people on :{port}")
+    local = [(f"user{i:07d}@example.com", PASSWORD) for i in range(1, min(args.users, 1000) + 1, 7)]
+    directory_env = {"MB_LDAP_ENABLED": "true", "MB_LDAP_HOST": "127.0.0.1", "MB_LDAP_BIND_DN": LDAP_ADMIN,
+                     "MB_LDAP_PASSWORD": "password", "MB_LDAP_USER_BASE": LDAP_BASE, "MB_LDAP_GROUP_SYNC": "false"}
+
+    metrics_port = args.port + 2
+    timed = {"http": "people_http_request_duration_seconds", "ldap": "people_ldap_request_duration_seconds",
+             "hash_wait": "people_password_hash_wait_seconds", "hash": "people_password_hash_duration_seconds"}
+
+    def scrape():
+        """The sums and counts of the histograms in `timed` (all label sets together), from /metrics."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=30) as r:
+            text = r.read().decode()
+        out = {}
+        for line in text.splitlines():
+            if line.startswith("#") or not line.strip():
+                continue
+            name = line.split("{")[0].split(" ")[0]
+            for k, metric in timed.items():
+                for part in ("sum", "count"):
+                    if name == f"{metric}_{part}":
+                        out[(k, part)] = out.get((k, part), 0.0) + float(line.rsplit(" ", 1)[1])
+        return out
+
+    def start(extra):
+        # Prometheus metrics on (a listener of their own): where a sign-in's time goes, from the histograms.
+        env = dict(os.environ, MB_DB_CONNECTION_URI=db.url, MB_JETTY_PORT=str(port), MB_JETTY_HOST="127.0.0.1",
+                   RUST_LOG="warn", MB_PROMETHEUS_SERVER_PORT=str(metrics_port), **directory_env)
+        env.update(extra)
+        # Every fallback is logged (a warning per sign-in while the directory is down): to a file, counted.
+        log = open(os.path.join(tmp, f"people-ldap-{time.monotonic_ns()}.log"), "w+")
+        started = time.monotonic()
+        proc = subprocess.Popen([args.binary], env=env, stderr=log)
+        while True:
+            try:
+                if http("GET", base + "/api/health")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() - started > 30:
+                proc.kill()
+                raise SystemExit("people (ldap) did not start")
+            time.sleep(0.005)
+        return proc, log
+
+    def stop(proc, log):
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.seek(0)
+        lines = log.read().splitlines()
+        log.close()
+        return lines
+
+    def pg_counts():
+        """Transactions committed and rows written in the bench database so far (pg_stat_database; PostgreSQL
+        publishes a backend's counts within a second of its last transaction)."""
+        if db.backend != "postgres":
+            return None
+        row = db.rows(f"SELECT xact_commit, tup_inserted, tup_updated, tup_deleted FROM pg_stat_database "
+                      f"WHERE datname = '{db.name}'")[0]
+        return [int(v) for v in row]
+
+    def measure(key, title, proc, script, duration, expect=200, watch_port=None, settle=0):
+        wrk(base, script, 2, args.connections, tmp)  # warm-up (and the first sign-in of each directory person)
+        time.sleep(settle)  # sign-ins the warm-up left waiting on the directory's timeout
+        wait_idle(proc.pid)
+        if watch_port:
+            time.sleep(1)
+        backends = db.backend_pids()
+        pids = {"people": [proc.pid], "slapd": [slapd.pid], "pg": backends}
+        tw_before = tcp_states(watch_port).get("TIME-WAIT", 0) if watch_port else 0
+        time.sleep(1)
+        pg_before = pg_counts()
+
+        def counters():
+            return dict({k: sum_ticks(v) for k, v in pids.items()}, machine=machine_ticks())
+
+        before = counters()
+        m_before = scrape()
+        sample = {}
+        if watch_port:
+            # The connections between people and the directory in the middle of the run.
+            threading.Timer(duration / 2, lambda: sample.update(tcp_states(watch_port))).start()
+        r = wrk(base, script, duration, args.connections, tmp)
+        after = counters()
+        m_after = scrape()
+        # Mean time per call over the run (requests wrk abandoned at its end included).
+        r["mean_ms"] = {k: 1000 * (m_after.get((k, "sum"), 0) - m_before.get((k, "sum"), 0))
+                        / max(m_after.get((k, "count"), 0) - m_before.get((k, "count"), 0), 1) for k in timed}
+        r["calls"] = {k: int(m_after.get((k, "count"), 0) - m_before.get((k, "count"), 0)) for k in timed}
+        n = max(r["requests"], 1)
+        for k in ("people", "slapd", "pg"):
+            r[f"{k}_cpu_us_per_req"] = (after[k] - before[k]) * 10_000 / n
+        busy, total = [b - a for a, b in zip(before["machine"], after["machine"])]
+        own = sum(after[k] - before[k] for k in ("people", "slapd", "pg")) + r["wrk_ticks"]
+        r["other_share"] = max(busy - own, 0) / max(total, 1)
+        r["machine_busy_share"] = busy / max(total, 1)
+        if pg_before:
+            time.sleep(1.5)
+            r["pg_per_req"] = dict(zip(["commits", "inserted", "updated", "deleted"],
+                                       [(b - a) / n for a, b in zip(pg_before, pg_counts())]))
+        if watch_port:
+            r["tcp_mid_run"] = sample
+            r["time_wait_new"] = tcp_states(watch_port).get("TIME-WAIT", 0) - tw_before
+        results[key] = r
+        # Answers other than the expected status, and socket errors.
+        errors = r["requests"] - r[f"s{expect}"] + r["socket_errors"]
+        print(f"{key + ') ' + title:44} {r['rps']:8.1f} {r['p50_us'] / 1000:8.2f} {r['p99_us'] / 1000:8.2f} "
+              f"{errors:7d} {r['people_cpu_us_per_req']:8.1f} {r['slapd_cpu_us_per_req']:8.1f} "
+              f"{r['pg_cpu_us_per_req']:8.1f} {100 * r['other_share']:6.1f}", flush=True)
+        print(f"   answers: {r['s200']} × 200, {r['s401']} × 401, {r['sother']} other; socket errors "
+              f"{r['socket_errors']}; machine busy {100 * r['machine_busy_share']:.0f} %"
+              + (f"; PostgreSQL per sign-in: {r['pg_per_req']['commits']:.2f} commits, "
+                 f"{r['pg_per_req']['inserted']:.2f} rows inserted, {r['pg_per_req']['updated']:.2f} updated, "
+                 f"{r['pg_per_req']['deleted']:.2f} deleted" if r.get("pg_per_req") else ""), flush=True)
+        print("   mean per call (people's histograms): " + ", ".join(
+            f"{k} {r['mean_ms'][k]:.1f} ms ×{r['calls'][k]}" for k in timed), flush=True)
+        if watch_port:
+            print(f"   sockets on the directory's port mid-run (both ends of each connection): {sample}; new TIME-WAIT after the run: "
+                  f"{r['time_wait_new']} ({r['time_wait_new'] / n:.2f} per sign-in)", flush=True)
+        return r
+
+    def status_of(login, password):
+        st, body = http("POST", base + "/api/session", {"username": login, "password": password})
+        return st
+
+    try:
+        print(f"{'scenario':44} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'people':>8} {'slapd':>8} "
+              f"{'PG':>8} {'others':>6}   (CPU µs per request; others: % of the machine)")
+        # 1. The directory up: every sign-in a search as the service account, a bind as the user, and the
+        # person's row brought up to date with a new session in one transaction.
+        for key, title, extra in [
+            ("ldap", "LDAP sign-in (5 directory users)", {"MB_LDAP_PORT": str(slapd.port)}),
+            ("ldap-nothrottle", "LDAP sign-in [throttle off]", {"MB_LDAP_PORT": str(slapd.port),
+                                                                 "MB_DISABLE_SESSION_THROTTLE": "true"}),
+            ("ldap-groups", "LDAP sign-in, group sync on", {"MB_LDAP_PORT": str(slapd.port),
+                                                             "MB_LDAP_GROUP_SYNC": "true",
+                                                             "MB_LDAP_GROUP_BASE": LDAP_BASE}),
+        ]:
+            proc, log = start(extra)
+            assert status_of(*LDAP_USERS[0]) == 200
+            measure(key, title, proc, sign_in_lua(LDAP_USERS), args.duration, watch_port=slapd.port)
+            lines = stop(proc, log)
+            print(f"   people's log: {len(lines)} lines" + (f", first: {lines[0][:200]}" if lines else ""))
+        people = db.rows("SELECT email, sso_source, password IS NULL FROM core_user WHERE email LIKE '%@metabase.com' "
+                         "ORDER BY email")
+        print(f"   directory people in core_user: {people}")
+        results["ldap_people"] = people
+
+        # 2. The directory down: a listener that accepts and never answers (bounded by ldap-timeout-seconds),
+        # then a closed port (connection refused). A local person falls back to their password (bcrypt); a
+        # directory-only login is refused (401, after a dummy bcrypt). The latter's run turns the sign-in
+        # throttle off: its failures would otherwise be refused by the throttle without asking the directory.
+        silent = Silent()
+        timeout = str(args.ldap_timeout)
+        try:
+            for where, ldap_port, extra in [("hung", silent.port, {"MB_LDAP_TIMEOUT_SECONDS": timeout}),
+                                            ("refused", closed_port(), {"MB_LDAP_TIMEOUT_SECONDS": timeout})]:
+                for who, logins, throttle_off in [("local", local, False), ("local", local, True),
+                                                  ("ldap-only", LDAP_USERS, True)]:
+                    env = dict(extra, MB_LDAP_PORT=str(ldap_port))
+                    if throttle_off:
+                        env["MB_DISABLE_SESSION_THROTTLE"] = "true"
+                    proc, log = start(env)
+                    accepted0, closed0 = silent.accepted, silent.closed
+                    expect = 200 if who == "local" else 401
+                    got = status_of(*logins[0])
+                    assert got == expect, (where, who, got)
+                    title = (f"directory {where} ({timeout} s timeout): {who}"
+                             + (" [throttle off]" if throttle_off else ""))
+                    key = f"ldap-{where}-{who}" + ("-nothrottle" if throttle_off and who == "local" else "")
+                    r = measure(key, title, proc, sign_in_lua(logins), args.ldap_down_duration, expect=expect,
+                                settle=args.ldap_timeout + 1)
+                    r["expected_status"] = expect
+                    if where == "hung":
+                        time.sleep(0.5)
+                        r["listener_accepted"] = silent.accepted - accepted0
+                        r["listener_closed_by_people"] = silent.closed - closed0
+                        print(f"   the silent listener: {r['listener_accepted']} connections accepted, "
+                              f"{r['listener_closed_by_people']} closed by people, "
+                              f"{r['listener_accepted'] - r['listener_closed_by_people']} still open", flush=True)
+                    lines = stop(proc, log)
+                    warned = sum("will fall back to local authentication" in l for l in lines)
+                    print(f"   people's log: {len(lines)} lines, {warned} fallback warnings"
+                          + (f"; e.g. {next((l for l in lines if 'fall back' in l), '')[:240]}" if warned else ""),
+                          flush=True)
+                    if where == "hung":
+                        time.sleep(0.5)
+                        print(f"   after people stopped: {silent.accepted - silent.closed} connections still open "
+                              f"at the listener", flush=True)
+        finally:
+            silent.stop()
+    finally:
+        slapd.stop()
 
 
 if __name__ == "__main__":
