@@ -505,6 +505,10 @@ impl People {
     /// threshold; returns when it was admitted. A refusal is the throttle's 401; waiting longer than a client
     /// would is `Busy`.
     fn admit(&self, pairs: &[(&Throttler, &str)]) -> Result<Timestamp> {
+        if !self.throttles.enabled {
+            // Nothing is counted, so nothing is waited for.
+            return Ok(self.clock.now());
+        }
         let started = std::time::Instant::now();
         let mut pause = ADMIT_FIRST_PAUSE;
         // In the queue before the first look, so that a settlement between a look and the wait is not missed.

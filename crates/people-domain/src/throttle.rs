@@ -289,12 +289,21 @@ impl Settlements {
     }
 
     /// Takes `w` out of the queue (its sign-in went ahead or gave up); a wake-up it received and did not use
-    /// passes to the next waiter.
+    /// passes to the next waiter. The oldest waiter that was behind `w` on one of its keys may now be first:
+    /// it is woken to look at once, rather than at the end of its pause.
     pub fn leave(&self, w: &Arc<Waiter>) {
-        self.waiting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|other| !Arc::ptr_eq(other, w));
+        let next = {
+            let mut q = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+            q.retain(|other| !Arc::ptr_eq(other, w));
+            q.iter()
+                .position(|other| other.keys.iter().any(|k| w.keys.contains(k)))
+                .and_then(|i| q.remove(i))
+        };
+        if let Some(next) = next {
+            // Out of the queue and woken, as `notify` does: it takes its place back at the front.
+            *next.woken.lock().unwrap_or_else(|p| p.into_inner()) = true;
+            next.wake.notify_one();
+        }
         if *w.woken.lock().unwrap_or_else(|p| p.into_inner()) {
             self.notify();
         }
@@ -680,5 +689,38 @@ mod tests {
             1
         );
         assert!(store.snapshot().throttles.is_empty());
+    }
+
+    #[test]
+    fn an_admitted_sign_in_lets_the_next_on_its_keys_look_at_once() {
+        let th = Throttles::metabase();
+        let pairs = [(&th.login_ip, "10.0.0.9")];
+        let q = Settlements::default();
+        let (first, behind) = q.join(&pairs);
+        assert!(!behind);
+        let (second, behind) = q.join(&pairs);
+        assert!(behind, "the second waits behind the first");
+        let (other, behind) = q.join(&[(&th.login_ip, "10.0.0.10")]);
+        assert!(!behind);
+        let started = std::time::Instant::now();
+        let waiter = {
+            let q = std::sync::Arc::new(q);
+            let q2 = std::sync::Arc::clone(&q);
+            let second = std::sync::Arc::clone(&second);
+            let t = std::thread::spawn(move || q2.wait(&second, std::time::Duration::from_secs(5)));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            q.leave(&first);
+            (t, q)
+        };
+        assert!(
+            waiter.0.join().unwrap(),
+            "woken by the first's leaving, not by its pause"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        let q = waiter.1;
+        q.rejoin(&second);
+        assert!(q.is_first(&second));
+        q.leave(&second);
+        q.leave(&other);
     }
 }

@@ -157,9 +157,24 @@ pub(crate) fn save(conn: &mut AnyConnection, rows: &[SavedAttempts<'_>]) -> Resu
 }
 
 pub(crate) fn prune(conn: &mut AnyConnection, now: Timestamp) -> Result<usize> {
-    diesel::delete(throttle::table.filter(throttle::expires_at.lt(naive(now))))
-        .execute(conn)
-        .map_err(db)
+    match conn {
+        // A key a sign-in holds locked is skipped, never waited for: the sign-in locks its two keys one
+        // after the other, and a prune waiting on one of them while holding the other would deadlock with
+        // it. A skipped key is pruned by a later run.
+        AnyConnection::Postgresql(c) => diesel::sql_query(
+            "DELETE FROM throttle WHERE (throttle, key) IN (SELECT throttle, key FROM throttle \
+             WHERE expires_at < $1 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind::<SqlTimestamp, _>(naive(now))
+        .execute(c)
+        .map_err(db),
+        // SQLite has one writer at a time: nothing to deadlock with.
+        AnyConnection::Sqlite(_) => {
+            diesel::delete(throttle::table.filter(throttle::expires_at.lt(naive(now))))
+                .execute(conn)
+                .map_err(db)
+        }
+    }
 }
 
 #[cfg(test)]

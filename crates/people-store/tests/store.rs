@@ -145,3 +145,59 @@ fn unreachable_postgres_fails_fast_with_the_reason() {
     assert!(matches!(err, people_store::StoreError::Connect(_)), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+/// A throttle key a sign-in holds locked is skipped by the prune, never waited for: the sign-in locks its
+/// keys one after the other, so a prune waiting on one while holding another deadlocked with it. (SQLite has
+/// a single writer and cannot deadlock.)
+#[test]
+fn the_throttle_prune_skips_keys_a_sign_in_holds() {
+    use people_domain::store::ThrottleKey;
+    use std::sync::{Arc, Barrier};
+    use std::time::{Duration, Instant};
+    let Some(t) = TestDb::new(people_store::testing::Backend::Postgres) else {
+        eprintln!("postgres::the_throttle_prune_skips_keys_a_sign_in_holds not run: PEOPLE_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let key = |k: &'static str| ThrottleKey {
+        throttle: "login-ip",
+        key: k,
+    };
+    let s: &dyn Store = &t.db;
+    // Two keys whose rows are due for pruning.
+    s.write(|r| r.lock_attempts(&[key("10.0.0.1"), key("10.0.0.2")], now))
+        .unwrap();
+    let held = Arc::new(Barrier::new(2));
+    let db = t.db.clone();
+    let holder = {
+        let held = Arc::clone(&held);
+        std::thread::spawn(move || {
+            let s: &dyn Store = &db;
+            s.write(|r| {
+                r.lock_attempts(&[key("10.0.0.1")], now)?;
+                held.wait();
+                std::thread::sleep(Duration::from_millis(1500));
+                Ok(())
+            })
+            .unwrap();
+        })
+    };
+    held.wait();
+    let started = Instant::now();
+    let pruned = s
+        .write(|r| r.prune_attempts(now + chrono::Duration::hours(2)))
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "the prune waited: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(pruned, 1, "the free key is pruned, the held one skipped");
+    holder.join().unwrap();
+    assert_eq!(
+        s.write(|r| r.prune_attempts(now + chrono::Duration::hours(2)))
+            .unwrap(),
+        1,
+        "pruned later"
+    );
+}
