@@ -289,7 +289,7 @@ ldap_tests! {
         let stored = l.t.store().read(|r| r.user_by_email("john.smith@metabase.com")).unwrap().unwrap();
         assert_eq!(stored.password_hash, None, "no password stored for a directory user");
         assert_eq!(stored.login_attributes.unwrap()["uid"], json!("jsmith1"));
-        // Fred's odd-case attributes; a mapping gives him Accounting (Metabase #22014).
+        // Fred's odd-case attributes; a mapping gives him Accounting (a regression Metabase tests for).
         let r = l.put_settings(json!({"ldap-group-mappings": {ACCOUNTING: [accounting]}})).await;
         assert_eq!(r.status, 200, "{}", r.text());
         assert_eq!(l.login("fred.taylor@metabase.com", "pa$$word").await.status, 200);

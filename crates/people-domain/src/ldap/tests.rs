@@ -198,7 +198,7 @@ fn directory_users_are_created_without_a_password_and_kept_in_step() {
         !attrs.contains_key("objectclass") && !attrs.contains_key("userpassword"),
         "{attrs:?}"
     );
-    // By address in any case, twice (Metabase #13739).
+    // By address in any case, twice (a regression Metabase tests for).
     t.f.login("John.Smith@metabase.com", "strongpassword")
         .unwrap();
     t.f.login("John.Smith@metabase.com", "strongpassword")
