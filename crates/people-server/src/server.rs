@@ -165,7 +165,7 @@ pub fn open_database(config: &ServerConfig) -> Result<(Db, Vec<String>), StartEr
     let mut db = Db::connect(&config.database_url, &config.pool).map_err(wrap)?;
     let applied = db.migrate().map_err(wrap)?;
     if let Some(key) = &config.encryption_key {
-        db = db.with_outbox_key(key.expose());
+        db = db.with_encryption_key(key.expose());
     }
     // A key that cannot read the email waiting (or no key while it is encrypted) stops start-up.
     db.check_outbox_key().map_err(|e| {

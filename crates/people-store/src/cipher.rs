@@ -16,8 +16,10 @@ pub const PREFIX: &str = "enc1:";
 const NONCE_LEN: usize = 12;
 /// Binds the derived key to this use, so that the same secret used elsewhere yields another key.
 const KEY_INFO: &[u8] = b"people email_outbox body v1";
+/// The same for secret settings (`ldap-password`).
+const SETTING_KEY_INFO: &[u8] = b"people setting value v1";
 
-/// Seals and opens outbox bodies with a key derived from a secret.
+/// Seals and opens values (outbox bodies, secret settings) with a key derived from a secret.
 #[derive(Clone)]
 pub struct Cipher {
     aead: Aes256Gcm,
@@ -36,9 +38,18 @@ fn broken(what: &str) -> DomainError {
 impl Cipher {
     /// A cipher keyed by `secret` (`MB_ENCRYPTION_SECRET_KEY`; Metabase asks for at least 16 characters).
     pub fn from_secret(secret: &str) -> Cipher {
+        Cipher::derived(secret, KEY_INFO)
+    }
+
+    /// A cipher for secret settings, keyed by `secret` under another derivation than the outbox's.
+    pub fn for_settings(secret: &str) -> Cipher {
+        Cipher::derived(secret, SETTING_KEY_INFO)
+    }
+
+    fn derived(secret: &str, info: &[u8]) -> Cipher {
         let mut key = [0u8; 32];
         // HKDF-SHA256 can expand to 32 bytes from any input; `expand` fails only past 8160 bytes.
-        let _ = hkdf::Hkdf::<sha2::Sha256>::new(None, secret.as_bytes()).expand(KEY_INFO, &mut key);
+        let _ = hkdf::Hkdf::<sha2::Sha256>::new(None, secret.as_bytes()).expand(info, &mut key);
         Cipher {
             aead: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key)),
         }
@@ -74,6 +85,24 @@ impl Cipher {
             .decrypt(Nonce::from_slice(nonce), sealed)
             .map_err(|_| broken("wrong key or damaged value"))?;
         String::from_utf8(plain).map_err(|_| broken("not UTF-8"))
+    }
+}
+
+/// The ciphers of one `MB_ENCRYPTION_SECRET_KEY`, one per use.
+pub(crate) struct Keys {
+    /// Outbox bodies.
+    pub(crate) outbox: Cipher,
+    /// Secret settings.
+    pub(crate) settings: Cipher,
+}
+
+impl Keys {
+    /// Both ciphers of `secret`.
+    pub(crate) fn from_secret(secret: &str) -> Keys {
+        Keys {
+            outbox: Cipher::from_secret(secret),
+            settings: Cipher::for_settings(secret),
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use people_domain::store::{Repo, Store, Transaction};
 use people_domain::{DomainError, Result, StoreFailure};
 
-use crate::cipher::Cipher;
+use crate::cipher::Keys;
 use crate::error::StoreError;
 use crate::repo::DbRepo;
 
@@ -228,8 +228,8 @@ pub struct Db {
     target: Arc<Target>,
     counter: StatementCounter,
     breaker: Arc<Breaker>,
-    /// Seals outbox bodies at rest, when `MB_ENCRYPTION_SECRET_KEY` is set.
-    cipher: Option<Arc<Cipher>>,
+    /// Seals outbox bodies and secret settings at rest, when `MB_ENCRYPTION_SECRET_KEY` is set.
+    keys: Option<Arc<Keys>>,
     metrics: PoolMetrics,
 }
 
@@ -379,7 +379,7 @@ impl Db {
             target: Arc::new(target),
             counter,
             breaker: Arc::new(Breaker::default()),
-            cipher: None,
+            keys: None,
             metrics: PoolMetrics::new(),
         };
         db.pool.get().map_err(StoreError::Pool)?;
@@ -407,10 +407,11 @@ impl Db {
         applied.map_err(|e| StoreError::Migration(e.to_string()))
     }
 
-    /// Seals the bodies of emails queued from now on with a key derived from `secret`
-    /// (`MB_ENCRYPTION_SECRET_KEY`), and opens sealed ones when they are sent.
-    pub fn with_outbox_key(mut self, secret: &str) -> Db {
-        self.cipher = Some(Arc::new(Cipher::from_secret(secret)));
+    /// Seals the bodies of emails queued from now on, and secret settings stored from now on
+    /// (`ldap-password`), with keys derived from `secret` (`MB_ENCRYPTION_SECRET_KEY`), and opens sealed ones
+    /// when they are read.
+    pub fn with_encryption_key(mut self, secret: &str) -> Db {
+        self.keys = Some(Arc::new(Keys::from_secret(secret)));
         self
     }
 
@@ -418,8 +419,9 @@ impl Db {
     /// unsent email is sealed and no key is set, or the key does not open it.
     pub fn check_outbox_key(&self) -> std::result::Result<(), StoreError> {
         let mut conn = self.pool.get()?;
-        match crate::outbox::check_key(&mut conn.inner, self.cipher.as_deref()) {
-            Ok(true) if self.cipher.is_none() => Err(StoreError::OutboxKey(
+        let cipher = self.keys.as_deref().map(|k| &k.outbox);
+        match crate::outbox::check_key(&mut conn.inner, cipher) {
+            Ok(true) if cipher.is_none() => Err(StoreError::OutboxKey(
                 "the outbox holds encrypted email and no key is set".into(),
             )),
             Ok(_) => Ok(()),
@@ -499,15 +501,15 @@ fn begin(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
 /// Runs `work` on `conn`, in one transaction when asked.
 fn run_on(
     conn: &mut AnyConnection,
-    cipher: Option<&Cipher>,
+    keys: Option<&Keys>,
     transaction: Transaction,
     work: &mut dyn FnMut(&mut dyn Repo) -> Result<()>,
 ) -> Result<()> {
     if transaction == Transaction::Read {
-        return work(&mut DbRepo::new(conn, cipher));
+        return work(&mut DbRepo::new(conn, keys));
     }
     begin(conn).map_err(crate::error::db)?;
-    match work(&mut DbRepo::new(conn, cipher)) {
+    match work(&mut DbRepo::new(conn, keys)) {
         Ok(()) => match AnyConnection::commit_transaction(conn) {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -531,7 +533,7 @@ impl Store for Db {
         work: &mut dyn FnMut(&mut dyn Repo) -> Result<()>,
     ) -> Result<()> {
         let mut pooled = self.conn()?;
-        let result = run_on(&mut pooled.inner, self.cipher.as_deref(), transaction, work);
+        let result = run_on(&mut pooled.inner, self.keys.as_deref(), transaction, work);
         if let Err(DomainError::Store(StoreFailure::Unavailable(_))) = &result {
             // The server went away under this connection: the pool must not hand it out again.
             pooled.broken = true;

@@ -16,20 +16,29 @@ use people_domain::{ApiKeyId, EmailId, GroupId, MembershipId, Result, UserId};
 
 use diesel::connection::SimpleConnection;
 
-use crate::cipher::Cipher;
+use crate::cipher::Keys;
 use crate::db::AnyConnection;
 use crate::key::{keys, Key};
 use crate::{api_key, group, outbox, reset_request, session, setting, throttle, user};
 
-/// One connection seen through the domain's `Repo` trait, with the key outbox bodies are sealed with.
+/// One connection seen through the domain's `Repo` trait, with the keys outbox bodies and secret settings
+/// are sealed with.
 pub(crate) struct DbRepo<'a> {
     conn: &'a mut AnyConnection,
-    cipher: Option<&'a Cipher>,
+    keys: Option<&'a Keys>,
 }
 
 impl<'a> DbRepo<'a> {
-    pub(crate) fn new(conn: &'a mut AnyConnection, cipher: Option<&'a Cipher>) -> Self {
-        DbRepo { conn, cipher }
+    pub(crate) fn new(conn: &'a mut AnyConnection, keys: Option<&'a Keys>) -> Self {
+        DbRepo { conn, keys }
+    }
+
+    fn outbox_cipher(&self) -> Option<&'a crate::cipher::Cipher> {
+        self.keys.map(|k| &k.outbox)
+    }
+
+    fn setting_cipher(&self) -> Option<&'a crate::cipher::Cipher> {
+        self.keys.map(|k| &k.settings)
     }
 }
 
@@ -268,13 +277,16 @@ impl Repo for DbRepo<'_> {
     }
 
     fn setting(&mut self, key: &str) -> Result<Option<String>> {
-        setting::get(self.conn, key)
+        let cipher = self.setting_cipher();
+        setting::get(self.conn, cipher, key)
     }
     fn settings(&mut self) -> Result<Vec<(String, String)>> {
-        setting::all(self.conn)
+        let cipher = self.setting_cipher();
+        setting::all(self.conn, cipher)
     }
     fn put_setting(&mut self, key: &str, value: Option<&str>) -> Result<()> {
-        setting::put(self.conn, key, value)
+        let cipher = self.setting_cipher();
+        setting::put(self.conn, cipher, key, value)
     }
     fn insert_setting_if_absent(&mut self, key: &str, value: &str) -> Result<bool> {
         setting::insert_if_absent(self.conn, key, value)
@@ -301,7 +313,7 @@ impl Repo for DbRepo<'_> {
     }
 
     fn enqueue_email(&mut self, e: &NewEmail) -> Result<EmailId> {
-        outbox::enqueue(self.conn, self.cipher, e).map(EmailId)
+        outbox::enqueue(self.conn, self.outbox_cipher(), e).map(EmailId)
     }
     fn void_links(&mut self, user_id: UserId, now: Timestamp) -> Result<usize> {
         user_id
@@ -326,7 +338,7 @@ impl Repo for DbRepo<'_> {
         lease_until: Timestamp,
         limit: i64,
     ) -> Result<Vec<QueuedEmail>> {
-        outbox::claim(self.conn, self.cipher, now, lease_until, limit)
+        outbox::claim(self.conn, self.outbox_cipher(), now, lease_until, limit)
     }
     fn mark_email_sent(&mut self, id: EmailId, at: Timestamp) -> Result<()> {
         outbox::mark_sent(self.conn, id.get(), at)

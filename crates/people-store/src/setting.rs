@@ -1,26 +1,81 @@
-//! `setting`: key/value text.
+//! `setting`: key/value text. Secret settings (the LDAP service account's password) are sealed with
+//! `MB_ENCRYPTION_SECRET_KEY` when it is set, as Metabase encrypts its sensitive settings; a value stored before
+//! the key was set stays readable.
 
 use diesel::prelude::*;
 use people_domain::Result;
 
+use crate::cipher::{Cipher, PREFIX};
 use crate::db::AnyConnection;
 use crate::error::db;
 use crate::schema::setting;
 
-pub(crate) fn get(conn: &mut AnyConnection, key: &str) -> Result<Option<String>> {
-    setting::table
+/// Settings whose values are secrets.
+const SECRET: &[&str] = &["ldap-password"];
+
+/// The value as people uses it: a sealed one opened. One that cannot be opened (no key, or another key) reads
+/// as absent, with a warning: the directory then refuses the bind and says so, instead of people sending a
+/// sealed text as a password.
+fn opened(cipher: Option<&Cipher>, key: &str, value: String) -> Option<String> {
+    if !value.starts_with(PREFIX) || !SECRET.contains(&key) {
+        return Some(value);
+    }
+    match cipher.map(|c| c.open(&value)) {
+        Some(Ok(plain)) => Some(plain),
+        Some(Err(_)) => {
+            log::warn!(
+                "setting {key} is sealed with another MB_ENCRYPTION_SECRET_KEY: treated as unset"
+            );
+            None
+        }
+        None => {
+            log::warn!(
+                "setting {key} is sealed and MB_ENCRYPTION_SECRET_KEY is not set: treated as unset"
+            );
+            None
+        }
+    }
+}
+
+pub(crate) fn get(
+    conn: &mut AnyConnection,
+    cipher: Option<&Cipher>,
+    key: &str,
+) -> Result<Option<String>> {
+    let value: Option<String> = setting::table
         .find(key)
         .select(setting::value)
         .first(conn)
         .optional()
-        .map_err(db)
+        .map_err(db)?;
+    Ok(value.and_then(|v| opened(cipher, key, v)))
 }
 
-pub(crate) fn all(conn: &mut AnyConnection) -> Result<Vec<(String, String)>> {
-    setting::table.order(setting::key).load(conn).map_err(db)
+pub(crate) fn all(
+    conn: &mut AnyConnection,
+    cipher: Option<&Cipher>,
+) -> Result<Vec<(String, String)>> {
+    let rows: Vec<(String, String)> = setting::table.order(setting::key).load(conn).map_err(db)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(k, v)| opened(cipher, &k, v).map(|v| (k, v)))
+        .collect())
 }
 
-pub(crate) fn put(conn: &mut AnyConnection, key: &str, value: Option<&str>) -> Result<()> {
+pub(crate) fn put(
+    conn: &mut AnyConnection,
+    cipher: Option<&Cipher>,
+    key: &str,
+    value: Option<&str>,
+) -> Result<()> {
+    let sealed;
+    let value = match (value, cipher) {
+        (Some(v), Some(c)) if SECRET.contains(&key) => {
+            sealed = c.seal(v)?;
+            Some(sealed.as_str())
+        }
+        _ => value,
+    };
     let Some(value) = value else {
         diesel::delete(setting::table.find(key))
             .execute(conn)

@@ -91,6 +91,32 @@ backend_tests! {
         assert_eq!((caller.user.id, caller.memberships.len()), (u.id, 2));
     }
 
+    /// With MB_ENCRYPTION_SECRET_KEY, the LDAP service account's password is sealed at rest: read back with the
+    /// key, unreadable without it or with another; other settings stay plain, and a password stored before the
+    /// key was set stays readable.
+    fn the_ldap_password_is_sealed_with_the_encryption_key(t) {
+        let keyless: &dyn Store = &t.db;
+        keyless.write(|r| r.put_setting("ldap-password", Some("before-the-key"))).unwrap();
+        let keyed_db = t.db.clone().with_encryption_key("0123456789abcdef-secret");
+        let keyed: &dyn Store = &keyed_db;
+        assert_eq!(keyed.read(|r| r.setting("ldap-password")).unwrap().as_deref(), Some("before-the-key"));
+        keyed.write(|r| {
+            r.put_setting("ldap-password", Some("s3cret pass"))?;
+            r.put_setting("ldap-host", Some("ldap.example.org"))
+        })
+        .unwrap();
+        assert_eq!(keyed.read(|r| r.setting("ldap-password")).unwrap().as_deref(), Some("s3cret pass"));
+        let all = keyed.read(|r| r.settings()).unwrap();
+        assert!(all.contains(&("ldap-password".to_string(), "s3cret pass".to_string())), "{all:?}");
+        // Without the key, or with another, the sealed value is not the password.
+        assert_eq!(keyless.read(|r| r.setting("ldap-password")).unwrap(), None);
+        assert!(!keyless.read(|r| r.settings()).unwrap().iter().any(|(k, _)| k == "ldap-password"));
+        let other_db = t.db.clone().with_encryption_key("another-secret-of-16+");
+        let other: &dyn Store = &other_db;
+        assert_eq!(other.read(|r| r.setting("ldap-password")).unwrap(), None);
+        assert_eq!(keyless.read(|r| r.setting("ldap-host")).unwrap().as_deref(), Some("ldap.example.org"));
+    }
+
     /// Rows written by SQL without an entity id (users and groups) get one from the back-fill, once; a short
     /// id a tool wrote reads back as written and is found exactly.
     fn backfill_fills_groups_and_users_written_by_sql(t) {

@@ -156,7 +156,7 @@ impl TestApp {
     ) -> Option<TestApp> {
         let mut db = TestDb::new(backend)?;
         if let Some(secret) = outbox_key {
-            db.db = db.db.clone().with_outbox_key(secret);
+            db.db = db.db.clone().with_encryption_key(secret);
         }
         // A clock that only moves when a test says so: throttling and expiry texts are exact.
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
