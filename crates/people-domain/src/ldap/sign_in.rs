@@ -160,66 +160,47 @@ impl crate::People {
             );
             return Err(refused("password", BAD_PASSWORD));
         };
-        let outcome = self.store.write(|repo| {
-            let user = match repo.user_by_email(&person.email)? {
-                Some(user) => self.refresh_from_directory(repo, user, &person)?,
-                None if !config.provisioning => {
-                    let site = self.setting_value(repo, "site-name")?.unwrap_or_default();
-                    return Ok(Outcome::NotProvisioned(provisioning_refusal(&site)));
-                }
-                None => self.create_from_directory(repo, &person)?,
-            };
-            let user = if config.group_sync {
-                sync_groups(repo, user, &config, &person.groups)?
-            } else {
-                user
-            };
-            if !user.is_active {
-                return Ok(Outcome::Disabled);
-            }
-            let grant = self.grant(repo, user.id, client, History::Record, persistence)?;
-            Ok(Outcome::Granted(grant))
-        });
-        let outcome = match outcome {
-            // Two first sign-ins of the same new person at once: the other one created them.
-            Err(e) if e.is_unique_violation() || is_email_in_use(&e) => {
-                return self.ldap_sign_in_existing(&config, &person, client, persistence);
-            }
+        let attempt = || {
+            self.store
+                .write(|repo| self.admit_verified(repo, &config, &person, client, persistence))
+        };
+        let outcome = match attempt() {
+            // Two first sign-ins of the same new person at once: the other one created them, and the second
+            // try finds them.
+            Err(e) if e.is_unique_violation() || is_email_in_use(&e) => attempt()?,
             other => other?,
         };
         self.finish(outcome)
     }
 
-    /// The sign-in of a person another sign-in has just created.
-    fn ldap_sign_in_existing(
+    /// Inside the sign-in's transaction: the person found by address (names and attributes brought up to
+    /// date) or created, their mapped groups synced, and the session started unless they are deactivated.
+    fn admit_verified(
         &self,
+        repo: &mut dyn Repo,
         config: &LdapConfig,
         person: &DirectoryPerson,
         client: &ClientInfo,
         persistence: Persistence,
-    ) -> Result<Option<SessionGrant>> {
-        let outcome = self.store.write(|repo| {
-            let user = repo
-                .user_by_email(&person.email)?
-                .ok_or_else(|| DomainError::Internal("directory user vanished".into()))?;
-            let user = self.refresh_from_directory(repo, user, person)?;
-            let user = if config.group_sync {
-                sync_groups(repo, user, config, &person.groups)?
-            } else {
-                user
-            };
-            if !user.is_active {
-                return Ok(Outcome::Disabled);
+    ) -> Result<Outcome> {
+        let user = match repo.user_by_email(&person.email)? {
+            Some(user) => self.refresh_from_directory(repo, user, person)?,
+            None if !config.provisioning => {
+                let site = self.setting_value(repo, "site-name")?.unwrap_or_default();
+                return Ok(Outcome::NotProvisioned(provisioning_refusal(&site)));
             }
-            Ok(Outcome::Granted(self.grant(
-                repo,
-                user.id,
-                client,
-                History::Record,
-                persistence,
-            )?))
-        })?;
-        self.finish(outcome)
+            None => self.create_from_directory(repo, person)?,
+        };
+        let user = if config.group_sync {
+            sync_groups(repo, user, config, &person.groups)?
+        } else {
+            user
+        };
+        if !user.is_active {
+            return Ok(Outcome::Disabled);
+        }
+        let grant = self.grant(repo, user.id, client, History::Record, persistence)?;
+        Ok(Outcome::Granted(grant))
     }
 
     fn finish(&self, outcome: Outcome) -> Result<Option<SessionGrant>> {
