@@ -17,16 +17,6 @@ use support::{free_port, people, temp_dir, Server, PASSWORD};
 
 const LDAP_PAGE: &str = "/admin/settings/authentication/ldap";
 
-/// How far the page scrolls sideways (0 when it fits the window).
-fn overflow(c: &Console) -> i64 {
-    c.execute(
-        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
-        vec![],
-    )
-    .as_i64()
-    .unwrap()
-}
-
 /// A boolean property (`checked`, `disabled`) of the first element matching `selector`.
 fn flag(c: &Console, selector: &str, property: &str) -> bool {
     c.execute(
@@ -395,13 +385,13 @@ crate::console_tests! {
         c.wait_for("input[name='ldap-host']");
         add_mapping(&c, "cn=Accounting,ou=Groups,dc=metabase,dc=com", "Accounting with a rather long name for a phone");
         add_mapping(&c, "cn=Engineering,ou=Groups,dc=metabase,dc=com", "Administrators");
-        assert!(overflow(&c) <= 0, "scrolls sideways by {}px", overflow(&c));
+        assert!(c.overflow() <= 0, "scrolls sideways by {}px", c.overflow());
         c.fill("[name='ldap-host']", "127.0.0.1");
         c.fill("[name='ldap-port']", &free_port().to_string());
         c.fill("[name='ldap-user-base']", "dc=metabase,dc=com");
         c.click_text("button", "Save changes");
         wait_field_error(&c, "ldap-port", "Wrong host or port");
-        assert!(overflow(&c) <= 0, "with errors, scrolls sideways by {}px", overflow(&c));
+        assert!(c.overflow() <= 0, "with errors, scrolls sideways by {}px", c.overflow());
         c.check_page("phone ldap");
     }
 }

@@ -30,16 +30,6 @@ fn scim(c: &Console, method: &str, path: &str, token: &str, body: Option<Value>)
         .unwrap_or_else(|| panic!("{method} {path}: no answer"))
 }
 
-/// How far the page scrolls sideways (0 when it fits the window).
-fn overflow(c: &Console) -> i64 {
-    c.execute(
-        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
-        vec![],
-    )
-    .as_i64()
-    .unwrap()
-}
-
 /// Reads the token from the dialog that shows it once, and closes the dialog.
 fn token_from_dialog(c: &Console) -> String {
     c.wait_for("dialog input.secret");
@@ -212,13 +202,13 @@ crate::console_tests! {
         c.sign_in("admin@example.com", PASSWORD, "/admin/people");
         c.goto(SCIM_PAGE);
         c.wait_text(".scim-token", "Created");
-        assert!(overflow(&c) <= 0, "scrolls sideways by {}px", overflow(&c));
+        assert!(c.overflow() <= 0, "scrolls sideways by {}px", c.overflow());
         c.assert_accessible("phone scim");
         c.click_text("button", "Regenerate token");
         c.wait_for("dialog");
         c.click("dialog button.primary");
         token_from_dialog(&c);
-        assert!(overflow(&c) <= 0, "the dialog scrolls sideways by {}px", overflow(&c));
+        assert!(c.overflow() <= 0, "the dialog scrolls sideways by {}px", c.overflow());
         c.assert_accessible("phone scim token");
         close_dialog(&c);
         c.assert_no_console_errors("phone scim");

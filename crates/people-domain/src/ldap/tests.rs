@@ -130,6 +130,18 @@ impl Ldap {
         Ldap { f, dir }
     }
 
+    /// John Smith as the fixture has him, in `groups`.
+    fn john_in(&self, groups: &[&str]) {
+        self.dir.person(
+            "jsmith1",
+            "John.Smith@metabase.com",
+            Some("John"),
+            "Smith",
+            "strongpassword",
+            groups,
+        );
+    }
+
     fn admin(&self) -> crate::session::Caller {
         let admin = self.f.admin("crowberto@metabase.com");
         self.f.caller(admin.id)
@@ -335,14 +347,7 @@ fn group_sync_follows_the_mappings_only() {
         t.f.people.add_membership(&admin, command).unwrap();
     }
     // The directory takes him out of Accounting.
-    t.dir.person(
-        "jsmith1",
-        "John.Smith@metabase.com",
-        Some("John"),
-        "Smith",
-        "strongpassword",
-        &[],
-    );
+    t.john_in(&[]);
     t.f.login("jsmith1", "strongpassword").unwrap();
     assert_eq!(
         t.f.store.group_ids(john.id),
@@ -364,14 +369,7 @@ fn administrators_can_be_mapped_but_the_last_one_stays() {
     assert!(john.is_superuser, "mapped into Administrators");
     assert!(t.f.store.group_ids(john.id).contains(&ADMINISTRATORS_ID));
     // John is the only administrator: leaving the directory group does not remove him.
-    t.dir.person(
-        "jsmith1",
-        "John.Smith@metabase.com",
-        Some("John"),
-        "Smith",
-        "strongpassword",
-        &[],
-    );
+    t.john_in(&[]);
     t.f.login("jsmith1", "strongpassword").unwrap();
     assert!(
         t.user("john.smith@metabase.com").is_superuser,

@@ -1073,4 +1073,14 @@ impl Console {
         self.assert_no_console_errors(name);
         self.screenshot(name);
     }
+
+    /// How far the page scrolls sideways (0 when it fits the window).
+    pub fn overflow(&self) -> i64 {
+        self.execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            vec![],
+        )
+        .as_i64()
+        .unwrap_or(i64::MAX)
+    }
 }
